@@ -1,0 +1,334 @@
+"""config.toml → frozen dataclasses, validated at start-up.
+
+Every problem is a ConfigError that names the key and the value, so an operator can fix the file
+from the one line the command prints. Unknown keys are errors too: a misspelt key that is silently
+ignored is a setting that silently does not apply. Secrets never come from the file, only from the
+environment (or a file named by `*_FILE`, for container secrets).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from monitor.errors import ConfigError
+
+CONFIG_ENV = "TRIAL_MONITOR_CONFIG"
+PASSWORD_ENV = "TRIAL_MONITOR_SMTP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
+DEFAULT_CONFIG_PATH = "config.toml"
+DEFAULT_DATABASE_URL = "sqlite:///data/monitor.db"
+DEFAULT_REGISTRY_URL = "https://clinicaltrials.gov/api/v2"
+
+NCT_ID = re.compile(r"NCT\d{8}")
+# Deliberately plain: enough to catch typos and header injection, not an RFC 5322 parser.
+ADDRESS = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+")
+SECURITY_MODES = ("none", "starttls", "tls")
+DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    base_url: str = DEFAULT_REGISTRY_URL
+    timeout_seconds: float = 30.0
+    max_attempts: int = 5
+    backoff_seconds: float = 2.0
+    # The public API allows about 50 requests a minute from one address; stay well under it.
+    min_interval_seconds: float = 1.2
+    page_size: int = 1000
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    name: str
+    term: str
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    trials: tuple[str, ...] = ()
+    searches: tuple[SearchConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    host: str
+    port: int
+    security: str
+    sender: str
+    recipients: tuple[str, ...]
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+    timeout_seconds: float = 30.0
+    max_attempts: int = 3
+    backoff_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    subject_prefix: str = "[trial-monitor]"
+
+
+@dataclass(frozen=True)
+class Config:
+    registry: RegistryConfig
+    database_url: str
+    watch: WatchConfig
+    email: EmailConfig | None
+    digest: DigestConfig
+    outbox_dir: Path
+    source: str = "<defaults>"
+
+
+def config_path(cli_value: str | None, environ: Mapping[str, str]) -> Path:
+    """The --config flag wins, then TRIAL_MONITOR_CONFIG, then ./config.toml."""
+    return Path(cli_value or environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if environ is None else environ
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return parse_config(data, env, source=str(path))
+
+
+def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: str) -> Config:
+    root = _Table(data, "")
+    registry = _registry(root.table("registry"))
+    database_url = _database_url(root.table("database"))
+    watch = _watch(root.table("watch"))
+    email = _email(root.optional_table("email"), environ)
+    digest = _digest(root.table("digest"))
+    outbox = root.table("outbox")
+    outbox_dir = Path(outbox.string("path", default_outbox(database_url)))
+    outbox.done()
+    root.done()
+    return Config(registry, database_url, watch, email, digest, outbox_dir, source)
+
+
+def default_outbox(database_url: str) -> str:
+    """Beside the SQLite file when there is one: the operator already keeps that folder."""
+    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:///:"):
+        return str(Path(database_url.removeprefix("sqlite:///")).parent / "outbox")
+    return "outbox"
+
+
+def _registry(table: _Table) -> RegistryConfig:
+    defaults = RegistryConfig()
+    base_url = table.string("base_url", defaults.base_url).rstrip("/")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"registry.base_url = {base_url!r} is not an http(s) URL")
+    config = RegistryConfig(
+        base_url=base_url,
+        timeout_seconds=table.number("timeout_seconds", defaults.timeout_seconds, minimum=0.1),
+        max_attempts=table.integer("max_attempts", defaults.max_attempts, minimum=1, maximum=20),
+        backoff_seconds=table.number("backoff_seconds", defaults.backoff_seconds, minimum=0),
+        min_interval_seconds=table.number(
+            "min_interval_seconds", defaults.min_interval_seconds, minimum=0
+        ),
+        page_size=table.integer("page_size", defaults.page_size, minimum=1, maximum=1000),
+    )
+    table.done()
+    return config
+
+
+def _database_url(table: _Table) -> str:
+    url = table.string("url", DEFAULT_DATABASE_URL)
+    if not re.match(r"(sqlite|postgresql)(\+\w+)?://", url):
+        raise ConfigError(
+            f"database.url = {_redact_url(url)!r} is not a sqlite:/// or postgresql:// URL"
+        )
+    table.done()
+    return url
+
+
+def _watch(table: _Table) -> WatchConfig:
+    trials: list[str] = []
+    for index, value in enumerate(table.array("trials", default=[])):
+        key = f"watch.trials[{index}]"
+        if not isinstance(value, str) or not NCT_ID.fullmatch(value.strip().upper()):
+            raise ConfigError(f"{key} = {value!r} is not an NCT id like NCT04270877")
+        nct_id = value.strip().upper()
+        if nct_id not in trials:
+            trials.append(nct_id)
+    searches: list[SearchConfig] = []
+    for index, item in enumerate(table.array("searches", default=[])):
+        key = f"watch.searches[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{key} = {item!r} is not a table with name and term")
+        search = _Table(item, key)
+        name = search.string("name")
+        term = search.string("term")
+        search.done()
+        if not name.strip() or not term.strip():
+            raise ConfigError(f"{key} needs a non-empty name and term")
+        if any(s.term == term.strip() for s in searches):
+            raise ConfigError(f"{key}.term = {term!r} repeats an earlier search")
+        searches.append(SearchConfig(name.strip(), term.strip()))
+    table.done()
+    return WatchConfig(tuple(trials), tuple(searches))
+
+
+def _email(table: _Table | None, environ: Mapping[str, str]) -> EmailConfig | None:
+    if table is None:
+        return None
+    host = table.string("host")
+    if not host.strip() or any(c.isspace() for c in host):
+        raise ConfigError(f"email.host = {host!r} is not a host name")
+    security = table.string("security", "starttls")
+    if security not in SECURITY_MODES:
+        raise ConfigError(
+            f"email.security = {security!r} is not one of {', '.join(SECURITY_MODES)}"
+        )
+    port = table.integer("port", DEFAULT_PORTS[security], minimum=1, maximum=65535)
+    sender = _address("email.sender", table.string("sender"))
+    recipients = tuple(
+        _address(f"email.recipients[{i}]", value)
+        for i, value in enumerate(table.array("recipients"))
+    )
+    if not recipients:
+        raise ConfigError("email.recipients is empty: name at least one address")
+    username = table.string("username", "") or None
+    config = EmailConfig(
+        host=host,
+        port=port,
+        security=security,
+        sender=sender,
+        recipients=recipients,
+        username=username,
+        password=_password(environ, username),
+        ca_file=_ca_file(table.string("ca_file", "") or None),
+        timeout_seconds=table.number("timeout_seconds", 30.0, minimum=0.1),
+        max_attempts=table.integer("max_attempts", 3, minimum=1, maximum=20),
+        backoff_seconds=table.number("backoff_seconds", 5.0, minimum=0),
+    )
+    table.done()
+    return config
+
+
+def _ca_file(path: str | None) -> str | None:
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"email.ca_file = {path!r} is not a readable file")
+    return path
+
+
+def _digest(table: _Table) -> DigestConfig:
+    prefix = table.string("subject_prefix", DigestConfig.subject_prefix)
+    if "\r" in prefix or "\n" in prefix:
+        raise ConfigError(f"digest.subject_prefix = {prefix!r} contains a line break")
+    table.done()
+    return DigestConfig(subject_prefix=prefix.strip())
+
+
+def _address(key: str, value: object) -> str:
+    if not isinstance(value, str) or "\r" in value or "\n" in value:
+        raise ConfigError(f"{key} = {value!r} is not an email address")
+    _, address = parseaddr(value)
+    if not ADDRESS.fullmatch(address):
+        raise ConfigError(f"{key} = {value!r} is not an email address")
+    return value.strip()
+
+
+def _password(environ: Mapping[str, str], username: str | None) -> str | None:
+    file_env = PASSWORD_ENV + "_FILE"
+    direct, path = environ.get(PASSWORD_ENV), environ.get(file_env)
+    if direct and path:
+        raise ConfigError(f"both {PASSWORD_ENV} and {file_env} are set: keep one")
+    password = direct
+    if path:
+        try:
+            password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"{file_env} = {path!r} cannot be read: {exc.strerror}") from None
+    if username and not password:
+        raise ConfigError(f"email.username is set but neither {PASSWORD_ENV} nor {file_env} is")
+    if password and not username:
+        raise ConfigError(f"{PASSWORD_ENV} is set but email.username is not")
+    return password or None
+
+
+def _redact_url(url: str) -> str:
+    """A database URL may carry a password; error messages must not."""
+    return re.sub(r"(//[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+_T = TypeVar("_T")
+
+
+class _Table:
+    """One TOML table being read: typed getters that name the key, and a check for leftovers."""
+
+    def __init__(self, data: Mapping[str, Any], prefix: str) -> None:
+        self._data = dict(data)
+        self._prefix = prefix
+        self._seen: set[str] = set()
+
+    def _key(self, name: str) -> str:
+        return f"{self._prefix}.{name}" if self._prefix else name
+
+    def _get(self, name: str, kind: type[_T], kind_name: str, default: _T | None) -> _T:
+        self._seen.add(name)
+        if name not in self._data:
+            if default is None:
+                raise ConfigError(f"{self._key(name)} is missing")
+            return default
+        value = self._data[name]
+        # bool is an int in Python; a `true` where a number belongs is still a mistake.
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise ConfigError(f"{self._key(name)} = {value!r} is not {kind_name}")
+        return value
+
+    def string(self, name: str, default: str | None = None) -> str:
+        return self._get(name, str, "a string", default)
+
+    def array(self, name: str, default: list[Any] | None = None) -> list[Any]:
+        return self._get(name, list, "a list", default)
+
+    def integer(self, name: str, default: int, minimum: int, maximum: int) -> int:
+        value = self._get(name, int, "a whole number", default)
+        if not minimum <= value <= maximum:
+            raise ConfigError(
+                f"{self._key(name)} = {value!r} is not between {minimum} and {maximum}"
+            )
+        return value
+
+    def number(self, name: str, default: float, minimum: float) -> float:
+        self._seen.add(name)
+        value = self._data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{self._key(name)} = {value!r} is not a number")
+        if value < minimum:
+            raise ConfigError(f"{self._key(name)} = {value!r} is below {minimum}")
+        return float(value)
+
+    def optional_table(self, name: str) -> _Table | None:
+        self._seen.add(name)
+        if name not in self._data:
+            return None
+        return self.table(name)
+
+    def table(self, name: str) -> _Table:
+        value = self._get(name, dict, "a table", {})
+        return _Table(value, self._key(name))
+
+    def done(self) -> None:
+        unknown = sorted(set(self._data) - self._seen)
+        if unknown:
+            key = self._key(unknown[0])
+            raise ConfigError(f"unknown key {key} = {self._data[unknown[0]]!r}")

@@ -1,0 +1,184 @@
+"""One monitoring cycle: poll → normalize → diff and store → render → deliver.
+
+The only module that knows the order of the stages. Every observation is stored, with the
+changes it reveals, before anything is sent; delivery then sends whatever is unsent, this
+cycle's changes and any an earlier cycle could not deliver.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from jinja2 import Environment
+
+from monitor.config import Config
+from monitor.deliver import Transport, build_message, digest_message_id
+from monitor.errors import DeliveryError, RegistryError
+from monitor.models import Observation, Snapshot
+from monitor.normalize import IncompleteRecord, normalize, study_id
+from monitor.registry import Page, RegistryClient
+from monitor.render import build_digest, render_digest
+from monitor.store import CycleFigures, SearchContext, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Mailing:
+    """Who a digest is from and to; the transport decides how it travels."""
+
+    transport: Transport
+    sender: str
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CycleDeps:
+    config: Config
+    store: Store
+    registry: RegistryClient
+    mailing: Mailing
+    templates: Environment
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    cycle_id: int
+    outcome: str  # ok | registry_failed | delivery_failed
+    figures: CycleFigures
+    delivered_to: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+@dataclass
+class _Tally:
+    trials_checked: int = 0
+    changes_found: int = 0
+    rejected: int = 0
+
+
+async def run_cycle(deps: CycleDeps, clock: Clock) -> CycleResult:
+    store = deps.store
+    cycle_id = store.start_cycle(clock())
+    tally = _Tally()
+    outcome, error, data_timestamp = "ok", None, None
+    try:
+        data_timestamp = await deps.registry.data_timestamp()
+        seen = await _poll_searches(deps, cycle_id, clock, tally)
+        await _poll_watched(deps, cycle_id, clock, tally, seen)
+    except RegistryError as exc:
+        # What was recorded before the failure stands, and is delivered below.
+        outcome, error = "registry_failed", str(exc)
+        log.error("%s", exc)
+    delivery_id, delivered_to = None, None
+    try:
+        delivery_id, delivered_to = await _deliver(deps, clock, data_timestamp)
+    except DeliveryError as exc:
+        outcome, error = "delivery_failed", str(exc) if error is None else f"{error}; {exc}"
+        log.error("%s", exc)
+    stats = deps.registry.stats
+    figures = CycleFigures(
+        requests=stats.requests,
+        bytes_received=stats.bytes_received,
+        trials_checked=tally.trials_checked,
+        changes_found=tally.changes_found,
+        data_timestamp=data_timestamp,
+        delivery_id=delivery_id,
+    )
+    store.finish_cycle(cycle_id, clock(), outcome, figures, error)
+    return CycleResult(cycle_id, outcome, figures, delivered_to, error)
+
+
+async def _poll_searches(deps: CycleDeps, cycle_id: int, clock: Clock, tally: _Tally) -> set[str]:
+    """Run every saved search; returns the ids it observed, which need no second request."""
+    seen: set[str] = set()
+    known = deps.store.known_search_terms()
+    for search in deps.config.watch.searches:
+        context = SearchContext(search.term, search.name, baseline=search.term not in known)
+        async for page in deps.registry.search(search.term):
+            observations = _normalize_page(page, tally)
+            _record(deps, cycle_id, observations, clock, tally, context)
+            seen.update(o.snapshot.nct_id for o in observations)
+        # Only a search that ran to its last page has set its baseline.
+        deps.store.complete_search(search.term, search.name, clock())
+    return seen
+
+
+async def _poll_watched(
+    deps: CycleDeps, cycle_id: int, clock: Clock, tally: _Tally, seen: set[str]
+) -> None:
+    search_terms = [s.term for s in deps.config.watch.searches]
+    watched = deps.store.watched_ids(deps.config.watch.trials, search_terms)
+    remaining = [nct_id for nct_id in watched if nct_id not in seen]
+    for batch in deps.registry.batches(remaining):
+        returned: set[str] = set()
+        async for page in deps.registry.studies(batch):
+            returned.update(i for i in map(study_id, page) if i)
+            _record(deps, cycle_id, _normalize_page(page, tally), clock, tally)
+        # The batch came back whole, so an id it lacks is one the registry no longer has.
+        missing = [Observation(Snapshot.missing(i), raw=None) for i in batch if i not in returned]
+        for observation in missing:
+            log.warning("%s: the registry returned no record", observation.snapshot.nct_id)
+        _record(deps, cycle_id, missing, clock, tally)
+
+
+def _normalize_page(page: Page, tally: _Tally) -> list[Observation]:
+    observations = []
+    for study in page:
+        try:
+            observations.append(normalize(study))
+        except IncompleteRecord as exc:
+            tally.rejected += 1
+            log.warning("skipped a registry record: %s", exc)
+    return observations
+
+
+def _record(
+    deps: CycleDeps,
+    cycle_id: int,
+    observations: Sequence[Observation],
+    clock: Clock,
+    tally: _Tally,
+    search: SearchContext | None = None,
+) -> None:
+    if not observations:
+        return
+    found = deps.store.record(cycle_id, observations, clock(), search)
+    tally.trials_checked += len(observations)
+    tally.changes_found += len(found)
+    for change in found:
+        log.info("%s: %s %s → %s", change.nct_id, change.kind.value, change.before, change.after)
+
+
+async def _deliver(
+    deps: CycleDeps, clock: Clock, data_timestamp: str | None
+) -> tuple[int | None, str | None]:
+    """Send every unsent change in one digest. Returns the delivery id and where it went."""
+    mailing = deps.mailing
+    claim = deps.store.claim_pending(clock(), mailing.transport.name)
+    if claim is None:
+        return None, None
+    try:
+        titles = deps.store.titles({p.change.nct_id for p in claim.pending})
+        now = clock()
+        digest = build_digest(claim.pending, titles, now, data_timestamp)
+        rendered = render_digest(digest, deps.config.digest.subject_prefix, deps.templates)
+        message_id = digest_message_id(digest.change_ids, mailing.recipients)
+        message = build_message(rendered, mailing.sender, mailing.recipients, message_id, now)
+        where = await mailing.transport.deliver(message)
+    except BaseException as exc:
+        # Whatever stopped the send, the changes stay unsent and go out next time.
+        deps.store.release(claim.delivery_id, clock(), str(exc) or type(exc).__name__)
+        raise
+    deps.store.mark_sent(claim.delivery_id, clock(), rendered.subject, message_id, where)
+    log.info("digest of %d changes delivered: %s", digest.change_count, where)
+    return claim.delivery_id, where

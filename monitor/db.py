@@ -1,0 +1,184 @@
+"""The database: its engine, its tables, and their migrations (Alembic).
+
+SQLite (the default, one file) and PostgreSQL are both first-class; nothing outside this module
+and store.py knows which one is in use.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+metadata = MetaData()
+
+cycles = Table(
+    "cycles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("outcome", String(32)),
+    Column("data_timestamp", String(32)),
+    Column("requests", Integer, nullable=False, default=0),
+    Column("bytes_received", Integer, nullable=False, default=0),
+    Column("trials_checked", Integer, nullable=False, default=0),
+    Column("changes_found", Integer, nullable=False, default=0),
+    Column("delivery_id", Integer),
+    Column("error", Text),
+)
+
+trials = Table(
+    "trials",
+    metadata,
+    Column("nct_id", String(16), primary_key=True),
+    Column("origin", String(200), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("latest_snapshot_id", Integer),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("nct_id", String(16), nullable=False),
+    Column("cycle_id", Integer, ForeignKey("cycles.id"), nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False),
+    Column("found", Boolean, nullable=False),
+    Column("title", Text),
+    Column("status", String(40)),
+    Column("why_stopped", Text),
+    Column("enrollment_count", Integer),
+    Column("enrollment_type", String(20)),
+    Column("has_results", Boolean, nullable=False),
+    Column("results_first_posted", String(10)),
+    Column("primary_completion_date", String(10)),
+    Column("primary_completion_type", String(20)),
+    Column("last_update_posted", String(10)),
+    Column("publications", Text, nullable=False),
+    Column("raw", Text),
+    Index("ix_snapshots_nct_id", "nct_id", "id"),
+)
+
+searches = Table(
+    "searches",
+    metadata,
+    Column("term", String(1000), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("baseline_at", UTCDateTime, nullable=False),
+)
+
+search_hits = Table(
+    "search_hits",
+    metadata,
+    Column("term", String(1000), primary_key=True),
+    Column("nct_id", String(16), primary_key=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    # sending → sent | failed | abandoned (claim expired after a crash)
+    Column("state", String(16), nullable=False),
+    Column("transport", String(16), nullable=False),
+    Column("message_id", String(200)),
+    Column("subject", Text),
+    Column("location", Text),
+    Column("error", Text),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cycle_id", Integer, ForeignKey("cycles.id"), nullable=False),
+    Column("snapshot_id", Integer, ForeignKey("snapshots.id"), nullable=False),
+    Column("nct_id", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("before", Text),
+    Column("after", Text),
+    Column("detail", Text),
+    Column("detected_at", UTCDateTime, nullable=False),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id")),
+    Index("ix_changes_delivery_id", "delivery_id"),
+    Index("ix_changes_nct_id", "nct_id"),
+)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path and not path.startswith(":"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60})
+
+    # pysqlite's own transaction handling starts transactions lazily, which lets two processes
+    # both read and then deadlock on the upgrade to a write lock. Take the write lock up front.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        if path and not path.startswith(":"):
+            dbapi_connection.execute("PRAGMA journal_mode = WAL")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; a no-op when it is there already."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", "monitor:migrations")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")

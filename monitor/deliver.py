@@ -1,0 +1,153 @@
+"""Delivery of a rendered digest: by SMTP (aiosmtplib), or as an .eml file into an outbox folder.
+
+A transport either returns where the message went or raises DeliveryError, translated here from
+aiosmtplib's and the file system's exceptions. `permanent` tells the caller whether the same
+message could get through on a later try (it is kept for the next cycle either way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+from monitor.config import EmailConfig
+from monitor.errors import DeliveryError
+from monitor.models import RenderedMessage
+
+log = logging.getLogger(__name__)
+
+OUTBOX_SENDER = "trial-monitor <trial-monitor@localhost>"
+
+
+class Transport(Protocol):
+    name: str
+
+    async def deliver(self, message: EmailMessage) -> str:
+        """Deliver the message; return where it went (server answer, or file path)."""
+        ...
+
+
+def digest_message_id(change_ids: Sequence[int], recipients: Sequence[str]) -> str:
+    """The same changes to the same people always make the same Message-ID, so that a digest
+    re-sent after a crash can be recognised as a duplicate by the receiving systems."""
+    key = ",".join(str(i) for i in sorted(change_ids)) + "|" + ",".join(sorted(recipients))
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}.digest@trial-monitor>"
+
+
+def build_message(
+    rendered: RenderedMessage,
+    sender: str,
+    recipients: Sequence[str],
+    message_id: str,
+    now: datetime,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = rendered.subject
+    message["From"] = sender
+    message["To"] = ", ".join(recipients) if recipients else "undisclosed-recipients:;"
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+class OutboxTransport:
+    """Writes each message as an .eml file: the default when no mail server is configured."""
+
+    name = "outbox"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def deliver(self, message: EmailMessage) -> str:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        digest = str(message["Message-ID"]).strip("<>").split(".", 1)[0][:12]
+        path = self.folder / f"digest-{stamp}-{digest}.eml"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".eml.partial")
+            partial.write_bytes(message.as_bytes())
+            # A reader of the folder never sees half a message.
+            os.replace(partial, path)
+        except OSError as exc:
+            raise DeliveryError(f"cannot write to outbox {self.folder}: {exc.strerror}") from None
+        return str(path)
+
+
+class SmtpTransport:
+    name = "smtp"
+
+    def __init__(
+        self,
+        config: EmailConfig,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._config = config
+        self._sleep = sleep
+
+    async def deliver(self, message: EmailMessage) -> str:
+        config = self._config
+        for attempt in range(1, config.max_attempts + 1):
+            try:
+                return await self._send_once(message)
+            except DeliveryError as exc:
+                if exc.permanent or attempt == config.max_attempts:
+                    raise
+                wait = config.backoff_seconds * 2 ** (attempt - 1)
+                log.warning("mail server: %s; retrying in %.0f s", exc, wait)
+                await self._sleep(wait)
+        raise AssertionError("unreachable: max_attempts >= 1")
+
+    async def _send_once(self, message: EmailMessage) -> str:
+        config = self._config
+        where = f"{config.host}:{config.port}"
+        try:
+            errors, answer = await aiosmtplib.send(
+                message,
+                hostname=config.host,
+                port=config.port,
+                username=config.username,
+                password=config.password,
+                use_tls=config.security == "tls",
+                # False, not None: None would let aiosmtplib upgrade or not as it sees fit.
+                start_tls=config.security == "starttls",
+                cert_bundle=config.ca_file,
+                timeout=config.timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+            raise DeliveryError(
+                f"mail server {where} refused every recipient: {detail}",
+                permanent=all(code >= 500 for code in codes),
+            ) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryError(
+                f"mail server {where} answered {exc.code} {exc.message}", permanent=exc.code >= 500
+            ) from None
+        except (aiosmtplib.SMTPException, ssl.SSLError, OSError) as exc:
+            raise DeliveryError(f"mail server {where}: {_describe(exc)}") from None
+        if errors:
+            # Some recipients took it; the rest are named in the log, not retried (that would
+            # send the others a second copy).
+            log.warning("mail server %s refused some recipients: %s", where, errors)
+        return f"{where}: {answer}"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,67 @@
+"""The pure comparison of two snapshots of one trial: what changed that an article cares about.
+
+No I/O and no clock, so every rule is a one-line test case. Fields that are tracked but not
+reported here (title, last update date) are still stored by the store; they just never make news.
+"""
+
+from __future__ import annotations
+
+from monitor.models import Change, ChangeKind, Snapshot
+
+
+def diff(old: Snapshot | None, new: Snapshot) -> list[Change]:
+    """Changes from `old` to `new`. No previous snapshot is the baseline: nothing to report."""
+    if old is None:
+        return []
+    if old.found != new.found:
+        kind = ChangeKind.RECORD_RESTORED if new.found else ChangeKind.RECORD_MISSING
+        return [Change(new.nct_id, kind, before=old.status, after=new.status)]
+    if not new.found:
+        return []
+    changes: list[Change] = []
+    if old.status != new.status:
+        changes.append(
+            Change(new.nct_id, ChangeKind.STATUS, old.status, new.status, detail=new.why_stopped)
+        )
+    if (old.enrollment_count, old.enrollment_type) != (new.enrollment_count, new.enrollment_type):
+        changes.append(
+            Change(
+                new.nct_id,
+                ChangeKind.ENROLLMENT,
+                _pair(old.enrollment_count, old.enrollment_type),
+                _pair(new.enrollment_count, new.enrollment_type),
+            )
+        )
+    if new.has_results and not old.has_results:
+        changes.append(
+            Change(new.nct_id, ChangeKind.RESULTS_POSTED, after=new.results_first_posted)
+        )
+    known = {p.pmid for p in old.publications}
+    changes.extend(
+        Change(new.nct_id, ChangeKind.PUBLICATION, after=p.pmid, detail=f"{p.type} {p.citation}")
+        for p in new.publications
+        if p.pmid not in known
+    )
+    old_completion = (old.primary_completion_date, old.primary_completion_type)
+    new_completion = (new.primary_completion_date, new.primary_completion_type)
+    if old_completion != new_completion:
+        changes.append(
+            Change(
+                new.nct_id,
+                ChangeKind.PRIMARY_COMPLETION,
+                _pair(*old_completion),
+                _pair(*new_completion),
+            )
+        )
+    return changes
+
+
+def new_trial(snapshot: Snapshot, search_name: str) -> Change:
+    """A trial a saved search found for the first time."""
+    return Change(snapshot.nct_id, ChangeKind.NEW_TRIAL, after=search_name, detail=snapshot.status)
+
+
+def _pair(value: object, kind: str | None) -> str | None:
+    if value is None and kind is None:
+        return None
+    return " ".join(str(part) for part in (value, kind) if part is not None)
