@@ -1,0 +1,146 @@
+"""The world the cycle tests run in: a stand-in registry and a real SMTP server on loopback, a
+database in a temporary folder, and the `trial-monitor` command run on a config written there."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from smtp import SmtpServer
+from standin import StandinRegistry, ldn_studies
+
+from monitor.cli import main
+from monitor.db import make_engine
+from monitor.store import Store
+
+FINAL, DANISH = "NCT04270877", "NCT02806440"
+LDN_SEARCH = ("Low-dose naltrexone", "low dose naltrexone")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class World:
+    tmp: Path
+    registry: StandinRegistry
+    smtp: SmtpServer
+    database_url: str
+    trials: list[str] = field(default_factory=lambda: [FINAL, DANISH])
+    searches: list[tuple[str, str]] = field(default_factory=lambda: [LDN_SEARCH])
+    email: bool = True
+    extra: str = ""
+
+    @property
+    def config_path(self) -> Path:
+        return self.tmp / "config.toml"
+
+    def write_config(self) -> Path:
+        searches = "".join(
+            f'\n[[watch.searches]]\nname = "{name}"\nterm = "{term}"\n'
+            for name, term in self.searches
+        )
+        email = textwrap.dedent(
+            f"""
+            [email]
+            host = "127.0.0.1"
+            port = {self.smtp.port}
+            security = "none"
+            sender = "LDN monitor <monitor@example.org>"
+            recipients = ["editor@example.org", "desk@example.org"]
+            max_attempts = 2
+            backoff_seconds = 0
+            timeout_seconds = 5
+            """
+        )
+        text_ = textwrap.dedent(
+            f"""
+            [registry]
+            base_url = "{self.registry.url}"
+            min_interval_seconds = 0
+            backoff_seconds = 0.01
+            max_attempts = 3
+            timeout_seconds = 5
+
+            [database]
+            url = "{self.database_url}"
+
+            [digest]
+            subject_prefix = "[LDN monitor]"
+
+            [watch]
+            trials = {self.trials!r}
+            """
+        ).replace("'", '"')
+        self.config_path.write_text(
+            text_ + searches + (email if self.email else "") + self.extra, encoding="utf-8"
+        )
+        return self.config_path
+
+    def check(self) -> Run:
+        """`trial-monitor --config … check`, in this process."""
+        self.write_config()
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["--config", str(self.config_path), "check"])
+        return Run(code, out.getvalue(), err.getvalue())
+
+    def spawn_check(self) -> subprocess.Popen[str]:
+        """The same as a separate process, for runs that overlap."""
+        self.write_config()
+        return subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--config", str(self.config_path), "check"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.tmp,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self.smtp.messages
+
+    def store(self) -> Store:
+        return Store(make_engine(self.database_url))
+
+
+def body(message: EmailMessage, subtype: str = "plain") -> str:
+    part = message.get_body(preferencelist=(subtype,))
+    assert part is not None
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content
+
+
+@pytest.fixture
+def registry() -> Iterator[StandinRegistry]:
+    with StandinRegistry() as reg:
+        reg.put_all(ldn_studies())
+        yield reg
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def world(tmp_path: Path, registry: StandinRegistry, smtp_server: SmtpServer) -> World:
+    return World(tmp_path, registry, smtp_server, f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")

@@ -1,0 +1,105 @@
+"""A real SMTP server (aiosmtpd) on loopback that keeps what it accepts, for delivery tests.
+
+It can be told to answer the next messages with an error (`refuse_next("451 4.3.0 Try later")`),
+to speak STARTTLS or TLS with a certificate from a test CA (trustme), and to require a login.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Accepted:
+    sender: str
+    recipients: list[str]
+    message: EmailMessage
+
+
+@dataclass
+class Recorder:
+    """The aiosmtpd handler: refuses while it has refusals queued, then keeps messages."""
+
+    accepted: list[Accepted] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refusals:
+            return self.refusals.pop(0)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.accepted.append(Accepted(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 2.0.0 OK: queued"
+
+
+class SmtpServer:
+    def __init__(
+        self,
+        *,
+        security: str = "none",
+        ca: trustme.CA | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.recorder = Recorder()
+        self.port = free_port()
+        self.security = security
+        self.password = password
+        kwargs: dict[str, Any] = {}
+        if security != "none":
+            assert ca is not None
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+            if security == "tls":
+                kwargs["ssl_context"] = context
+            else:
+                kwargs["tls_context"] = context
+                kwargs["require_starttls"] = True
+        if password is not None:
+            kwargs["authenticator"] = self._authenticate
+            kwargs["auth_required"] = True
+        self._kwargs = kwargs
+        self.controller: Controller | None = None
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if isinstance(auth_data, LoginPassword) and auth_data.password.decode() == self.password:
+            self.recorder.logins.append(auth_data.login.decode())
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
+
+    def start(self) -> SmtpServer:
+        """Listen (again, after stop(): same port, same recorder)."""
+        self.controller = Controller(
+            self.recorder, hostname="127.0.0.1", port=self.port, **self._kwargs
+        )
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def refuse_next(self, *replies: str) -> None:
+        self.recorder.refusals.extend(replies)
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return [a.message for a in self.recorder.accepted]

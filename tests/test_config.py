@@ -1,0 +1,188 @@
+"""config.toml: the shipped file loads, and every kind of mistake is one line naming key and value."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.config import load_config, parse_config
+from monitor.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EMAIL = """
+[email]
+host = "smtp.example.org"
+sender = "LDN monitor <monitor@example.org>"
+recipients = ["editor@example.org"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_the_shipped_config_watches_the_cited_trials_and_an_ldn_search() -> None:
+    config = load_config(ROOT / "config.toml", environ={})
+    assert config.watch.trials == ("NCT04270877", "NCT02806440")
+    assert [s.term for s in config.watch.searches] == ["low dose naltrexone"]
+    assert config.registry.base_url == "https://clinicaltrials.gov/api/v2"
+    assert config.database_url == "sqlite:///data/monitor.db"
+    assert config.email is None
+    assert config.outbox_dir == Path("data/outbox")
+
+
+def test_an_empty_file_means_the_embedded_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), environ={})
+    assert config.database_url == "sqlite:///data/monitor.db"
+    assert config.registry.page_size == 1000
+    assert config.watch.trials == ()
+
+
+def test_email_defaults_follow_the_security_mode(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, EMAIL + 'security = "tls"\n'), environ={})
+    assert config.email is not None
+    assert (config.email.port, config.email.security) == (465, "tls")
+
+
+def test_password_comes_from_a_file_named_in_the_environment(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret-pw\n")
+    path = write(tmp_path, EMAIL + 'username = "monitor"\n')
+    config = load_config(path, environ={"TRIAL_MONITOR_SMTP_PASSWORD_FILE": str(secret)})
+    assert config.email is not None
+    assert config.email.password == "s3cret-pw"
+    assert "s3cret-pw" not in repr(config)
+
+
+ERRORS = [
+    # (config text, environment, words the one-line error must contain)
+    ("colour = 1", {}, "unknown key colour"),
+    ('[registry]\nbase_urll = "x"', {}, "unknown key registry.base_urll"),
+    ('[registry]\nbase_url = "ftp://x"', {}, "registry.base_url = 'ftp://x'"),
+    ("[registry]\npage_size = 5000", {}, "registry.page_size = 5000 is not between 1 and 1000"),
+    (
+        '[registry]\ntimeout_seconds = "soon"',
+        {},
+        "registry.timeout_seconds = 'soon' is not a number",
+    ),
+    ("[registry]\nmax_attempts = true", {}, "registry.max_attempts = True is not a whole number"),
+    ('[database]\nurl = "mysql://x"', {}, "database.url = 'mysql://x'"),
+    ('[database]\nurl = "postgresql://u:hunter2@db/x"\nx = 1', {}, "unknown key database.x"),
+    ('[watch]\ntrials = ["NCT0427087"]', {}, "watch.trials[0] = 'NCT0427087' is not an NCT id"),
+    ('[watch]\ntrials = ["NCT04270877", 42]', {}, "watch.trials[1] = 42 is not an NCT id"),
+    ('[watch]\ntrials = "NCT04270877"', {}, "watch.trials = 'NCT04270877' is not a list"),
+    ('[[watch.searches]]\nname = "LDN"', {}, "watch.searches[0].term is missing"),
+    (
+        '[[watch.searches]]\nname = "LDN"\nterm = "x"\nterms = "y"',
+        {},
+        "unknown key watch.searches[0].terms",
+    ),
+    (
+        '[[watch.searches]]\nname = "a"\nterm = "ldn"\n[[watch.searches]]\nname = "b"\nterm = "ldn"',
+        {},
+        "watch.searches[1].term = 'ldn' repeats an earlier search",
+    ),
+    ('[email]\nsender = "a@b.org"\nrecipients = ["c@d.org"]', {}, "email.host is missing"),
+    (EMAIL + 'security = "ssl"', {}, "email.security = 'ssl' is not one of none, starttls, tls"),
+    (EMAIL + "port = 70000", {}, "email.port = 70000 is not between 1 and 65535"),
+    (
+        EMAIL.replace("monitor@example.org", "monitor-at-example"),
+        {},
+        "email.sender = 'LDN monitor <monitor-at-example>'",
+    ),
+    (
+        EMAIL.replace('["editor@example.org"]', '["editor@example"]'),
+        {},
+        "email.recipients[0] = 'editor@example'",
+    ),
+    (EMAIL.replace('["editor@example.org"]', "[]"), {}, "email.recipients is empty"),
+    (
+        EMAIL.replace('["editor@example.org"]', '["a@b.org\\r\\nBcc: x@y.org"]'),
+        {},
+        "email.recipients[0]",
+    ),
+    (
+        EMAIL + 'username = "monitor"',
+        {},
+        "email.username is set but neither TRIAL_MONITOR_SMTP_PASSWORD",
+    ),
+    (
+        EMAIL,
+        {"TRIAL_MONITOR_SMTP_PASSWORD": "pw"},
+        "TRIAL_MONITOR_SMTP_PASSWORD is set but email.username is not",
+    ),
+    (
+        EMAIL + 'username = "m"',
+        {"TRIAL_MONITOR_SMTP_PASSWORD": "pw", "TRIAL_MONITOR_SMTP_PASSWORD_FILE": "/x"},
+        "both TRIAL_MONITOR_SMTP_PASSWORD and TRIAL_MONITOR_SMTP_PASSWORD_FILE are set",
+    ),
+    (
+        EMAIL + 'username = "m"',
+        {"TRIAL_MONITOR_SMTP_PASSWORD_FILE": "/nonexistent/pw"},
+        "TRIAL_MONITOR_SMTP_PASSWORD_FILE = '/nonexistent/pw' cannot be read",
+    ),
+    (
+        EMAIL + 'ca_file = "/nonexistent/ca.pem"',
+        {},
+        "email.ca_file = '/nonexistent/ca.pem' is not a readable file",
+    ),
+    (
+        '[digest]\nsubject_prefix = "a\\nb"',
+        {},
+        "digest.subject_prefix = 'a\\nb' contains a line break",
+    ),
+    ("[registry\n", {}, "is not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("text", "environ", "message"), ERRORS, ids=[e[2][:40] for e in ERRORS])
+def test_each_configuration_mistake_is_named(
+    tmp_path: Path, text: str, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), environ=environ)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_database_password_never_reaches_an_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"database": {"url": "mysql://u:hunter2@db/x"}}, {}, "test")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_the_command_exits_2_with_one_line_for_a_bad_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, '[watch]\ntrials = ["NCT123"]')
+    assert main(["--config", str(path), "check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "trial-monitor: configuration error: watch.trials[0] = 'NCT123' is not an NCT id like NCT04270877"
+    )
+
+
+def test_a_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(tmp_path / "nope.toml"), "check"]) == 2
+    assert "nope.toml does not exist" in capsys.readouterr().err
+
+
+def test_the_config_path_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "typo = 1")
+    monkeypatch.setenv("TRIAL_MONITOR_CONFIG", str(path))
+    assert main(["check"]) == 2
+    assert "unknown key typo" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["frobnicate"])
+    assert caught.value.code == 2
