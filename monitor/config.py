@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from monitor.errors import ConfigError
+from monitor.schedule import make_trigger
 
 CONFIG_ENV = "TRIAL_MONITOR_CONFIG"
 PASSWORD_ENV = "TRIAL_MONITOR_SMTP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
@@ -63,12 +64,32 @@ class EmailConfig:
     security: str
     sender: str
     recipients: tuple[str, ...]
+    ops_recipients: tuple[str, ...] = ()
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     ca_file: str | None = None
     timeout_seconds: float = 30.0
     max_attempts: int = 3
     backoff_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    # The registry refreshes its data once a day, Monday to Friday, early in the US morning
+    # (its /version dataTimestamp reads about 09:00 Eastern); poll after that.
+    cron: str = "30 10 * * 1-5"
+    timezone: str = "America/New_York"
+    jitter_seconds: int = 300
+    # How late a scheduled cycle may finish before `health` calls the monitor unhealthy.
+    health_grace_minutes: int = 120
+    # On SIGTERM a cycle in flight gets this long to finish before it is cancelled.
+    shutdown_grace_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    # Cycles that fail in a row before the operators get one "monitor is failing" notice.
+    after_consecutive_failures: int = 3
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,9 @@ class Config:
     email: EmailConfig | None
     digest: DigestConfig
     outbox_dir: Path
+    schedule: ScheduleConfig = ScheduleConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    auto_migrate: bool = True
     source: str = "<defaults>"
 
 
@@ -109,16 +133,27 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
 
 def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: str) -> Config:
     root = _Table(data, "")
-    registry = _registry(root.table("registry"))
-    database_url = _database_url(root.table("database"))
-    watch = _watch(root.table("watch"))
-    email = _email(root.optional_table("email"), environ)
-    digest = _digest(root.table("digest"))
+    database = root.table("database")
+    database_url = _database_url(database)
+    auto_migrate = database.boolean("auto_migrate", True)
+    database.done()
     outbox = root.table("outbox")
     outbox_dir = Path(outbox.string("path", default_outbox(database_url)))
     outbox.done()
+    config = Config(
+        registry=_registry(root.table("registry")),
+        database_url=database_url,
+        watch=_watch(root.table("watch")),
+        email=_email(root.optional_table("email"), environ),
+        digest=_digest(root.table("digest")),
+        outbox_dir=outbox_dir,
+        schedule=_schedule(root.table("schedule")),
+        alerts=_alerts(root.table("alerts")),
+        auto_migrate=auto_migrate,
+        source=source,
+    )
     root.done()
-    return Config(registry, database_url, watch, email, digest, outbox_dir, source)
+    return config
 
 
 def default_outbox(database_url: str) -> str:
@@ -154,7 +189,6 @@ def _database_url(table: _Table) -> str:
         raise ConfigError(
             f"database.url = {_redact_url(url)!r} is not a sqlite:/// or postgresql:// URL"
         )
-    table.done()
     return url
 
 
@@ -202,6 +236,10 @@ def _email(table: _Table | None, environ: Mapping[str, str]) -> EmailConfig | No
         _address(f"email.recipients[{i}]", value)
         for i, value in enumerate(table.array("recipients"))
     )
+    ops_recipients = tuple(
+        _address(f"email.ops_recipients[{i}]", value)
+        for i, value in enumerate(table.array("ops_recipients", []))
+    )
     if not recipients:
         raise ConfigError("email.recipients is empty: name at least one address")
     username = table.string("username", "") or None
@@ -211,12 +249,39 @@ def _email(table: _Table | None, environ: Mapping[str, str]) -> EmailConfig | No
         security=security,
         sender=sender,
         recipients=recipients,
+        ops_recipients=ops_recipients,
         username=username,
         password=_password(environ, username),
         ca_file=_ca_file(table.string("ca_file", "") or None),
         timeout_seconds=table.number("timeout_seconds", 30.0, minimum=0.1),
         max_attempts=table.integer("max_attempts", 3, minimum=1, maximum=20),
         backoff_seconds=table.number("backoff_seconds", 5.0, minimum=0),
+    )
+    table.done()
+    return config
+
+
+def _schedule(table: _Table) -> ScheduleConfig:
+    defaults = ScheduleConfig()
+    config = ScheduleConfig(
+        cron=table.string("cron", defaults.cron),
+        timezone=table.string("timezone", defaults.timezone),
+        jitter_seconds=table.integer("jitter_seconds", defaults.jitter_seconds, 0, 3600),
+        health_grace_minutes=table.integer(
+            "health_grace_minutes", defaults.health_grace_minutes, 1, 7 * 24 * 60
+        ),
+        shutdown_grace_seconds=table.number(
+            "shutdown_grace_seconds", defaults.shutdown_grace_seconds, minimum=0
+        ),
+    )
+    table.done()
+    make_trigger(config)  # checked here, so that a bad schedule stops `check` as well as `run`
+    return config
+
+
+def _alerts(table: _Table) -> AlertsConfig:
+    config = AlertsConfig(
+        after_consecutive_failures=table.integer("after_consecutive_failures", 3, 1, 1000)
     )
     table.done()
     return config
@@ -316,6 +381,9 @@ class _Table:
         if value < minimum:
             raise ConfigError(f"{self._key(name)} = {value!r} is below {minimum}")
         return float(value)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        return self._get(name, bool, "true or false", default)
 
     def optional_table(self, name: str) -> _Table | None:
         self._seen.add(name)

@@ -12,6 +12,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Boolean,
     Column,
@@ -29,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.types import TypeDecorator
+
+from monitor.errors import StoreError
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -147,6 +151,27 @@ changes = Table(
 )
 
 
+# Added in revision 0002.
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),  # failing | recovered
+    Column("cycle_id", Integer, ForeignKey("cycles.id"), nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("recipients", Text, nullable=False),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
@@ -175,10 +200,33 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision; a no-op when it is there already."""
-    config = AlembicConfig()
-    config.set_main_option("script_location", "monitor:migrations")
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` (the newest by default); a no-op when it is there."""
+    config = _alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
+
+
+def schema_revision(engine: Engine) -> tuple[str | None, str]:
+    """(the database's revision, the newest this code knows)."""
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return current, head
+
+
+def require_current_schema(engine: Engine) -> None:
+    current, head = schema_revision(engine)
+    if current != head:
+        raise StoreError(
+            f"the database is at schema revision {current or 'none'}, this version needs {head}:"
+            " run `trial-monitor migrate` (or set database.auto_migrate = true)"
+        )
+
+
+def _alembic_config() -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", "monitor:migrations")
+    return config

@@ -23,15 +23,8 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Change]:
         changes.append(
             Change(new.nct_id, ChangeKind.STATUS, old.status, new.status, detail=new.why_stopped)
         )
-    if (old.enrollment_count, old.enrollment_type) != (new.enrollment_count, new.enrollment_type):
-        changes.append(
-            Change(
-                new.nct_id,
-                ChangeKind.ENROLLMENT,
-                _pair(old.enrollment_count, old.enrollment_type),
-                _pair(new.enrollment_count, new.enrollment_type),
-            )
-        )
+    if old.enrollment != new.enrollment:
+        changes.append(Change(new.nct_id, ChangeKind.ENROLLMENT, old.enrollment, new.enrollment))
     if new.has_results and not old.has_results:
         changes.append(
             Change(new.nct_id, ChangeKind.RESULTS_POSTED, after=new.results_first_posted)
@@ -42,15 +35,13 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Change]:
         for p in new.publications
         if p.pmid not in known
     )
-    old_completion = (old.primary_completion_date, old.primary_completion_type)
-    new_completion = (new.primary_completion_date, new.primary_completion_type)
-    if old_completion != new_completion:
+    if old.primary_completion != new.primary_completion:
         changes.append(
             Change(
                 new.nct_id,
                 ChangeKind.PRIMARY_COMPLETION,
-                _pair(*old_completion),
-                _pair(*new_completion),
+                old.primary_completion,
+                new.primary_completion,
             )
         )
     return changes
@@ -59,9 +50,3 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Change]:
 def new_trial(snapshot: Snapshot, search_name: str) -> Change:
     """A trial a saved search found for the first time."""
     return Change(snapshot.nct_id, ChangeKind.NEW_TRIAL, after=search_name, detail=snapshot.status)
-
-
-def _pair(value: object, kind: str | None) -> str | None:
-    if value is None and kind is None:
-        return None
-    return " ".join(str(part) for part in (value, kind) if part is not None)

@@ -47,6 +47,22 @@ class Snapshot:
     def missing(cls, nct_id: str) -> Snapshot:
         return cls(nct_id=nct_id, found=False)
 
+    @property
+    def enrollment(self) -> str | None:
+        """Count and type as one value, as changes store it: "120 ESTIMATED"."""
+        return _pair(self.enrollment_count, self.enrollment_type)
+
+    @property
+    def primary_completion(self) -> str | None:
+        """Date and type as one value: "2022-06 ACTUAL"."""
+        return _pair(self.primary_completion_date, self.primary_completion_type)
+
+
+def _pair(value: object, kind: str | None) -> str | None:
+    if value is None and kind is None:
+        return None
+    return " ".join(str(part) for part in (value, kind) if part is not None)
+
 
 @dataclass(frozen=True)
 class Observation:

@@ -20,7 +20,17 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from monitor.db import changes, cycles, deliveries, search_hits, searches, snapshots, trials
+from monitor.db import (
+    changes,
+    cycles,
+    deliveries,
+    notices,
+    search_hits,
+    searches,
+    services,
+    snapshots,
+    trials,
+)
 from monitor.diff import diff, new_trial
 from monitor.errors import StoreError
 from monitor.models import Change, ChangeKind, Observation, PendingChange, Publication, Snapshot
@@ -197,7 +207,7 @@ class Store:
         )
         result: dict[str, _Latest] = {}
         for row in conn.execute(query).mappings():
-            snapshot = _snapshot(row) if row["latest_snapshot_id"] is not None else None
+            snapshot = snapshot_from_row(row) if row["latest_snapshot_id"] is not None else None
             result[row["nct_id"]] = (row["latest_snapshot_id"], snapshot)
         return result
 
@@ -290,7 +300,7 @@ class Store:
             rows = conn.execute(
                 select(changes).where(changes.c.delivery_id == delivery_id).order_by(changes.c.id)
             ).mappings()
-            pending = tuple(_pending(row) for row in rows)
+            pending = tuple(pending_from_row(row) for row in rows)
         if not pending:
             return None
         return Claim(delivery_id, pending)
@@ -355,6 +365,48 @@ class Store:
         with self.engine.connect() as conn:
             return {row.nct_id: row.title for row in conn.execute(query)}
 
+    def pending(self) -> list[PendingChange]:
+        """Changes waiting for delivery and not claimed by a send in flight (for `preview`)."""
+        with self.engine.connect() as conn:
+            query = select(changes).where(changes.c.delivery_id.is_(None)).order_by(changes.c.id)
+            return [pending_from_row(row) for row in conn.execute(query).mappings()]
+
+    # -- the service and its operators ----------------------------------------------------
+
+    def record_service_start(self, now: datetime, host: str, pid: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(services).values(started_at=now, host=host, pid=pid))
+
+    def consecutive_failures(self) -> int:
+        """Finished cycles that failed, counted back from the newest to the last success."""
+        query = (
+            select(cycles.c.outcome)
+            .where(cycles.c.finished_at.is_not(None))
+            .order_by(cycles.c.id.desc())
+            .limit(1000)
+        )
+        count = 0
+        with self.engine.connect() as conn:
+            for outcome in conn.execute(query).scalars():
+                if outcome == "ok":
+                    break
+                count += 1
+        return count
+
+    def last_notice(self) -> str | None:
+        """The kind of the newest operator notice sent ("failing" or "recovered")."""
+        with self.engine.connect() as conn:
+            query = select(notices.c.kind).order_by(notices.c.id.desc()).limit(1)
+            return conn.execute(query).scalar()
+
+    def record_notice(self, kind: str, cycle_id: int, now: datetime, recipients: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(notices).values(
+                    kind=kind, cycle_id=cycle_id, sent_at=now, recipients=recipients
+                )
+            )
+
     # -- reading, for tests and the operator's commands -----------------------------------
 
     def snapshot_count(self, nct_id: str) -> int:
@@ -365,7 +417,7 @@ class Store:
     def all_changes(self) -> list[tuple[Change, int | None]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(changes).order_by(changes.c.id)).mappings()
-            return [(_pending(row).change, row["delivery_id"]) for row in rows]
+            return [(pending_from_row(row).change, row["delivery_id"]) for row in rows]
 
 
 def _snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
@@ -388,7 +440,7 @@ def _snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
-def _snapshot(row: Any) -> Snapshot:
+def snapshot_from_row(row: Any) -> Snapshot:
     base = Snapshot(nct_id=row["nct_id"])
     return replace(
         base,
@@ -407,7 +459,7 @@ def _snapshot(row: Any) -> Snapshot:
     )
 
 
-def _pending(row: Any) -> PendingChange:
+def pending_from_row(row: Any) -> PendingChange:
     change = Change(
         nct_id=row["nct_id"],
         kind=ChangeKind(row["kind"]),

@@ -1,0 +1,173 @@
+"""What the operator's commands show: `status`, `history` and `health`, read from the database.
+
+Read-only queries and their plain-text layout for a terminal; nothing here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, RowMapping, func, select
+
+from monitor.config import ScheduleConfig
+from monitor.db import changes, cycles, deliveries, services, snapshots, trials
+from monitor.render import change_view, date_words, enrollment_words, status_words
+from monitor.schedule import last_due, make_trigger
+from monitor.store import pending_from_row, snapshot_from_row
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    message: str
+
+
+def status_text(engine: Engine, cycle_count: int = 10) -> str:
+    return "\n".join(
+        [
+            *_cycles_section(engine, cycle_count),
+            "",
+            *_trials_section(engine),
+            "",
+            *_unsent_section(engine),
+        ]
+    )
+
+
+def history_text(engine: Engine, nct_id: str) -> str | None:
+    """The stored snapshots and reported changes of one trial; None if it was never seen."""
+    with engine.connect() as conn:
+        rows = list(
+            conn.execute(
+                select(snapshots).where(snapshots.c.nct_id == nct_id).order_by(snapshots.c.id)
+            ).mappings()
+        )
+        reported = list(
+            conn.execute(
+                select(changes, deliveries.c.state, deliveries.c.finished_at.label("sent_at"))
+                .select_from(changes.outerjoin(deliveries))
+                .where(changes.c.nct_id == nct_id)
+                .order_by(changes.c.id)
+            ).mappings()
+        )
+    if not rows:
+        return None
+    title = next((r["title"] for r in reversed(rows) if r["title"]), "(no title)")
+    lines = [f"{nct_id} — {title}", "", f"Snapshots ({len(rows)})"]
+    for row in rows:
+        lines.append(f"  {_when(row['observed_at'])}  {_trial_state(row)}")
+    lines += ["", f"Reported changes ({len(reported)})"]
+    for row in reported:
+        sent = f"sent {_when(row['sent_at'])}" if row["state"] == "sent" else "not sent yet"
+        lines.append(f"  {_when(row['detected_at'])}  {_words(row)}  [{sent}]")
+    if not reported:
+        lines.append("  none")
+    return "\n".join(lines)
+
+
+def health(engine: Engine, schedule: ScheduleConfig, now: datetime) -> Health:
+    """Healthy unless a scheduled cycle is overdue: none succeeded since the latest due time."""
+    trigger = make_trigger(schedule, jitter=False)
+    allowance = timedelta(seconds=schedule.jitter_seconds, minutes=schedule.health_grace_minutes)
+    due = last_due(trigger, now, allowance)
+    with engine.connect() as conn:
+        last_ok = conn.execute(
+            select(func.max(cycles.c.started_at)).where(cycles.c.outcome == "ok")
+        ).scalar()
+        started = conn.execute(select(func.min(services.c.started_at))).scalar()
+    if last_ok is not None and (due is None or last_ok >= due):
+        return Health(True, f"ok: last successful cycle started {_when(last_ok)}")
+    if due is None or (last_ok is None and (started is None or started > due)):
+        return Health(True, "ok: no cycle has been due yet")
+    since = f"since {_when(last_ok)}" if last_ok else "ever"
+    return Health(False, f"unhealthy: no successful cycle {since}; one was due at {_when(due)}")
+
+
+def _cycles_section(engine: Engine, count: int) -> list[str]:
+    query = (
+        select(cycles, deliveries.c.state, deliveries.c.transport)
+        .select_from(cycles.outerjoin(deliveries, deliveries.c.id == cycles.c.delivery_id))
+        .order_by(cycles.c.id.desc())
+        .limit(count)
+    )
+    with engine.connect() as conn:
+        rows = list(conn.execute(query).mappings())
+    lines = [f"Last cycles ({len(rows)})"]
+    if rows:
+        lines.append(
+            f"  {'#':>5}  {'started (UTC)':16}  {'took':>6}  {'requests':>8}  {'changes':>7}"
+            "  delivered      outcome"
+        )
+    for row in rows:
+        took = (
+            f"{(row['finished_at'] - row['started_at']).total_seconds():.1f}s"
+            if row["finished_at"]
+            else "running"
+        )
+        delivered = f"{row['state']} ({row['transport']})" if row["state"] else "-"
+        outcome = row["outcome"] or "running"
+        if row["error"]:
+            outcome += f": {row['error']}"
+        lines.append(
+            f"  {row['id']:>5}  {_when(row['started_at']):16}  {took:>6}  {row['requests']:>8}"
+            f"  {row['changes_found']:>7}  {delivered:13}  {outcome}"
+        )
+    return lines
+
+
+def _trials_section(engine: Engine) -> list[str]:
+    query = (
+        select(trials.c.nct_id, trials.c.origin, snapshots)
+        .select_from(trials.outerjoin(snapshots, snapshots.c.id == trials.c.latest_snapshot_id))
+        .order_by(trials.c.nct_id)
+    )
+    with engine.connect() as conn:
+        rows = list(conn.execute(query).mappings())
+    lines = [f"Watched trials ({len(rows)})"]
+    for row in rows:
+        lines.append(f"  {row['nct_id']}  {_trial_state(row)}  [{row['origin']}]")
+    return lines
+
+
+def _unsent_section(engine: Engine) -> list[str]:
+    query = (
+        select(changes, deliveries.c.state)
+        .select_from(changes.outerjoin(deliveries))
+        .where(changes.c.delivery_id.is_(None) | (deliveries.c.state == "sending"))
+        .order_by(changes.c.id)
+    )
+    with engine.connect() as conn:
+        rows = list(conn.execute(query).mappings())
+    lines = [f"Unsent changes ({len(rows)})"]
+    for row in rows:
+        sending = "  [being sent]" if row["state"] == "sending" else ""
+        found = _when(row["detected_at"])
+        lines.append(f"  {row['nct_id']}  {_words(row)}  (found {found}){sending}")
+    return lines
+
+
+def _trial_state(row: RowMapping) -> str:
+    if row["found"] is None:
+        return "not fetched yet"
+    snapshot = snapshot_from_row(row)
+    if not snapshot.found:
+        return "record not found in the registry"
+    results = "results posted" if snapshot.has_results else "no results"
+    return (
+        f"{status_words(snapshot.status)} · {enrollment_words(snapshot.enrollment)} · {results}"
+        f" · primary completion {date_words(snapshot.primary_completion)} · {snapshot.title or ''}"
+    )
+
+
+def _words(row: RowMapping) -> str:
+    view = change_view(pending_from_row(row).change)
+    return (
+        f"{view.label}: {view.before} → {view.after}"
+        if view.before
+        else f"{view.label}: {view.after}"
+    )
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
