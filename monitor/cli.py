@@ -1,9 +1,9 @@
 """The `trial-monitor` command: the composition root.
 
 Config, engine, HTTP client, transport and templates are built here and handed to the cycle;
-nothing happens at import time. Exit codes are a public interface: 0 the cycle completed (changed
-or not), 1 the registry, the mail server or the database failed (changes are kept), 2 a usage or
-configuration error.
+nothing happens at import time. Exit codes are a public interface: 0 the command did its job
+(for `check`: the cycle completed, changed or not), 1 the registry, the mail server or the
+database failed (changes are kept), 2 a usage or configuration error.
 """
 
 from __future__ import annotations
@@ -12,33 +12,47 @@ import argparse
 import asyncio
 import logging
 import os
+import re
+import signal
+import socket
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
-from monitor.config import Config, config_path, load_config
+from monitor.alerts import notify_operators
+from monitor.config import NCT_ID, Config, config_path, load_config
 from monitor.cycle import CycleDeps, CycleResult, Mailing, run_cycle
-from monitor.db import make_engine, migrate
-from monitor.deliver import OUTBOX_SENDER, OutboxTransport, SmtpTransport
+from monitor.db import cycles, make_engine, migrate, require_current_schema, schema_revision
+from monitor.deliver import OUTBOX_SENDER, OutboxTransport, SmtpTransport, build_message
 from monitor.errors import ConfigError, MonitorError
+from monitor.lock import cycle_lock
+from monitor.logs import setup_logging
 from monitor.registry import RegistryClient, make_http_client
-from monitor.render import make_environment
+from monitor.render import build_digest, make_environment, render_digest, render_message
+from monitor.reports import health, history_text, status_text
+from monitor.schedule import Service, make_trigger
 from monitor.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 log = logging.getLogger("monitor")
+Command = Callable[[Config, argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _setup_logging()
+    setup_logging(os.environ)
     try:
         config = load_config(config_path(args.config, os.environ))
-        command: Callable[[Config, argparse.Namespace], int] = args.run
+        if config.email and config.email.password:
+            setup_logging(os.environ, secrets=[config.email.password])
+        command: Command = args.run
         return command(config, args)
     except ConfigError as exc:
         _fail(f"configuration error: {exc}")
@@ -66,32 +80,172 @@ def _parser() -> argparse.ArgumentParser:
         help="the config file (default: $TRIAL_MONITOR_CONFIG, else ./config.toml)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    check = commands.add_parser("check", help="run one monitoring cycle now")
-    check.set_defaults(run=check_command)
+
+    def add(name: str, run: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(run=run)
+        return sub
+
+    add("check", check_command, "run one monitoring cycle now")
+    add("run", run_command, "run cycles on the configured schedule until stopped")
+    add("migrate", migrate_command, "bring the database schema up to date")
+    add("status", status_command, "show recent cycles, watched trials and unsent changes")
+    preview = add("preview", preview_command, "show the pending digest without sending it")
+    preview.add_argument("--html", metavar="FILE", help="also write the HTML version to FILE")
+    add("send-test", send_test_command, "send a test message with the mail settings")
+    history = add("history", history_command, "show the stored history of one trial")
+    history.add_argument("nct_id", metavar="NCT_ID")
+    add("health", health_command, "exit 0 if the last scheduled cycle succeeded in time, else 1")
     return parser
 
 
+# -- commands ------------------------------------------------------------------------------
+
+
 def check_command(config: Config, _args: argparse.Namespace) -> int:
-    engine = make_engine(config.database_url)
+    engine = _open_database(config)
     try:
-        migrate(engine)
-        result = asyncio.run(_check(config, Store(engine)))
+        result = asyncio.run(_one_cycle(config, engine))
     finally:
         engine.dispose()
+    if result is None:
+        print("check: skipped, another cycle is running against this database")
+        return EXIT_OK
     print(_describe(result, config))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-async def _check(config: Config, store: Store) -> CycleResult:
-    async with make_http_client(config.registry) as http:
-        deps = CycleDeps(
-            config=config,
-            store=store,
-            registry=RegistryClient(config.registry, http),
-            mailing=_mailing(config),
-            templates=make_environment(),
+def run_command(config: Config, _args: argparse.Namespace) -> int:
+    engine = _open_database(config)
+    Store(engine).record_service_start(_now(), socket.gethostname(), os.getpid())
+    service = Service(
+        lambda: _one_cycle(config, engine),
+        make_trigger(config.schedule),
+        config.schedule.shutdown_grace_seconds,
+    )
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await service.serve(stop)
+
+    log.info("trial-monitor %s running: cron %r in %s", __version__, *_schedule(config))
+    try:
+        asyncio.run(serve())
+    finally:
+        engine.dispose()
+    log.info("trial-monitor stopped")
+    return EXIT_OK
+
+
+def migrate_command(config: Config, _args: argparse.Namespace) -> int:
+    engine = make_engine(config.database_url)
+    before, head = schema_revision(engine)
+    migrate(engine)
+    print(f"migrate: database schema at revision {head} (was {before or 'empty'})")
+    return EXIT_OK
+
+
+def status_command(config: Config, _args: argparse.Namespace) -> int:
+    engine = _open_database(config, read_only=True)
+    print(status_text(engine))
+    return EXIT_OK
+
+
+def preview_command(config: Config, args: argparse.Namespace) -> int:
+    engine = _open_database(config, read_only=True)
+    store = Store(engine)
+    pending = store.pending()
+    if not pending:
+        print("preview: no unsent changes; the next cycle would send nothing unless it finds some")
+        return EXIT_OK
+    with engine.connect() as conn:
+        stamp = conn.execute(select(func.max(cycles.c.data_timestamp))).scalar()
+    titles = store.titles({p.change.nct_id for p in pending})
+    digest = build_digest(pending, titles, _now(), stamp)
+    rendered = render_digest(digest, config.digest.subject_prefix, make_environment())
+    print(f"Subject: {rendered.subject}\n\n{rendered.text}", end="")
+    if args.html:
+        Path(args.html).write_text(rendered.html, encoding="utf-8")
+        print(f"\npreview: HTML version written to {args.html}")
+    return EXIT_OK
+
+
+def send_test_command(config: Config, _args: argparse.Namespace) -> int:
+    email = config.email
+    if email is None:
+        raise ConfigError(
+            "send-test needs an [email] section (without one, digests go to the outbox)"
         )
-        return await run_cycle(deps, clock=lambda: datetime.now(UTC))
+    now = _now()
+    rendered = render_message(
+        make_environment(),
+        "test",
+        {
+            "prefix": config.digest.subject_prefix,
+            "sender": email.sender,
+            "recipients": ", ".join(email.recipients),
+            "server": f"{email.host}:{email.port}",
+            "security": email.security,
+            "when": now.strftime("%Y-%m-%d %H:%M UTC"),
+        },
+    )
+    message_id = f"<test-{int(now.timestamp())}@trial-monitor>"
+    message = build_message(rendered, email.sender, email.recipients, message_id, now)
+    answer = asyncio.run(SmtpTransport(email).deliver(message))
+    print(f"send-test: accepted for {', '.join(email.recipients)}; server answered {answer}")
+    return EXIT_OK
+
+
+def history_command(config: Config, args: argparse.Namespace) -> int:
+    nct_id = args.nct_id.strip().upper()
+    if not NCT_ID.fullmatch(nct_id):
+        _fail(f"history: {args.nct_id!r} is not an NCT id like NCT04270877")
+        return EXIT_USAGE
+    text = history_text(_open_database(config, read_only=True), nct_id)
+    if text is None:
+        _fail(f"history: nothing stored for {nct_id}; is it watched?")
+        return EXIT_FAILED
+    print(text)
+    return EXIT_OK
+
+
+def health_command(config: Config, _args: argparse.Namespace) -> int:
+    verdict = health(_open_database(config, read_only=True), config.schedule, _now())
+    print(f"health: {verdict.message}")
+    return EXIT_OK if verdict.ok else EXIT_FAILED
+
+
+# -- the pieces the commands share ---------------------------------------------------------
+
+
+def _open_database(config: Config, *, read_only: bool = False) -> Engine:
+    """The engine, with the schema brought up to date (or checked, when that is turned off)."""
+    engine = make_engine(config.database_url)
+    if config.auto_migrate and not read_only:
+        migrate(engine)
+    else:
+        require_current_schema(engine)
+    return engine
+
+
+async def _one_cycle(config: Config, engine: Engine) -> CycleResult | None:
+    """One locked cycle and the operator notice it calls for; None when another one runs."""
+    with cycle_lock(engine) as held:
+        if not held:
+            log.warning("another cycle is running against this database; this one is skipped")
+            return None
+        started = time.monotonic()
+        store, templates, mailing = Store(engine), make_environment(), _mailing(config)
+        async with make_http_client(config.registry) as http:
+            registry = RegistryClient(config.registry, http)
+            deps = CycleDeps(config, store, registry, mailing, templates)
+            result = await run_cycle(deps, clock=_now)
+        await notify_operators(config, store, mailing.transport, templates, result, _now)
+    _log_cycle(result, time.monotonic() - started)
+    return result
 
 
 def _mailing(config: Config) -> Mailing:
@@ -99,6 +253,33 @@ def _mailing(config: Config) -> Mailing:
         return Mailing(OutboxTransport(config.outbox_dir), OUTBOX_SENDER, ())
     email = config.email
     return Mailing(SmtpTransport(email), email.sender, email.recipients)
+
+
+def _log_cycle(result: CycleResult, seconds: float) -> None:
+    figures = result.figures
+    log.info(
+        "cycle %d %s: %d trial records, %d requests, %.1f kB, %d new changes, %s, %.1f s%s",
+        result.cycle_id,
+        result.outcome,
+        figures.trials_checked,
+        figures.requests,
+        figures.bytes_received / 1000,
+        figures.changes_found,
+        f"digest {result.delivered_to}" if result.delivered_to else "no digest",
+        seconds,
+        f" — {result.error}" if result.error else "",
+        extra={
+            "cycle": result.cycle_id,
+            "outcome": result.outcome,
+            "trials_checked": figures.trials_checked,
+            "requests": figures.requests,
+            "bytes_received": figures.bytes_received,
+            "changes_found": figures.changes_found,
+            "delivered_to": result.delivered_to,
+            "seconds": round(seconds, 3),
+            "error": result.error,
+        },
+    )
 
 
 def _describe(result: CycleResult, config: Config) -> str:
@@ -119,15 +300,12 @@ def _describe(result: CycleResult, config: Config) -> str:
     return "check: " + "; ".join(parts)
 
 
-def _setup_logging() -> None:
-    level = os.environ.get("TRIAL_MONITOR_LOG_LEVEL", "WARNING").upper()
-    logging.basicConfig(
-        level=level if level in logging.getLevelNamesMapping() else "WARNING",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every request at INFO; the cycle's own figures say more in one line.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+def _schedule(config: Config) -> tuple[str, str]:
+    return config.schedule.cron, config.schedule.timezone
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _fail(message: str) -> None:
@@ -137,4 +315,6 @@ def _fail(message: str) -> None:
 def _first_line(exc: SQLAlchemyError) -> str:
     original = getattr(exc, "orig", None)
     text = str(original if original is not None else exc).strip()
+    # A connection error may quote the URL; never its password.
+    text = re.sub(r"(//[^:/@\s]*):[^@\s]*@", r"\1:***@", text)
     return text.splitlines()[0] if text else type(exc).__name__

@@ -16,8 +16,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-# Any fixed number; the same for every process of this application.
+# Any fixed number, the same for every process of this application; the second key is the
+# schema, so that monitors kept in separate schemas of one database do not block each other.
 ADVISORY_LOCK_KEY = 0x7472_6D6F  # "trmo"
+_LOCK = "SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"
+_UNLOCK = "SELECT pg_advisory_unlock(:key, hashtext(current_schema()))"
 
 
 @contextmanager
@@ -34,17 +37,13 @@ def cycle_lock(engine: Engine) -> Iterator[bool]:
 @contextmanager
 def _advisory_lock(engine: Engine) -> Iterator[bool]:
     with engine.connect() as conn:
-        held = bool(
-            conn.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
-            ).scalar_one()
-        )
+        held = bool(conn.execute(text(_LOCK), {"key": ADVISORY_LOCK_KEY}).scalar_one())
         conn.commit()  # the lock belongs to the session, not to this transaction
         try:
             yield held
         finally:
             if held:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+                conn.execute(text(_UNLOCK), {"key": ADVISORY_LOCK_KEY})
                 conn.commit()
 
 

@@ -122,11 +122,16 @@ def render_digest(digest: Digest, subject_prefix: str, env: Environment) -> Rend
         "generated_at": _moment(digest.generated_at),
         "data_timestamp": _data_timestamp(digest.data_timestamp),
     }
-    subject = env.get_template("digest_subject.txt").render(context)
+    return render_message(env, "digest", context)
+
+
+def render_message(env: Environment, name: str, context: Mapping[str, object]) -> RenderedMessage:
+    """Any email: templates NAME_subject.txt, NAME.txt and NAME.html, with the same context."""
+    subject = env.get_template(f"{name}_subject.txt").render(context)
     return RenderedMessage(
         subject=one_line(subject, SUBJECT_LIMIT),
-        text=env.get_template("digest.txt").render(context),
-        html=env.get_template("digest.html").render(context),
+        text=env.get_template(f"{name}.txt").render(context),
+        html=env.get_template(f"{name}.html").render(context),
     )
 
 

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from smtp import SmtpServer
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from standin import StandinRegistry, ldn_studies
 
 from monitor.cli import main
@@ -25,6 +28,10 @@ from monitor.store import Store
 FINAL, DANISH = "NCT04270877", "NCT02806440"
 LDN_SEARCH = ("Low-dose naltrexone", "low dose naltrexone")
 ROOT = Path(__file__).resolve().parent.parent
+# The PostgreSQL these machines run (trust auth); each test gets a schema of its own in it.
+POSTGRES_URL = os.environ.get(
+    "TRIAL_MONITOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @dataclass
@@ -141,6 +148,38 @@ def smtp_server() -> Iterator[SmtpServer]:
     server.stop()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database: a SQLite file, or a new schema in the local PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    admin = create_engine(POSTGRES_URL)
+    schema = f"tm_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI"):
+            raise  # CI starts PostgreSQL first; it being down there is a failure
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {str(exc).splitlines()[0]}")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
 @pytest.fixture
-def world(tmp_path: Path, registry: StandinRegistry, smtp_server: SmtpServer) -> World:
-    return World(tmp_path, registry, smtp_server, f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
+def world(
+    tmp_path: Path, registry: StandinRegistry, smtp_server: SmtpServer, database_url: str
+) -> World:
+    return World(tmp_path, registry, smtp_server, database_url)

@@ -1,0 +1,87 @@
+"""The store's two guarantees under real concurrency, on SQLite and PostgreSQL: a change is
+recorded once however many processes observe it, and claimed by one sender only."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from monitor.db import make_engine, migrate
+from monitor.models import ChangeKind, Observation, Snapshot
+from monitor.store import Claim, Store
+
+NOW = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
+TRIALS = [
+    Snapshot(f"NCT0{n}", status="RECRUITING", enrollment_count=40) for n in range(4270870, 4270880)
+]
+
+
+def race(count: int, work: Callable[[Store], object], database_url: str) -> list[object]:
+    """Run `work` in `count` threads at once, each with an engine (a process) of its own."""
+    stores = [Store(make_engine(database_url)) for _ in range(count)]
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = work(stores[index])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for store in stores:
+        store.engine.dispose()
+    return results
+
+
+def prepared(database_url: str) -> Store:
+    store = Store(make_engine(database_url))
+    migrate(store.engine)
+    cycle = store.start_cycle(NOW)
+    store.record(cycle, [Observation(s, raw=None) for s in TRIALS], NOW)
+    return store
+
+
+def test_the_same_change_seen_by_many_processes_is_recorded_once(database_url: str) -> None:
+    store = prepared(database_url)
+    moved = [Observation(replace(s, status="COMPLETED"), raw=None) for s in TRIALS]
+
+    def observe(other: Store) -> object:
+        return other.record(store.start_cycle(NOW), moved, NOW)
+
+    found = race(6, observe, database_url)
+    assert sum(len(f) for f in found) == len(TRIALS)  # type: ignore[arg-type]
+    recorded = store.all_changes()
+    assert len(recorded) == len(TRIALS)
+    assert {c.kind for c, _ in recorded} == {ChangeKind.STATUS}
+    assert all(store.snapshot_count(s.nct_id) == 2 for s in TRIALS)
+
+
+def test_unsent_changes_are_claimed_by_one_sender_only(database_url: str) -> None:
+    store = prepared(database_url)
+    cycle = store.start_cycle(NOW)
+    store.record(
+        cycle, [Observation(replace(s, enrollment_count=41), raw=None) for s in TRIALS], NOW
+    )
+
+    claims = race(6, lambda other: other.claim_pending(NOW, "smtp"), database_url)
+    won = [c for c in claims if c is not None]
+    assert len(won) == 1
+    assert isinstance(won[0], Claim) and len(won[0].pending) == len(TRIALS)
+    assert store.claim_pending(NOW, "smtp") is None
+
+
+def test_a_failed_send_gives_the_changes_back(database_url: str) -> None:
+    store = prepared(database_url)
+    store.record(
+        store.start_cycle(NOW), [Observation(replace(TRIALS[0], status="WITHDRAWN"), raw=None)], NOW
+    )
+    claim = store.claim_pending(NOW, "smtp")
+    assert claim is not None
+    store.release(claim.delivery_id, NOW, "451 try later")
+    again = store.claim_pending(NOW, "smtp")
+    assert again is not None and [p.id for p in again.pending] == [p.id for p in claim.pending]
