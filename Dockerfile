@@ -7,9 +7,11 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
 COPY templates ./templates
+# The service needs no installer at run time: pip and setuptools leave the venv (about 25 MB).
 RUN python -m venv /opt/trial-monitor \
  && /opt/trial-monitor/bin/pip install --no-cache-dir --quiet --upgrade pip \
- && /opt/trial-monitor/bin/pip install --no-cache-dir --quiet ".[postgres]"
+ && /opt/trial-monitor/bin/pip install --no-cache-dir --quiet ".[postgres]" \
+ && /opt/trial-monitor/bin/pip uninstall --yes --quiet pip setuptools
 
 FROM python:3.12-slim
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin monitor \

@@ -3,8 +3,6 @@ SQLite file. Each test is one story an editor or an operator would tell."""
 
 from __future__ import annotations
 
-import time
-
 from conftest import DANISH, FINAL, World, body
 from standin import Fault, add_reference, load_fixture, set_piece, study
 

@@ -54,7 +54,7 @@ def test_the_same_change_seen_by_many_processes_is_recorded_once(database_url: s
         return other.record(store.start_cycle(NOW), moved, NOW)
 
     found = race(6, observe, database_url)
-    assert sum(len(f) for f in found) == len(TRIALS)  # type: ignore[arg-type]
+    assert sum(len(f) for f in found if isinstance(f, list)) == len(TRIALS)
     recorded = store.all_changes()
     assert len(recorded) == len(TRIALS)
     assert {c.kind for c, _ in recorded} == {ChangeKind.STATUS}

@@ -1,0 +1,121 @@
+"""The container image, built and run with the machine's container engine (podman or docker):
+`--help`, then real `check` cycles inside it against the stand-in registry and an SMTP server on
+the host. Skipped where no container engine exists; `.ci/run` prepares podman on CI machines."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import FINAL, ROOT, body
+from smtp import SmtpServer
+from standin import StandinRegistry, ldn_studies, set_piece
+
+ENGINE = shutil.which("podman") or shutil.which("docker")
+IMAGE = "trial-monitor:test"
+pytestmark = pytest.mark.skipif(ENGINE is None, reason="no container engine (podman or docker)")
+
+
+def engine(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    assert ENGINE is not None
+    return subprocess.run([ENGINE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    build = ["build", "-t", IMAGE, str(ROOT)]
+    if ENGINE and ENGINE.endswith("podman"):
+        build[1:1] = ["--format", "docker"]  # keeps the HEALTHCHECK, which OCI images drop
+    result = engine(*build, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return IMAGE
+
+
+@pytest.fixture
+def registry() -> Iterator[StandinRegistry]:
+    with StandinRegistry() as reg:
+        reg.put_all(ldn_studies())
+        yield reg
+
+
+def test_the_image_answers_help(image: str) -> None:
+    result = engine("run", "--rm", image, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "check" in result.stdout and "run" in result.stdout
+
+
+def test_the_image_runs_as_a_non_root_user_with_run_as_the_default(image: str) -> None:
+    result = engine(
+        "image",
+        "inspect",
+        image,
+        "--format",
+        "{{.Config.User}} {{json .Config.Cmd}} {{json .Config.Entrypoint}}",
+    )
+    assert result.stdout.split() == ["monitor", '["run"]', '["trial-monitor"]']
+    healthcheck = engine("image", "inspect", image, "--format", "{{json .Config.Healthcheck}}")
+    assert "health" in healthcheck.stdout
+
+
+def test_a_real_check_inside_the_container_mails_a_change(
+    image: str, registry: StandinRegistry, tmp_path: Path
+) -> None:
+    smtp = SmtpServer().start()
+    config_dir, data_dir = tmp_path / "config", tmp_path / "data"
+    config_dir.mkdir()
+    data_dir.mkdir()
+    data_dir.chmod(0o777)  # the image's user (uid 10001) writes here
+    (config_dir / "config.toml").write_text(
+        f"""
+[registry]
+base_url = "{registry.url}"
+min_interval_seconds = 0
+
+[database]
+url = "sqlite:////data/monitor.db"
+
+[watch]
+trials = ["NCT04270877", "NCT02806440"]
+
+[digest]
+subject_prefix = "[LDN monitor]"
+
+[email]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "none"
+sender = "LDN monitor <monitor@example.org>"
+recipients = ["editor@example.org"]
+"""
+    )
+    run = [
+        "run", "--rm", "--network", "host", "--read-only",
+        "-v", f"{config_dir}:/config:ro", "-v", f"{data_dir}:/data", image,
+    ]  # fmt: skip
+    try:
+        first = engine(*run, "check")
+        assert first.returncode == 0, first.stderr
+        registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
+        second = engine(*run, "check")
+        assert second.returncode == 0, second.stderr
+        [message] = smtp.messages
+        assert "Completed → Terminated" in body(message)
+        health = engine(*run, "health")
+        assert health.returncode == 0, health.stdout + health.stderr
+        assert (data_dir / "monitor.db").exists()
+    finally:
+        smtp.stop()
+
+
+def test_the_image_stays_small(image: str) -> None:
+    """Under 250 MB on the official slim base (about 125 MB): the project's layers stay under 120 MB."""
+    size = int(engine("image", "inspect", image, "--format", "{{.Size}}").stdout)
+    base = int(engine("image", "inspect", "python:3.12-slim", "--format", "{{.Size}}").stdout)
+    added = (size - base) / 1e6
+    print(
+        f"image {size / 1e6:.0f} MB, base {base / 1e6:.0f} MB, added by the project {added:.0f} MB"
+    )
+    assert added < 120
