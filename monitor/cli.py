@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -194,7 +195,8 @@ def send_test_command(config: Config, _args: argparse.Namespace) -> int:
     )
     message_id = f"<test-{int(now.timestamp())}@trial-monitor>"
     message = build_message(rendered, email.sender, email.recipients, message_id, now)
-    answer = asyncio.run(SmtpTransport(email).deliver(message))
+    # One attempt: the operator wants the server's own answer now, not after the back-off.
+    answer = asyncio.run(SmtpTransport(replace(email, max_attempts=1)).deliver(message))
     print(f"send-test: accepted for {', '.join(email.recipients)}; server answered {answer}")
     return EXIT_OK
 

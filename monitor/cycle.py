@@ -67,8 +67,20 @@ class _Tally:
 
 
 async def run_cycle(deps: CycleDeps, clock: Clock) -> CycleResult:
+    cycle_id = deps.store.start_cycle(clock())
+    try:
+        return await _run(deps, clock, cycle_id)
+    except BaseException as exc:
+        # Cancelled at shutdown, or a bug: the cycle row still gets its end. Every page already
+        # written is whole, and an unfinished delivery has given its changes back.
+        deps.store.finish_cycle(
+            cycle_id, clock(), "interrupted", CycleFigures(), f"{type(exc).__name__}: {exc}"
+        )
+        raise
+
+
+async def _run(deps: CycleDeps, clock: Clock, cycle_id: int) -> CycleResult:
     store = deps.store
-    cycle_id = store.start_cycle(clock())
     tally = _Tally()
     outcome, error, data_timestamp = "ok", None, None
     try:

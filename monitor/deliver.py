@@ -108,7 +108,7 @@ class SmtpTransport:
                 if exc.permanent or attempt == config.max_attempts:
                     raise
                 wait = config.backoff_seconds * 2 ** (attempt - 1)
-                log.warning("mail server: %s; retrying in %.0f s", exc, wait)
+                log.warning("%s; retrying in %.0f s", exc, wait)
                 await self._sleep(wait)
         raise AssertionError("unreachable: max_attempts >= 1")
 

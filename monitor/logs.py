@@ -58,7 +58,9 @@ def setup_logging(environ: Mapping[str, str], secrets: Iterable[str] = ()) -> No
             root.removeHandler(old)
     handler.trial_monitor = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
-    # httpx logs every request at INFO; the cycle's one line says more.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Libraries speak up from WARNING (httpx alone logs every request at INFO); the monitor's
+    # own level is the operator's choice.
+    root.setLevel(logging.WARNING)
+    logging.getLogger("monitor").setLevel(
+        level if level in logging.getLevelNamesMapping() else "INFO"
+    )

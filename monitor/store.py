@@ -390,7 +390,9 @@ class Store:
             for outcome in conn.execute(query).scalars():
                 if outcome == "ok":
                     break
-                count += 1
+                # A cycle stopped by a shutdown says nothing about the registry or the mail.
+                if outcome != "interrupted":
+                    count += 1
         return count
 
     def last_notice(self) -> str | None:

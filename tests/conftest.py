@@ -50,7 +50,9 @@ class World:
     trials: list[str] = field(default_factory=lambda: [FINAL, DANISH])
     searches: list[tuple[str, str]] = field(default_factory=lambda: [LDN_SEARCH])
     email: bool = True
-    extra: str = ""
+    email_extra: str = ""  # more lines for the [email] table
+    extra: str = ""  # more tables, at the end
+    database_settings: str = ""  # more lines for the [database] table
 
     @property
     def config_path(self) -> Path:
@@ -66,16 +68,16 @@ class World:
             [email]
             host = "127.0.0.1"
             port = {self.smtp.port}
-            security = "none"
             sender = "LDN monitor <monitor@example.org>"
             recipients = ["editor@example.org", "desk@example.org"]
             max_attempts = 2
             backoff_seconds = 0
             timeout_seconds = 5
             """
-        )
-        text_ = textwrap.dedent(
-            f"""
+        ) + (self.email_extra or 'security = "none"\n')
+        text_ = (
+            textwrap.dedent(
+                f"""
             [registry]
             base_url = "{self.registry.url}"
             min_interval_seconds = 0
@@ -85,14 +87,17 @@ class World:
 
             [database]
             url = "{self.database_url}"
-
+            {{database_settings}}
             [digest]
             subject_prefix = "[LDN monitor]"
 
             [watch]
             trials = {self.trials!r}
             """
-        ).replace("'", '"')
+            )
+            .replace("'", '"')
+            .replace("{database_settings}", self.database_settings)
+        )
         self.config_path.write_text(
             text_ + searches + (email if self.email else "") + self.extra, encoding="utf-8"
         )
@@ -100,23 +105,27 @@ class World:
 
     def check(self) -> Run:
         """`trial-monitor --config … check`, in this process."""
-        self.write_config()
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(["--config", str(self.config_path), "check"])
-        return Run(code, out.getvalue(), err.getvalue())
+        return self.command("check")
 
-    def spawn_check(self) -> subprocess.Popen[str]:
-        """The same as a separate process, for runs that overlap."""
+    def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """`trial-monitor --config … ARGS` as a separate process (runs that overlap, signals)."""
         self.write_config()
         return subprocess.Popen(
-            [sys.executable, "-m", "monitor", "--config", str(self.config_path), "check"],
+            [sys.executable, "-m", "monitor", "--config", str(self.config_path), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             cwd=self.tmp,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         )
+
+    def command(self, *args: str) -> Run:
+        """Any `trial-monitor --config … ARGS`, in this process."""
+        self.write_config()
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["--config", str(self.config_path), *args])
+        return Run(code, out.getvalue(), err.getvalue())
 
     @property
     def messages(self) -> list[EmailMessage]:

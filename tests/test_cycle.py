@@ -231,7 +231,7 @@ def test_two_overlapping_checks_send_one_digest(world: World) -> None:
     world.registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
     world.registry.update(DANISH, lambda r: set_piece(r, "EnrollmentCount", 61))
     world.registry.delay = 0.3
-    first, second = world.spawn_check(), world.spawn_check()
+    first, second = world.spawn("check"), world.spawn("check")
     outputs = [p.communicate(timeout=60)[0] for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outputs
     # The cycle lock lets one run; the other says so and leaves.
