@@ -51,8 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(os.environ)
     try:
         config = load_config(config_path(args.config, os.environ))
-        if config.email and config.email.password:
-            setup_logging(os.environ, secrets=[config.email.password])
+        if config.secrets:
+            setup_logging(os.environ, secrets=config.secrets)
         command: Command = args.run
         return command(config, args)
     except ConfigError as exc:

@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+
 from monitor.errors import ConfigError
 from monitor.schedule import make_trigger
 
 CONFIG_ENV = "TRIAL_MONITOR_CONFIG"
 PASSWORD_ENV = "TRIAL_MONITOR_SMTP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
+DATABASE_URL_ENV = "TRIAL_MONITOR_DATABASE_URL"
+DATABASE_PASSWORD_ENV = "TRIAL_MONITOR_DATABASE_PASSWORD"  # noqa: S105
 DEFAULT_CONFIG_PATH = "config.toml"
 DEFAULT_DATABASE_URL = "sqlite:///data/monitor.db"
 DEFAULT_REGISTRY_URL = "https://clinicaltrials.gov/api/v2"
@@ -110,6 +114,12 @@ class Config:
     auto_migrate: bool = True
     source: str = "<defaults>"
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret the config holds, for the log filter that blanks them out."""
+        found = [self.email.password if self.email else None, make_url(self.database_url).password]
+        return tuple(str(s) for s in found if s)
+
 
 def config_path(cli_value: str | None, environ: Mapping[str, str]) -> Path:
     """The --config flag wins, then TRIAL_MONITOR_CONFIG, then ./config.toml."""
@@ -134,7 +144,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
 def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: str) -> Config:
     root = _Table(data, "")
     database = root.table("database")
-    database_url = _database_url(database)
+    database_url = _database_url(database, environ)
     auto_migrate = database.boolean("auto_migrate", True)
     database.done()
     outbox = root.table("outbox")
@@ -157,10 +167,11 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: st
 
 
 def default_outbox(database_url: str) -> str:
-    """Beside the SQLite file when there is one: the operator already keeps that folder."""
+    """Beside the SQLite file when there is one: the operator already keeps that folder.
+    Otherwise data/outbox, the same folder the default SQLite file lives in (/data in the image)."""
     if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:///:"):
         return str(Path(database_url.removeprefix("sqlite:///")).parent / "outbox")
-    return "outbox"
+    return "data/outbox"
 
 
 def _registry(table: _Table) -> RegistryConfig:
@@ -183,12 +194,19 @@ def _registry(table: _Table) -> RegistryConfig:
     return config
 
 
-def _database_url(table: _Table) -> str:
+def _database_url(table: _Table, environ: Mapping[str, str]) -> str:
+    """database.url, or TRIAL_MONITOR_DATABASE_URL; the password only from the environment."""
     url = table.string("url", DEFAULT_DATABASE_URL)
+    key = "database.url"
+    if environ.get(DATABASE_URL_ENV):
+        url, key = environ[DATABASE_URL_ENV], DATABASE_URL_ENV
     if not re.match(r"(sqlite|postgresql)(\+\w+)?://", url):
-        raise ConfigError(
-            f"database.url = {_redact_url(url)!r} is not a sqlite:/// or postgresql:// URL"
-        )
+        raise ConfigError(f"{key} = {_redact_url(url)!r} is not a sqlite:/// or postgresql:// URL")
+    password = _secret(environ, DATABASE_PASSWORD_ENV)
+    if password:
+        if not url.startswith("postgresql"):
+            raise ConfigError(f"{DATABASE_PASSWORD_ENV} is set but {key} is not a PostgreSQL URL")
+        url = make_url(url).set(password=password).render_as_string(hide_password=False)
     return url
 
 
@@ -310,17 +328,23 @@ def _address(key: str, value: object) -> str:
     return value.strip()
 
 
-def _password(environ: Mapping[str, str], username: str | None) -> str | None:
-    file_env = PASSWORD_ENV + "_FILE"
-    direct, path = environ.get(PASSWORD_ENV), environ.get(file_env)
+def _secret(environ: Mapping[str, str], name: str) -> str | None:
+    """A secret from NAME, or from the file named by NAME_FILE (container secrets)."""
+    file_env = name + "_FILE"
+    direct, path = environ.get(name), environ.get(file_env)
     if direct and path:
-        raise ConfigError(f"both {PASSWORD_ENV} and {file_env} are set: keep one")
-    password = direct
+        raise ConfigError(f"both {name} and {file_env} are set: keep one")
     if path:
         try:
-            password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            return Path(path).read_text(encoding="utf-8").rstrip("\r\n") or None
         except OSError as exc:
             raise ConfigError(f"{file_env} = {path!r} cannot be read: {exc.strerror}") from None
+    return direct or None
+
+
+def _password(environ: Mapping[str, str], username: str | None) -> str | None:
+    file_env = PASSWORD_ENV + "_FILE"
+    password = _secret(environ, PASSWORD_ENV)
     if username and not password:
         raise ConfigError(f"email.username is set but neither {PASSWORD_ENV} nor {file_env} is")
     if password and not username:

@@ -151,6 +151,22 @@ def test_each_configuration_mistake_is_named(
     assert "\n" not in str(caught.value)
 
 
+def test_the_database_url_and_its_password_can_come_from_the_environment(tmp_path: Path) -> None:
+    secret = tmp_path / "db-password"
+    secret.write_text("p@ss/word\n")
+    environ = {
+        "TRIAL_MONITOR_DATABASE_URL": "postgresql+psycopg://monitor@db:5432/monitor",
+        "TRIAL_MONITOR_DATABASE_PASSWORD_FILE": str(secret),
+    }
+    config = load_config(write(tmp_path, '[database]\nurl = "sqlite:///x.db"'), environ=environ)
+    assert config.database_url == "postgresql+psycopg://monitor:p%40ss%2Fword@db:5432/monitor"
+    assert config.secrets == ("p@ss/word",)
+    with pytest.raises(
+        ConfigError, match=r"TRIAL_MONITOR_DATABASE_PASSWORD is set but database\.url"
+    ):
+        load_config(write(tmp_path, ""), environ={"TRIAL_MONITOR_DATABASE_PASSWORD": "x"})
+
+
 def test_a_database_password_never_reaches_an_error() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({"database": {"url": "mysql://u:hunter2@db/x"}}, {}, "test")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FINAL, ROOT, body
+from conftest import FINAL, ROOT, body, postgres_schema
 from smtp import SmtpServer
 from standin import StandinRegistry, ldn_studies, set_piece
 
@@ -108,6 +108,33 @@ recipients = ["editor@example.org"]
         assert (data_dir / "monitor.db").exists()
     finally:
         smtp.stop()
+
+
+def test_the_container_keeps_its_state_in_postgresql_named_by_the_environment(
+    image: str, registry: StandinRegistry, tmp_path: Path
+) -> None:
+    """What compose.yaml does: the database URL from TRIAL_MONITOR_DATABASE_URL, the outbox in /data."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    data_dir.chmod(0o777)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[registry]\nbase_url = "{registry.url}"\nmin_interval_seconds = 0\n[watch]\ntrials = ["{FINAL}"]\n'
+    )
+    config.chmod(0o644)
+    with postgres_schema() as url:
+        run = [
+            "run", "--rm", "--network", "host", "--read-only", "-e", f"TRIAL_MONITOR_DATABASE_URL={url}",
+            "-v", f"{config}:/config/config.toml:ro", "-v", f"{data_dir}:/data", image,
+        ]  # fmt: skip
+        assert engine(*run, "check").returncode == 0
+        registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
+        result = engine(*run, "check")
+        assert result.returncode == 0, result.stderr
+        assert "digest written to data/outbox/" in result.stdout
+        status = engine(*run, "status")
+        assert "Terminated" in status.stdout
+    assert list((data_dir / "outbox").glob("*.eml"))
 
 
 def test_the_image_stays_small(image: str) -> None:
