@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import FINAL, ROOT, body, postgres_schema
 from smtp import SmtpServer
-from standin import StandinRegistry, ldn_studies, set_piece
+from standin import StandinRegistry, set_piece
 
 ENGINE = shutil.which("podman") or shutil.which("docker")
 IMAGE = "trial-monitor:test"
@@ -32,13 +31,6 @@ def image() -> str:
     result = engine(*build, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
     return IMAGE
-
-
-@pytest.fixture
-def registry() -> Iterator[StandinRegistry]:
-    with StandinRegistry() as reg:
-        reg.put_all(ldn_studies())
-        yield reg
 
 
 def test_the_image_answers_help(image: str) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from standin import Fault, StandinRegistry, ldn_studies, study
+from standin import Fault, StandinRegistry, study
 
 from monitor.config import RegistryConfig
 from monitor.errors import RegistryError
@@ -25,13 +25,6 @@ class Sleeps:
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
-
-
-@pytest.fixture
-def registry() -> Iterator[StandinRegistry]:
-    with StandinRegistry() as reg:
-        reg.put_all(ldn_studies())
-        yield reg
 
 
 def client_run(
