@@ -260,10 +260,12 @@ def _mailing(config: Config) -> Mailing:
 def _log_cycle(result: CycleResult, seconds: float) -> None:
     figures = result.figures
     log.info(
-        "cycle %d %s: %d trial records, %d requests, %.1f kB, %d new changes, %s, %.1f s%s",
+        "cycle %d %s: %d trial records (%d rejected), %d requests, %.1f kB, %d new changes, %s,"
+        " %.1f s%s",
         result.cycle_id,
         result.outcome,
         figures.trials_checked,
+        figures.records_rejected,
         figures.requests,
         figures.bytes_received / 1000,
         figures.changes_found,
@@ -274,6 +276,7 @@ def _log_cycle(result: CycleResult, seconds: float) -> None:
             "cycle": result.cycle_id,
             "outcome": result.outcome,
             "trials_checked": figures.trials_checked,
+            "records_rejected": figures.records_rejected,
             "requests": figures.requests,
             "bytes_received": figures.bytes_received,
             "changes_found": figures.changes_found,

@@ -103,6 +103,7 @@ async def _run(deps: CycleDeps, clock: Clock, cycle_id: int) -> CycleResult:
         bytes_received=stats.bytes_received,
         trials_checked=tally.trials_checked,
         changes_found=tally.changes_found,
+        records_rejected=tally.rejected,
         data_timestamp=data_timestamp,
         delivery_id=delivery_id,
     )

@@ -64,6 +64,7 @@ class CycleFigures:
     bytes_received: int = 0
     trials_checked: int = 0
     changes_found: int = 0
+    records_rejected: int = 0  # logged, not stored: records without an NCT id or a status
     data_timestamp: str | None = None
     delivery_id: int | None = None
 
