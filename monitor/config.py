@@ -91,6 +91,18 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class PollingConfig:
+    # A full fetch of every watched trial this often, to catch what the incremental cycles
+    # cannot see (a record removed from the registry leaves no "last update").
+    reconcile_days: float = 7.0
+    # Incremental cycles ask for trials updated since the last good cycle, less this margin.
+    margin_days: int = 3
+    # Snapshots older than this are pruned (never the latest of a trial, never one a reported
+    # change points to, whose raw record is dropped instead).
+    snapshot_retention_days: int = 365
+
+
+@dataclass(frozen=True)
 class AlertsConfig:
     # Cycles that fail in a row before the operators get one "monitor is failing" notice.
     after_consecutive_failures: int = 3
@@ -110,6 +122,7 @@ class Config:
     digest: DigestConfig
     outbox_dir: Path
     schedule: ScheduleConfig = ScheduleConfig()
+    polling: PollingConfig = PollingConfig()
     alerts: AlertsConfig = AlertsConfig()
     auto_migrate: bool = True
     source: str = "<defaults>"
@@ -158,6 +171,7 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: st
         digest=_digest(root.table("digest")),
         outbox_dir=outbox_dir,
         schedule=_schedule(root.table("schedule")),
+        polling=_polling(root.table("polling")),
         alerts=_alerts(root.table("alerts")),
         auto_migrate=auto_migrate,
         source=source,
@@ -294,6 +308,19 @@ def _schedule(table: _Table) -> ScheduleConfig:
     )
     table.done()
     make_trigger(config)  # checked here, so that a bad schedule stops `check` as well as `run`
+    return config
+
+
+def _polling(table: _Table) -> PollingConfig:
+    defaults = PollingConfig()
+    config = PollingConfig(
+        reconcile_days=table.number("reconcile_days", defaults.reconcile_days, minimum=0),
+        margin_days=table.integer("margin_days", defaults.margin_days, 0, 60),
+        snapshot_retention_days=table.integer(
+            "snapshot_retention_days", defaults.snapshot_retention_days, 1, 100 * 365
+        ),
+    )
+    table.done()
     return config
 
 

@@ -1,4 +1,4 @@
-"""One monitoring cycle: poll → normalize → diff and store → render → deliver.
+"""One monitoring cycle: plan → poll → normalize → diff and store → render → deliver.
 
 The only module that knows the order of the stages. Every observation is stored, with the
 changes it reveals, before anything is sent; delivery then sends whatever is unsent, this
@@ -8,9 +8,10 @@ cycle's changes and any an earlier cycle could not deliver.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from jinja2 import Environment
 
@@ -19,6 +20,7 @@ from monitor.deliver import Transport, build_message, digest_message_id
 from monitor.errors import DeliveryError, RegistryError
 from monitor.models import Observation, Snapshot
 from monitor.normalize import IncompleteRecord, normalize, study_id
+from monitor.plan import FULL, INCREMENTAL, UNCHANGED, Plan, plan_cycle
 from monitor.registry import Page, RegistryClient
 from monitor.render import build_digest, render_digest
 from monitor.store import CycleFigures, SearchContext, Store
@@ -82,11 +84,16 @@ async def run_cycle(deps: CycleDeps, clock: Clock) -> CycleResult:
 async def _run(deps: CycleDeps, clock: Clock, cycle_id: int) -> CycleResult:
     store = deps.store
     tally = _Tally()
-    outcome, error, data_timestamp = "ok", None, None
+    outcome, error, data_timestamp, mode = "ok", None, None, None
     try:
         data_timestamp = await deps.registry.data_timestamp()
-        seen = await _poll_searches(deps, cycle_id, clock, tally)
-        await _poll_watched(deps, cycle_id, clock, tally, seen)
+        plan = plan_cycle(store.history(), data_timestamp, clock(), deps.config.polling)
+        mode = plan.mode
+        log.info("cycle %d reads the registry: %s (%s)", cycle_id, plan.mode, plan.reason)
+        seen = await _poll_searches(deps, cycle_id, clock, tally, plan)
+        await _poll_watched(deps, cycle_id, clock, tally, seen, plan)
+        if plan.mode == FULL:
+            store.prune(clock(), deps.config.polling.snapshot_retention_days)
     except RegistryError as exc:
         # What was recorded before the failure stands, and is delivered below.
         outcome, error = "registry_failed", str(exc)
@@ -104,6 +111,7 @@ async def _run(deps: CycleDeps, clock: Clock, cycle_id: int) -> CycleResult:
         trials_checked=tally.trials_checked,
         changes_found=tally.changes_found,
         records_rejected=tally.rejected,
+        mode=mode,
         data_timestamp=data_timestamp,
         delivery_id=delivery_id,
     )
@@ -111,13 +119,19 @@ async def _run(deps: CycleDeps, clock: Clock, cycle_id: int) -> CycleResult:
     return CycleResult(cycle_id, outcome, figures, delivered_to, error)
 
 
-async def _poll_searches(deps: CycleDeps, cycle_id: int, clock: Clock, tally: _Tally) -> set[str]:
-    """Run every saved search; returns the ids it observed, which need no second request."""
+async def _poll_searches(
+    deps: CycleDeps, cycle_id: int, clock: Clock, tally: _Tally, plan: Plan
+) -> set[str]:
+    """Run the saved searches the plan calls for; returns the ids they observed."""
     seen: set[str] = set()
     known = deps.store.known_search_terms()
     for search in deps.config.watch.searches:
-        context = SearchContext(search.term, search.name, baseline=search.term not in known)
-        async for page in deps.registry.search(search.term):
+        baseline = search.term not in known
+        if plan.mode == UNCHANGED and not baseline:
+            continue
+        since = None if baseline else plan.since
+        context = SearchContext(search.term, search.name, baseline=baseline)
+        async for page in deps.registry.search(search.term, since):
             observations = _normalize_page(page, tally)
             _record(deps, cycle_id, observations, clock, tally, context)
             seen.update(o.snapshot.nct_id for o in observations)
@@ -127,21 +141,63 @@ async def _poll_searches(deps: CycleDeps, cycle_id: int, clock: Clock, tally: _T
 
 
 async def _poll_watched(
-    deps: CycleDeps, cycle_id: int, clock: Clock, tally: _Tally, seen: set[str]
+    deps: CycleDeps, cycle_id: int, clock: Clock, tally: _Tally, seen: set[str], plan: Plan
 ) -> None:
+    """Fetch the watched trials the searches did not already bring, as the plan says."""
     search_terms = [s.term for s in deps.config.watch.searches]
     watched = deps.store.watched_ids(deps.config.watch.trials, search_terms)
-    remaining = [nct_id for nct_id in watched if nct_id not in seen]
-    for batch in deps.registry.batches(remaining):
+    known = deps.store.known_trial_ids()
+    new = [i for i in watched if i not in known and i not in seen]
+    rest = [i for i in watched if i in known and i not in seen]
+    await _fetch_ids(deps, cycle_id, clock, tally, new)  # a new trial needs its baseline
+    if plan.mode == FULL:
+        await _fetch_ids(deps, cycle_id, clock, tally, rest)
+    elif plan.mode == INCREMENTAL and plan.since is not None:
+        await _fetch_updated(deps, cycle_id, clock, tally, rest, plan.since)
+
+
+async def _fetch_ids(
+    deps: CycleDeps,
+    cycle_id: int,
+    clock: Clock,
+    tally: _Tally,
+    ids: list[str],
+    since: date | None = None,
+) -> None:
+    """Fetch `ids` in batches; without `since`, an id a batch lacks is a record not found."""
+    for batch in deps.registry.batches(ids):
         returned: set[str] = set()
-        async for page in deps.registry.studies(batch):
+        async for page in deps.registry.studies(batch, since):
             returned.update(i for i in map(study_id, page) if i)
             _record(deps, cycle_id, _normalize_page(page, tally), clock, tally)
-        # The batch came back whole, so an id it lacks is one the registry no longer has.
+        if since is not None:
+            continue  # absent only means "not updated"
         missing = [Observation(Snapshot.missing(i), raw=None) for i in batch if i not in returned]
         for observation in missing:
             log.warning("%s: the registry returned no record", observation.snapshot.nct_id)
         _record(deps, cycle_id, missing, clock, tally)
+
+
+async def _fetch_updated(
+    deps: CycleDeps, cycle_id: int, clock: Clock, tally: _Tally, ids: list[str], since: date
+) -> None:
+    """The watched trials updated since `since`, by the cheaper of two ways: the id batches with
+    a date filter, or one registry-wide listing of every study updated since then (counted
+    first), keeping the watched ones. A large watch list on a quiet day favours the second."""
+    batches = sum(1 for _ in deps.registry.batches(ids))
+    if batches > 2:  # with one or two batches, counting could not save a request
+        total = await deps.registry.count_updated(since)
+        pages = max(1, math.ceil(total / deps.config.registry.page_size))
+        log.info(
+            "%d studies updated since %s: %d pages against %d batches", total, since, pages, batches
+        )
+        if pages < batches:
+            watched = set(ids)
+            async for page in deps.registry.updated(since):
+                mine = [s for s in page if study_id(s) in watched]
+                _record(deps, cycle_id, _normalize_page(mine, tally), clock, tally)
+            return
+    await _fetch_ids(deps, cycle_id, clock, tally, ids, since)
 
 
 def _normalize_page(page: Page, tally: _Tally) -> list[Observation]:

@@ -61,6 +61,8 @@ cycles = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
     Column("outcome", String(32)),
+    # How the registry was read: full | incremental | unchanged (added in revision 0003).
+    Column("mode", String(16)),
     Column("data_timestamp", String(32)),
     Column("requests", Integer, nullable=False, default=0),
     Column("bytes_received", Integer, nullable=False, default=0),

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -82,17 +82,39 @@ class RegistryClient:
         stamp = body.get("dataTimestamp")
         return stamp if isinstance(stamp, str) else None
 
-    async def search(self, term: str) -> AsyncIterator[Page]:
-        """Every study matching `term` (sent as query.term), one page at a time."""
-        params = {"query.term": term, **self._common_params()}
+    async def search(self, term: str, since: date | None = None) -> AsyncIterator[Page]:
+        """Every study matching `term` (sent as query.term), one page at a time; with `since`,
+        only those last updated on or after that day."""
+        params = {"query.term": term, **_updated_since(since), **self._common_params()}
         async for page in self._pages(params):
             yield page
 
-    async def studies(self, batch: Sequence[str]) -> AsyncIterator[Page]:
-        """The studies of one batch of ids (see `batches`), one page at a time."""
-        params = {"filter.ids": "|".join(batch), **self._common_params()}
+    async def studies(self, batch: Sequence[str], since: date | None = None) -> AsyncIterator[Page]:
+        """The studies of one batch of ids (see `batches`), one page at a time; with `since`,
+        only those last updated on or after that day."""
+        params = {"filter.ids": "|".join(batch), **_updated_since(since), **self._common_params()}
         async for page in self._pages(params):
             yield page
+
+    async def updated(self, since: date) -> AsyncIterator[Page]:
+        """Every study in the registry last updated on or after `since`."""
+        async for page in self._pages({**_updated_since(since), **self._common_params()}):
+            yield page
+
+    async def count_updated(self, since: date) -> int:
+        """How many studies `updated(since)` would list, at the cost of one small request."""
+        params = {
+            **_updated_since(since),
+            "format": "json",
+            "fields": "NCTId",
+            "countTotal": "true",
+            "pageSize": "1",
+        }
+        body = await self._get_json("/studies", params, _check_page)
+        total = body.get("totalCount")
+        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+            raise RegistryError("registry answered a count request without a totalCount")
+        return total
 
     def batches(self, nct_ids: Sequence[str]) -> Iterator[list[str]]:
         """Split ids into filter.ids batches whose request URL stays under MAX_URL_BYTES."""
@@ -120,7 +142,13 @@ class RegistryClient:
         }
 
     def _url_bytes(self, batch: list[str]) -> int:
-        params = {"filter.ids": "|".join(batch), **self._common_params(), "pageToken": "x" * 64}
+        # Room for the longest extras a batch request can carry: a date filter, a page token.
+        params = {
+            "filter.ids": "|".join(batch),
+            **_updated_since(date(2000, 1, 1)),
+            **self._common_params(),
+            "pageToken": "x" * 64,
+        }
         return len(str(httpx.URL(self._config.base_url + "/studies", params=params)))
 
     async def _pages(self, params: dict[str, str]) -> AsyncIterator[Page]:
@@ -202,6 +230,12 @@ class RegistryClient:
     def _backoff(self, attempt: int) -> float:
         base = self._config.backoff_seconds * 2.0 ** (attempt - 1)
         return base * random.uniform(0.8, 1.2)
+
+
+def _updated_since(since: date | None) -> dict[str, str]:
+    if since is None:
+        return {}
+    return {"filter.advanced": f"AREA[LastUpdatePostDate]RANGE[{since.isoformat()},MAX]"}
 
 
 def _check_page(body: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -34,6 +34,7 @@ from monitor.db import (
 from monitor.diff import diff, new_trial
 from monitor.errors import StoreError
 from monitor.models import Change, ChangeKind, Observation, PendingChange, Publication, Snapshot
+from monitor.plan import FULL, History
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,27 @@ class CycleFigures:
     trials_checked: int = 0
     changes_found: int = 0
     records_rejected: int = 0  # logged, not stored: records without an NCT id or a status
+    mode: str | None = None  # full | incremental | unchanged (see plan.py)
     data_timestamp: str | None = None
     delivery_id: int | None = None
 
 
 # A trial's latest snapshot and its row id (None for a trial never seen before).
 _Latest = tuple[int | None, Snapshot | None]
+
+
+@dataclass(frozen=True)
+class _Write:
+    """A snapshot to store, where its trial pointed before, and the changes it reveals."""
+
+    observation: Observation
+    previous_id: int | None
+    changes: list[Change]
+    is_new_trial: bool = False
+
+    @property
+    def nct_id(self) -> str:
+        return self.observation.snapshot.nct_id
 
 
 class _Conflict(Exception):
@@ -103,12 +119,51 @@ class Store:
                     bytes_received=figures.bytes_received,
                     trials_checked=figures.trials_checked,
                     changes_found=figures.changes_found,
+                    mode=figures.mode,
                     data_timestamp=figures.data_timestamp,
                     delivery_id=figures.delivery_id,
                 )
             )
 
+    def history(self) -> History:
+        """What the planner needs of earlier good cycles."""
+        ok = cycles.c.outcome == "ok"
+        with self.engine.connect() as conn:
+            last = conn.execute(
+                select(cycles.c.started_at, cycles.c.data_timestamp)
+                .where(ok)
+                .order_by(cycles.c.id.desc())
+                .limit(1)
+            ).first()
+            last_full = conn.execute(
+                select(func.max(cycles.c.started_at)).where(ok, cycles.c.mode == FULL)
+            ).scalar()
+        if last is None:
+            return History()
+        return History(last.started_at, last.data_timestamp, last_full)
+
+    def prune(self, now: datetime, retention_days: int) -> int:
+        """Forget snapshots older than the retention; returns how many rows went.
+
+        The latest snapshot of a trial always stays, and so does one a reported change points
+        to (the history command shows it), though its raw record is dropped."""
+        cutoff = now - timedelta(days=retention_days)
+        latest = select(trials.c.latest_snapshot_id).where(trials.c.latest_snapshot_id.is_not(None))
+        referenced = select(changes.c.snapshot_id)
+        old = (snapshots.c.observed_at < cutoff) & snapshots.c.id.not_in(latest)
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(snapshots).where(old, snapshots.c.id.not_in(referenced)))
+            conn.execute(
+                update(snapshots).where(old, snapshots.c.raw.is_not(None)).values(raw=None)
+            )
+        return int(gone.rowcount)
+
     # -- what to watch --------------------------------------------------------------------
+
+    def known_trial_ids(self) -> set[str]:
+        """Every trial with a baseline."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(trials.c.nct_id)).scalars())
 
     def known_search_terms(self) -> set[str]:
         with self.engine.connect() as conn:
@@ -167,40 +222,86 @@ class Store:
         now: datetime,
         search: SearchContext | None,
     ) -> list[Change]:
-        ids = [o.snapshot.nct_id for o in observations]
+        # One page of a listing never repeats a study; if a caller's list does, the first wins.
+        unique = list({o.snapshot.nct_id: o for o in reversed(observations)}.values())[::-1]
+        ids = [o.snapshot.nct_id for o in unique]
         latest = self._latest(conn, ids)
-        known_hits = self._known_hits(conn, search.term, ids) if search else set()
-        origin = f"search: {search.name}" if search else "watch"
-        found: list[Change] = []
-        for observation in observations:
+        news = search is not None and not search.baseline
+        writes: list[_Write] = []
+        for observation in unique:
             new = observation.snapshot
             if new.nct_id not in latest:
-                conn.execute(
-                    insert(trials).values(nct_id=new.nct_id, origin=origin, first_seen_at=now)
-                )
-                latest[new.nct_id] = (None, None)
-                is_news = search is not None and not search.baseline and new.found
-                trial_changes = [new_trial(new, search.name)] if is_news and search else []
-            else:
-                trial_changes = diff(latest[new.nct_id][1], new)
+                found = [new_trial(new, search.name)] if news and search and new.found else []
+                writes.append(_Write(observation, None, found, is_new_trial=True))
+                continue
             previous_id, previous = latest[new.nct_id]
             if previous != new:
-                snapshot_id = self._add_snapshot(conn, cycle_id, observation, now, previous_id)
-                latest[new.nct_id] = (snapshot_id, new)
-                self._add_changes(conn, cycle_id, snapshot_id, trial_changes, now)
-                found.extend(trial_changes)
-            if search and new.nct_id not in known_hits:
-                conn.execute(
-                    insert(search_hits).values(
-                        term=search.term, nct_id=new.nct_id, first_seen_at=now
-                    )
-                )
-                known_hits.add(new.nct_id)
-        return found
+                writes.append(_Write(observation, previous_id, diff(previous, new)))
+        self._write(
+            conn, cycle_id, writes, now, origin=f"search: {search.name}" if search else "watch"
+        )
+        if search:
+            self._add_hits(conn, search.term, ids, now)
+        return [change for write in writes for change in write.changes]
 
-    def _latest(
-        self, conn: Connection, ids: list[str]
-    ) -> dict[str, tuple[int | None, Snapshot | None]]:
+    def _write(
+        self, conn: Connection, cycle_id: int, writes: list[_Write], now: datetime, origin: str
+    ) -> None:
+        """New snapshots, their trials' latest pointers and their changes, in bulk."""
+        if not writes:
+            return
+        rows = [
+            _snapshot_row(w.observation.snapshot)
+            | {"cycle_id": cycle_id, "observed_at": now, "raw": w.observation.raw}
+            for w in writes
+        ]
+        returning = insert(snapshots).returning(snapshots.c.id, sort_by_parameter_order=True)
+        snapshot_ids = [int(i) for i in conn.execute(returning, rows).scalars()]
+        new_trials = [
+            {"nct_id": w.nct_id, "origin": origin, "first_seen_at": now, "latest_snapshot_id": i}
+            for w, i in zip(writes, snapshot_ids, strict=True)
+            if w.is_new_trial
+        ]
+        if new_trials:
+            conn.execute(insert(trials), new_trials)  # a duplicate key: another process won
+        for write, snapshot_id in zip(writes, snapshot_ids, strict=True):
+            if not write.is_new_trial:
+                self._move_latest(conn, write.nct_id, write.previous_id, snapshot_id)
+        found = [
+            {
+                "cycle_id": cycle_id,
+                "snapshot_id": snapshot_id,
+                "nct_id": change.nct_id,
+                "kind": change.kind.value,
+                "before": change.before,
+                "after": change.after,
+                "detail": change.detail,
+                "detected_at": now,
+            }
+            for write, snapshot_id in zip(writes, snapshot_ids, strict=True)
+            for change in write.changes
+        ]
+        if found:
+            conn.execute(insert(changes), found)
+
+    def _move_latest(
+        self, conn: Connection, nct_id: str, previous_id: int | None, snapshot_id: int
+    ) -> None:
+        """Point the trial at its new snapshot, only if it still points where the diff began."""
+        current = (
+            trials.c.latest_snapshot_id.is_(None)
+            if previous_id is None
+            else trials.c.latest_snapshot_id == previous_id
+        )
+        moved = conn.execute(
+            update(trials)
+            .where(trials.c.nct_id == nct_id, current)
+            .values(latest_snapshot_id=snapshot_id)
+        )
+        if moved.rowcount != 1:
+            raise _Conflict(nct_id)
+
+    def _latest(self, conn: Connection, ids: list[str]) -> dict[str, _Latest]:
         query = (
             select(trials.c.nct_id, trials.c.latest_snapshot_id, snapshots)
             .select_from(trials.outerjoin(snapshots, snapshots.c.id == trials.c.latest_snapshot_id))
@@ -212,68 +313,14 @@ class Store:
             result[row["nct_id"]] = (row["latest_snapshot_id"], snapshot)
         return result
 
-    def _known_hits(self, conn: Connection, term: str, ids: list[str]) -> set[str]:
+    def _add_hits(self, conn: Connection, term: str, ids: list[str], now: datetime) -> None:
         query = select(search_hits.c.nct_id).where(
             search_hits.c.term == term, search_hits.c.nct_id.in_(ids)
         )
-        return set(conn.execute(query).scalars())
-
-    def _add_snapshot(
-        self,
-        conn: Connection,
-        cycle_id: int,
-        observation: Observation,
-        now: datetime,
-        previous_id: int | None,
-    ) -> int:
-        snapshot = observation.snapshot
-        row = _snapshot_row(snapshot) | {
-            "cycle_id": cycle_id,
-            "observed_at": now,
-            "raw": observation.raw,
-        }
-        snapshot_id = int(
-            conn.execute(insert(snapshots).values(row).returning(snapshots.c.id)).scalar_one()
-        )
-        moved = conn.execute(
-            update(trials)
-            .where(
-                trials.c.nct_id == snapshot.nct_id,
-                trials.c.latest_snapshot_id.is_(None)
-                if previous_id is None
-                else trials.c.latest_snapshot_id == previous_id,
-            )
-            .values(latest_snapshot_id=snapshot_id)
-        )
-        if moved.rowcount != 1:
-            raise _Conflict(snapshot.nct_id)
-        return snapshot_id
-
-    def _add_changes(
-        self,
-        conn: Connection,
-        cycle_id: int,
-        snapshot_id: int,
-        found: list[Change],
-        now: datetime,
-    ) -> None:
-        if found:
-            conn.execute(
-                insert(changes),
-                [
-                    {
-                        "cycle_id": cycle_id,
-                        "snapshot_id": snapshot_id,
-                        "nct_id": c.nct_id,
-                        "kind": c.kind.value,
-                        "before": c.before,
-                        "after": c.after,
-                        "detail": c.detail,
-                        "detected_at": now,
-                    }
-                    for c in found
-                ],
-            )
+        known = set(conn.execute(query).scalars())
+        hits = [{"term": term, "nct_id": i, "first_seen_at": now} for i in ids if i not in known]
+        if hits:
+            conn.execute(insert(search_hits), hits)
 
     # -- delivery -------------------------------------------------------------------------
 

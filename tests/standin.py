@@ -44,6 +44,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -277,6 +278,8 @@ class _Query:
             updated = status.get("lastUpdatePostDateStruct", {}).get("date")
             if updated is None or updated < self.updated_since:
                 return False
+        if not self.words:
+            return True
         text = json.dumps(record.get(_PS, {}), ensure_ascii=False).lower()
         return all(word in text for word in self.words)
 
@@ -468,6 +471,9 @@ class StandinRegistry:
         self._faults: deque[Fault] = deque()
         self._always: Fault | None = None
         self._cursors: dict[str, _Cursor] = {}
+        # Caches for large registries, checked against len(studies); put/remove reset them.
+        self._sorted_keys: list[str] | None = None
+        self._alias_count: tuple[int, int] | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -513,11 +519,24 @@ class StandinRegistry:
 
     # -- data ---------------------------------------------------------------------------------
 
+    # Like the real registry, every change to the data is published by a refresh: /version's
+    # dataTimestamp moves on, and a changed record's LastUpdatePostDate becomes today.
+
+    def refresh(self) -> None:
+        """Move dataTimestamp on, as the registry's daily refresh does."""
+        with self.lock:
+            stamp = datetime.fromisoformat(self.data_timestamp) + timedelta(seconds=1)
+            self.data_timestamp = max(stamp, datetime.now(UTC).replace(tzinfo=None)).strftime(
+                "%Y-%m-%dT%H:%M:%S"
+            )
+
     def put(self, study: JSONObject) -> None:
-        """Add or replace a full study record (a deep copy is stored)."""
+        """Add or replace a full study record (a deep copy is stored, as it is given)."""
         nct_id = study["protocolSection"]["identificationModule"]["nctId"]
         with self.lock:
             self.studies[nct_id] = copy.deepcopy(study)
+            self._sorted_keys = self._alias_count = None
+            self.refresh()
 
     def put_all(self, studies: Iterable[JSONObject]) -> None:
         for record in studies:
@@ -526,11 +545,22 @@ class StandinRegistry:
     def remove(self, nct_id: str) -> None:
         with self.lock:
             self.studies.pop(nct_id, None)
+            self._sorted_keys = self._alias_count = None
+            self.refresh()
 
     def update(self, nct_id: str, change: Callable[[JSONObject], object]) -> None:
-        """Apply ``change`` to the stored record in place, under the lock."""
+        """Apply ``change`` to the stored record in place, under the lock; its
+        LastUpdatePostDate becomes today unless ``change`` set one itself."""
         with self.lock:
-            change(self.studies[nct_id])
+            record = self.studies[nct_id]
+            status = record.setdefault(_PS, {}).setdefault("statusModule", {})
+            before = copy.deepcopy(status.get("lastUpdatePostDateStruct"))
+            change(record)
+            if status.get("lastUpdatePostDateStruct") == before:
+                today = datetime.now(UTC).date().isoformat()
+                status["lastUpdatePostDateStruct"] = {"date": today, "type": "ACTUAL"}
+            self._sorted_keys = self._alias_count = None
+            self.refresh()
 
     # -- faults and log -----------------------------------------------------------------------
 
@@ -605,7 +635,7 @@ class StandinRegistry:
     def _search(self, query: _Query) -> Response:
         with self.lock:
             after = self._resolve_token(query)
-            matches = [rec for key, rec in sorted(self.studies.items()) if query.matches(rec)]
+            matches = [rec for rec in self._candidates(query) if query.matches(rec)]
             remaining = [rec for rec in matches if after is None or _nct_id(rec) > after]
             page = remaining[: query.page_size]
             payload: JSONObject = {"studies": [project(rec, query.fields) for rec in page]}
@@ -614,6 +644,25 @@ class StandinRegistry:
             if len(remaining) > len(page):
                 payload["nextPageToken"] = self._issue_token(query, _nct_id(page[-1]))
         return Response.json(payload)
+
+    def _candidates(self, query: _Query) -> list[JSONObject]:
+        """The studies a query can match, in NCT ID order. With ids given, only those (and any
+        whose alias is asked for): a benchmark's registry holds 100,000 studies."""
+        if query.ids is not None and not self._has_aliases():
+            return [self.studies[i] for i in sorted(query.ids) if i in self.studies]
+        if self._sorted_keys is None or len(self._sorted_keys) != len(self.studies):
+            self._sorted_keys = sorted(self.studies)
+        return [self.studies[key] for key in self._sorted_keys if key in self.studies]
+
+    def _has_aliases(self) -> bool:
+        if self._alias_count is None or self._alias_count[0] != len(self.studies):
+            count = sum(
+                1
+                for rec in self.studies.values()
+                if rec.get(_PS, {}).get("identificationModule", {}).get("nctIdAliases")
+            )
+            self._alias_count = (len(self.studies), count)
+        return self._alias_count[1] > 0
 
     def _resolve_token(self, query: _Query) -> str | None:
         if query.page_token is None:
@@ -793,12 +842,15 @@ def set_piece(record: JSONObject, piece: str, value: Any) -> None:
 
 
 def study(nct_id: str, template: str = "ldn_nct04270877.json", **pieces: Any) -> JSONObject:
-    """A copy of a fixture record with its NCT ID replaced and the given pieces set.
+    """A copy of a fixture record with its NCT ID replaced, last updated today, and the given
+    pieces set.
 
     Example: ``study("NCT01234567", OverallStatus="TERMINATED", WhyStopped="Funding")``.
     """
     record = load_fixture(template)
     set_piece(record, "NCTId", nct_id)
+    # A record made now was posted now, unless the caller says otherwise.
+    set_piece(record, "LastUpdatePostDate", datetime.now(UTC).date().isoformat())
     for piece, value in pieces.items():
         set_piece(record, piece, value)
     return record

@@ -37,11 +37,8 @@ def test_a_cycle_with_no_change_sends_nothing(world: World) -> None:
 def test_an_update_to_untracked_fields_is_stored_but_not_reported(world: World) -> None:
     baseline(world)
 
-    def touch(record: dict[str, object]) -> None:
-        set_piece(record, "LastUpdatePostDate", "2026-11-20")
-        set_piece(record, "BriefSummary", "Reworded summary.")
-
-    world.registry.update(FINAL, touch)
+    # A new summary; the registry stamps the record with today's last-update date.
+    world.registry.update(FINAL, lambda r: set_piece(r, "BriefSummary", "Reworded summary."))
     assert world.check().code == 0
     assert world.messages == []
     assert world.store().snapshot_count(FINAL) == 2
@@ -104,6 +101,10 @@ def test_a_record_that_disappears_is_a_change_not_a_crash(world: World) -> None:
     world.searches = []
     baseline(world)
     world.registry.remove(DANISH)
+    # An incremental cycle cannot see a deletion (nothing was updated); a reconciliation can.
+    assert world.check().code == 0
+    assert world.messages == []
+    world.extra = "\n[polling]\nreconcile_days = 0\n"
     run = world.check()
     assert run.code == 0
     [message] = world.messages

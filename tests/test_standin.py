@@ -16,6 +16,7 @@ from standin import (
     fixture_bytes,
     ldn_studies,
     load_fixture,
+    set_piece,
     study,
 )
 
@@ -47,11 +48,25 @@ def client(registry: StandinRegistry) -> Iterator[httpx.Client]:
         yield http
 
 
+def test_every_change_to_the_data_moves_the_data_timestamp_on(
+    registry: StandinRegistry, client: httpx.Client
+) -> None:
+    stamps = [client.get("/version").json()["dataTimestamp"]]
+    registry.update("NCT04270877", lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
+    stamps.append(client.get("/version").json()["dataTimestamp"])
+    registry.remove("NCT04270877")
+    stamps.append(client.get("/version").json()["dataTimestamp"])
+    assert stamps == sorted(set(stamps))
+
+
 def nct_ids(page: dict[str, Any]) -> list[str]:
     return [s["protocolSection"]["identificationModule"]["nctId"] for s in page["studies"]]
 
 
-def test_version_answers_like_the_recorded_body(client: httpx.Client) -> None:
+def test_version_answers_like_the_recorded_body(
+    registry: StandinRegistry, client: httpx.Client
+) -> None:
+    registry.data_timestamp = "2026-09-04T09:00:06"  # every put above refreshed the data
     response = client.get("/version")
     assert response.headers["content-type"] == "application/json"
     assert response.content == fixture_bytes("version_quoted_api-evangelist_2026-09-06.json")
