@@ -25,7 +25,6 @@ from monitor.db import (
     trials,
 )
 
-
 HEAD = "0003"  # the newest revision
 
 
