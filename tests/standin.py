@@ -542,6 +542,14 @@ class StandinRegistry:
         for record in studies:
             self.put(record)
 
+    def adopt(self, records: Iterable[JSONObject]) -> None:
+        """Store records as they are, without copying or refreshing: for benchmark registries
+        of 100,000 studies whose records share most of their modules."""
+        with self.lock:
+            for record in records:
+                self.studies[_nct_id(record)] = record
+            self._sorted_keys = self._alias_count = None
+
     def remove(self, nct_id: str) -> None:
         with self.lock:
             self.studies.pop(nct_id, None)

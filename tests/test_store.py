@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from monitor.db import make_engine, migrate
+from sqlalchemy import select
+
+from monitor.db import make_engine, migrate, snapshots
 from monitor.models import ChangeKind, Observation, Snapshot
 from monitor.store import Claim, Store
 
@@ -85,3 +87,38 @@ def test_a_failed_send_gives_the_changes_back(database_url: str) -> None:
     store.release(claim.delivery_id, NOW, "451 try later")
     again = store.claim_pending(NOW, "smtp")
     assert again is not None and [p.id for p in again.pending] == [p.id for p in claim.pending]
+
+
+def test_pruning_keeps_each_trials_latest_and_every_snapshot_a_change_points_to(
+    database_url: str,
+) -> None:
+    store = prepared(database_url)  # one snapshot per trial, at NOW
+    first = TRIALS[0]
+    later = NOW + timedelta(days=400)
+    # An untracked change (a new last-update date) and a reported one, then today's state.
+    store.record(
+        store.start_cycle(NOW),
+        [Observation(replace(first, last_update_posted="2026-12-01"), raw="r1")],
+        NOW + timedelta(days=1),
+    )
+    store.record(
+        store.start_cycle(NOW),
+        [Observation(replace(first, status="COMPLETED"), raw="r2")],
+        NOW + timedelta(days=2),
+    )
+    store.record(
+        store.start_cycle(NOW), [Observation(replace(first, status="TERMINATED"), raw="r3")], later
+    )
+    assert store.snapshot_count(first.nct_id) == 4
+
+    gone = store.prune(later, retention_days=365)
+
+    assert gone == 2  # the baseline and the untracked update
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(snapshots.c.status, snapshots.c.raw)
+            .where(snapshots.c.nct_id == first.nct_id)
+            .order_by(snapshots.c.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [("COMPLETED", None), ("TERMINATED", "r3")]
+    assert all(store.snapshot_count(s.nct_id) == 1 for s in TRIALS[1:])  # each one's latest
