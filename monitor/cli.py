@@ -32,6 +32,7 @@ from monitor.cycle import CycleDeps, CycleResult, Mailing, run_cycle
 from monitor.db import cycles, make_engine, migrate, require_current_schema, schema_revision
 from monitor.deliver import OUTBOX_SENDER, OutboxTransport, SmtpTransport, build_message
 from monitor.errors import ConfigError, MonitorError
+from monitor.importance import Ranking
 from monitor.lock import cycle_lock
 from monitor.logs import setup_logging
 from monitor.registry import RegistryClient, make_http_client
@@ -165,7 +166,8 @@ def preview_command(config: Config, args: argparse.Namespace) -> int:
     with engine.connect() as conn:
         stamp = conn.execute(select(func.max(cycles.c.data_timestamp))).scalar()
     titles = store.titles({p.change.nct_id for p in pending})
-    digest = build_digest(pending, titles, _now(), stamp)
+    ranking = Ranking(config.digest.importance)
+    digest = build_digest(pending, titles, _now(), stamp, ranking, cited=config.watch.trials)
     rendered = render_digest(digest, config.digest.subject_prefix, make_environment())
     print(f"Subject: {rendered.subject}\n\n{rendered.text}", end="")
     if args.html:

@@ -20,7 +20,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
+from monitor.claims import FIELDS as CLAIM_FIELDS
+from monitor.claims import Claim
 from monitor.errors import ConfigError
+from monitor.importance import DEFAULTS as IMPORTANCE_DEFAULTS
+from monitor.importance import LEVELS
+from monitor.models import PHASE_WORDS, STATUS_WORDS
 from monitor.schedule import make_trigger
 
 CONFIG_ENV = "TRIAL_MONITOR_CONFIG"
@@ -111,6 +116,8 @@ class AlertsConfig:
 @dataclass(frozen=True)
 class DigestConfig:
     subject_prefix: str = "[trial-monitor]"
+    # category → high | medium | low, over importance.DEFAULTS
+    importance: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,7 @@ class Config:
     schedule: ScheduleConfig = ScheduleConfig()
     polling: PollingConfig = PollingConfig()
     alerts: AlertsConfig = AlertsConfig()
+    claims: tuple[Claim, ...] = ()
     auto_migrate: bool = True
     source: str = "<defaults>"
 
@@ -173,10 +181,16 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: st
         schedule=_schedule(root.table("schedule")),
         polling=_polling(root.table("polling")),
         alerts=_alerts(root.table("alerts")),
+        claims=_claims(root.table("article")),
         auto_migrate=auto_migrate,
         source=source,
     )
     root.done()
+    unwatched = sorted({c.trial for c in config.claims} - set(config.watch.trials))
+    if unwatched:
+        raise ConfigError(
+            f"article.claims name {unwatched[0]}, which watch.trials does not list: add it there"
+        )
     return config
 
 
@@ -322,6 +336,53 @@ def _polling(table: _Table) -> PollingConfig:
     return config
 
 
+def _claims(table: _Table) -> tuple[Claim, ...]:
+    """[[article.claims]]: what the article says about a trial, one table per trial."""
+    claims: list[Claim] = []
+    for index, item in enumerate(table.array("claims", default=[])):
+        key = f"article.claims[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{key} = {item!r} is not a table")
+        entry = _Table(item, key)
+        trial = entry.string("trial").strip().upper()
+        if not NCT_ID.fullmatch(trial):
+            raise ConfigError(f"{key}.trial = {trial!r} is not an NCT id like NCT04270877")
+        found = [
+            Claim(trial, name, _claim_value(entry, name)) for name in CLAIM_FIELDS if name in item
+        ]
+        entry.done()
+        if not found:
+            raise ConfigError(f"{key} states nothing: give one of {', '.join(CLAIM_FIELDS)}")
+        claims.extend(found)
+    table.done()
+    return tuple(claims)
+
+
+def _claim_value(entry: _Table, name: str) -> str:
+    key = entry._key(name)
+    if name == "status":
+        value = entry.string(name).strip().upper()
+        if value not in STATUS_WORDS:
+            raise ConfigError(f"{key} = {value!r} is not a registry status like COMPLETED")
+        return value
+    if name == "enrollment":
+        return str(entry.integer(name, 0, 0, 10**9))
+    if name == "enrollment_type":
+        value = entry.string(name).strip().upper()
+        if value not in ("ACTUAL", "ESTIMATED"):
+            raise ConfigError(f"{key} = {value!r} is not ACTUAL or ESTIMATED")
+        return value
+    if name == "phase":
+        raw = entry.array(name) if isinstance(entry._data[name], list) else [entry.string(name)]
+        phases = [str(p).strip().upper() for p in raw]
+        if not phases or any(p not in PHASE_WORDS for p in phases):
+            raise ConfigError(f"{key} = {entry._data[name]!r} is not a phase like PHASE2")
+        return "|".join(phases)
+    if name == "results_posted":
+        return "true" if entry.boolean(name, False) else "false"
+    return str(entry.integer(name, 2000, 1900, 2200))  # completion_year
+
+
 def _alerts(table: _Table) -> AlertsConfig:
     config = AlertsConfig(
         after_consecutive_failures=table.integer("after_consecutive_failures", 3, 1, 1000)
@@ -340,8 +401,23 @@ def _digest(table: _Table) -> DigestConfig:
     prefix = table.string("subject_prefix", DigestConfig.subject_prefix)
     if "\r" in prefix or "\n" in prefix:
         raise ConfigError(f"digest.subject_prefix = {prefix!r} contains a line break")
+    importance = _importance(table.table("importance"))
     table.done()
-    return DigestConfig(subject_prefix=prefix.strip())
+    return DigestConfig(subject_prefix=prefix.strip(), importance=importance)
+
+
+def _importance(table: _Table) -> dict[str, str]:
+    levels = {}
+    for name in sorted(table.keys()):
+        if name not in IMPORTANCE_DEFAULTS:
+            choices = ", ".join(IMPORTANCE_DEFAULTS)
+            raise ConfigError(f"digest.importance.{name} is not a category: one of {choices}")
+        level = table.string(name)
+        if level not in LEVELS:
+            raise ConfigError(f"digest.importance.{name} = {level!r} is not high, medium or low")
+        levels[name] = level
+    table.done()
+    return levels
 
 
 def _address(key: str, value: object) -> str:
@@ -430,6 +506,9 @@ class _Table:
         if value < minimum:
             raise ConfigError(f"{self._key(name)} = {value!r} is below {minimum}")
         return float(value)
+
+    def keys(self) -> list[str]:
+        return list(self._data)
 
     def boolean(self, name: str, default: bool) -> bool:
         return self._get(name, bool, "true or false", default)

@@ -18,6 +18,7 @@ from jinja2 import Environment
 from monitor.config import Config
 from monitor.deliver import Transport, build_message, digest_message_id
 from monitor.errors import DeliveryError, RegistryError
+from monitor.importance import Ranking
 from monitor.models import Observation, Snapshot
 from monitor.normalize import IncompleteRecord, normalize, study_id
 from monitor.plan import FULL, INCREMENTAL, UNCHANGED, Plan, plan_cycle
@@ -239,7 +240,14 @@ async def _deliver(
     try:
         titles = deps.store.titles({p.change.nct_id for p in claim.pending})
         now = clock()
-        digest = build_digest(claim.pending, titles, now, data_timestamp)
+        digest = build_digest(
+            claim.pending,
+            titles,
+            now,
+            data_timestamp,
+            Ranking(deps.config.digest.importance),
+            cited=deps.config.watch.trials,
+        )
         rendered = render_digest(digest, deps.config.digest.subject_prefix, deps.templates)
         message_id = digest_message_id(digest.change_ids, mailing.recipients)
         message = build_message(rendered, mailing.sender, mailing.recipients, message_id, now)

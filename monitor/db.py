@@ -100,6 +100,8 @@ snapshots = Table(
     Column("primary_completion_type", String(20)),
     Column("last_update_posted", String(10)),
     Column("publications", Text, nullable=False),
+    Column("phases", String(60)),  # added in revision 0004, as was completion_date
+    Column("completion_date", String(10)),
     Column("raw", Text),
     Index("ix_snapshots_nct_id", "nct_id", "id"),
 )
@@ -171,6 +173,20 @@ services = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("host", String(255), nullable=False),
     Column("pid", Integer, nullable=False),
+)
+
+
+# Added in revision 0004: whether each article claim agreed with the registry when last judged,
+# so that a contradiction is reported when it appears and when it is resolved, not every time.
+claim_states = Table(
+    "claim_states",
+    metadata,
+    Column("trial", String(16), primary_key=True),
+    Column("field", String(32), primary_key=True),
+    Column("expected", String(100), nullable=False),
+    Column("agrees", Boolean, nullable=False),
+    Column("registry_value", String(100)),
+    Column("judged_at", UTCDateTime, nullable=False),
 )
 
 

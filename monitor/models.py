@@ -13,6 +13,32 @@ PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 # Reference types that mean "a paper reporting this trial", as opposed to BACKGROUND reading.
 RESULT_REFERENCE_TYPES = ("RESULT", "DERIVED")
 
+# The registry's statuses and phases, in the words its website shows.
+STATUS_WORDS = {
+    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
+    "COMPLETED": "Completed",
+    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
+    "NOT_YET_RECRUITING": "Not yet recruiting",
+    "RECRUITING": "Recruiting",
+    "SUSPENDED": "Suspended",
+    "TERMINATED": "Terminated",
+    "WITHDRAWN": "Withdrawn",
+    "AVAILABLE": "Available",
+    "NO_LONGER_AVAILABLE": "No longer available",
+    "TEMPORARILY_NOT_AVAILABLE": "Temporarily not available",
+    "APPROVED_FOR_MARKETING": "Approved for marketing",
+    "WITHHELD": "Withheld",
+    "UNKNOWN": "Unknown status",
+}
+PHASE_WORDS = {
+    "NA": "not applicable",
+    "EARLY_PHASE1": "early phase 1",
+    "PHASE1": "phase 1",
+    "PHASE2": "phase 2",
+    "PHASE3": "phase 3",
+    "PHASE4": "phase 4",
+}
+
 
 @dataclass(frozen=True)
 class Publication:
@@ -42,6 +68,9 @@ class Snapshot:
     primary_completion_type: str | None = None
     last_update_posted: str | None = None
     publications: tuple[Publication, ...] = ()
+    # Tracked for the article's claims (see claims.py), not reported as changes of their own.
+    phases: str | None = None  # "PHASE2", or "PHASE2|PHASE3"
+    completion_date: str | None = None
 
     @classmethod
     def missing(cls, nct_id: str) -> Snapshot:
@@ -83,10 +112,8 @@ class ChangeKind(StrEnum):
     ENROLLMENT = "enrollment"
     PRIMARY_COMPLETION = "primary_completion"
     NEW_TRIAL = "new_trial"
-
-
-# The order in which the digest lists changes, most consequential for an article first.
-KIND_ORDER = tuple(ChangeKind)
+    CLAIM_CONTRADICTED = "claim_contradicted"
+    CLAIM_RESOLVED = "claim_resolved"
 
 
 @dataclass(frozen=True)
@@ -95,7 +122,9 @@ class Change:
 
     Status: the enum value (WHY_STOPPED goes in `detail`); enrollment: "120 ESTIMATED";
     dates: "2022-06 ACTUAL"; publication: the PMID (citation and type in `detail`, as
-    "TYPE citation"); results posted: the first-posted date; new trial: the search's name.
+    "TYPE citation"); results posted: the first-posted date; new trial: the search's name;
+    claims: what the article says (`before`) and the registry's value (`after`), with the
+    claim's field in `detail`.
     """
 
     nct_id: str
@@ -115,10 +144,24 @@ class PendingChange:
 
 
 @dataclass(frozen=True)
+class Ranked:
+    """A change with its place in the digest (see importance.py)."""
+
+    change: Change
+    category: str
+    importance: str  # high | medium | low
+
+
+@dataclass(frozen=True)
 class TrialChanges:
     nct_id: str
     title: str
-    changes: tuple[Change, ...]
+    items: tuple[Ranked, ...]  # weightiest first
+    cited: bool = False  # a trial the article cites (in watch.trials), not one a search found
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return tuple(item.change for item in self.items)
 
     @property
     def url(self) -> str:

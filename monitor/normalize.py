@@ -31,12 +31,14 @@ TRACKED_FIELDS = (
     "ReferencePMID",
     "ReferenceType",
     "ReferenceCitation",
+    "Phase",
+    "CompletionDate",
 )
 
 _WHITESPACE = re.compile(r"\s+")
 _PMID = re.compile(r"\d{1,9}")
 _DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
-_ENUM = re.compile(r"[A-Z][A-Z_]{0,40}")
+_ENUM = re.compile(r"[A-Z][A-Z0-9_]{0,40}")
 
 
 class IncompleteRecord(ValueError):
@@ -72,6 +74,8 @@ def normalize(study: object) -> Observation:
         publications=_publications(
             _path(study, "protocolSection", "referencesModule", "references")
         ),
+        phases=_phases(_path(study, "protocolSection", "designModule", "phases")),
+        completion_date=_date(_path(status_module, "completionDateStruct", "date")),
     )
     raw = json.dumps(study, ensure_ascii=False, separators=(",", ":"))
     return Observation(snapshot=snapshot, raw=raw)
@@ -105,6 +109,13 @@ def _count(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**9:
         return None
     return value
+
+
+def _phases(value: object) -> str | None:
+    if not isinstance(value, list):
+        return None
+    phases = [p for p in value if isinstance(p, str) and _ENUM.fullmatch(p)]
+    return "|".join(phases) or None
 
 
 def _publications(references: object) -> tuple[Publication, ...]:

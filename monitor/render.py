@@ -7,20 +7,23 @@ registry's enum values turned into the words its website shows); the layout live
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from monitor.importance import HIGH, Ranking, category
 from monitor.models import (
-    KIND_ORDER,
+    PHASE_WORDS,
     PUBMED_URL,
+    STATUS_WORDS,
     Change,
     ChangeKind,
     Digest,
     PendingChange,
+    Ranked,
     RenderedMessage,
     TrialChanges,
 )
@@ -32,22 +35,6 @@ TEMPLATE_DIRS = [
 ]
 SUBJECT_LIMIT = 200
 
-STATUS_WORDS = {
-    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
-    "COMPLETED": "Completed",
-    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
-    "NOT_YET_RECRUITING": "Not yet recruiting",
-    "RECRUITING": "Recruiting",
-    "SUSPENDED": "Suspended",
-    "TERMINATED": "Terminated",
-    "WITHDRAWN": "Withdrawn",
-    "AVAILABLE": "Available",
-    "NO_LONGER_AVAILABLE": "No longer available",
-    "TEMPORARILY_NOT_AVAILABLE": "Temporarily not available",
-    "APPROVED_FOR_MARKETING": "Approved for marketing",
-    "WITHHELD": "Withheld",
-    "UNKNOWN": "Unknown status",
-}
 MONTHS = (
     *("January", "February", "March", "April", "May", "June"),
     *("July", "August", "September", "October", "November", "December"),
@@ -56,13 +43,16 @@ MONTHS = (
 
 @dataclass(frozen=True)
 class ChangeView:
-    """One change in words: `label: before → after`, then an optional note and link."""
+    """One change in words: `label: before → after`, then an optional note and link; `short`
+    is the few words the top of the digest uses."""
 
     label: str
     before: str | None
     after: str | None
     note: str | None = None
     link: str | None = None
+    short: str = ""
+    importance: str = "medium"
 
 
 @dataclass(frozen=True)
@@ -74,25 +64,37 @@ class TrialView:
     changes: tuple[ChangeView, ...]
 
 
+@dataclass(frozen=True)
+class Highlight:
+    nct_id: str
+    text: str
+
+
 def build_digest(
     pending: Sequence[PendingChange],
     titles: Mapping[str, str],
     generated_at: datetime,
     data_timestamp: str | None,
+    ranking: Ranking | None = None,
+    cited: Collection[str] = (),
 ) -> Digest:
-    """Group changes by trial, the trial with the weightiest change first."""
-    by_trial: dict[str, list[Change]] = {}
+    """Group changes by trial, weightiest first within a trial and across trials."""
+    ranking = ranking or Ranking()
+    by_trial: dict[str, list[Ranked]] = {}
     for item in pending:
-        by_trial.setdefault(item.change.nct_id, []).append(item.change)
+        change = item.change
+        ranked = Ranked(change, category(change), ranking.importance(change))
+        by_trial.setdefault(change.nct_id, []).append(ranked)
     groups = [
         TrialChanges(
             nct_id=nct_id,
             title=titles.get(nct_id, "(title not known)"),
-            changes=tuple(sorted(found, key=lambda c: KIND_ORDER.index(c.kind))),
+            items=tuple(sorted(items, key=lambda r: ranking.key(r.change))),
+            cited=nct_id in cited,
         )
-        for nct_id, found in by_trial.items()
+        for nct_id, items in by_trial.items()
     ]
-    groups.sort(key=lambda t: (KIND_ORDER.index(t.changes[0].kind), t.nct_id))
+    groups.sort(key=lambda t: (ranking.key(t.items[0].change), t.nct_id))
     return Digest(
         trials=tuple(groups),
         generated_at=generated_at,
@@ -113,11 +115,15 @@ def make_environment() -> Environment:
 
 
 def render_digest(digest: Digest, subject_prefix: str, env: Environment) -> RenderedMessage:
+    trials = [_trial_view(t) for t in digest.trials]
     context = {
         "prefix": subject_prefix,
         "summary": summary(digest),
         "headline": headline(digest),
-        "trials": [_trial_view(t) for t in digest.trials],
+        "highlights": [
+            Highlight(t.nct_id, c.short) for t in trials for c in t.changes if c.importance == HIGH
+        ],
+        "trials": trials,
         "change_count": digest.change_count,
         "generated_at": _moment(digest.generated_at),
         "data_timestamp": _data_timestamp(digest.data_timestamp),
@@ -149,26 +155,28 @@ def summary(digest: Digest) -> str:
 
 
 HEADLINES = {
-    ChangeKind.RESULTS_POSTED: "results posted for {ids}",
-    ChangeKind.PUBLICATION: "results published for {ids}",
-    ChangeKind.RECORD_MISSING: "record not found: {ids}",
-    ChangeKind.RECORD_RESTORED: "record back: {ids}",
-    ChangeKind.STATUS: "status changed for {ids}",
-    ChangeKind.ENROLLMENT: "enrollment changed for {ids}",
-    ChangeKind.PRIMARY_COMPLETION: "completion date moved for {ids}",
-    ChangeKind.NEW_TRIAL: "{ids}",
+    "results_posted": "results posted for {ids}",
+    "publication": "results published for {ids}",
+    "stopped": "{ids} stopped",
+    "claim_contradicted": "the article is contradicted on {ids}",
+    "record_missing": "record not found: {ids}",
+    "status": "status changed for {ids}",
+    "enrollment": "enrollment changed for {ids}",
+    "primary_completion": "completion date moved for {ids}",
+    "claim_resolved": "the registry agrees with the article again on {ids}",
+    "record_restored": "record back: {ids}",
+    "new_trial": "{ids}",
 }
 
 
 def headline(digest: Digest) -> str:
     """The weightiest kind of change in this digest and which trials it concerns."""
-    top = min((c.kind for t in digest.trials for c in t.changes), key=KIND_ORDER.index)
-    ids = [t.nct_id for t in digest.trials if any(c.kind is top for c in t.changes)]
-    if top is ChangeKind.STATUS and len(ids) == 1:
-        status = next(c.after for t in digest.trials for c in t.changes if c.kind is top)
-        return f"{ids[0]} now {status_words(status)}"
+    top = digest.trials[0].items[0]
+    ids = [t.nct_id for t in digest.trials if any(i.category == top.category for i in t.items)]
+    if top.category in ("status", "stopped") and len(ids) == 1:
+        return f"{ids[0]} now {status_words(top.change.after)}"
     named = ", ".join(ids[:2]) + (f" and {len(ids) - 2} more" if len(ids) > 2 else "")
-    return HEADLINES[top].format(ids=named)
+    return HEADLINES[top.category].format(ids=named)
 
 
 def status_words(status: str | None) -> str:
@@ -200,46 +208,101 @@ def enrollment_words(value: str | None) -> str:
     return f"{count} ({kind.lower()})" if kind else count
 
 
-def change_view(change: Change) -> ChangeView:
-    kind = change.kind
+def change_view(change: Change, cited: bool = False) -> ChangeView:
+    """The words for one change; `cited` when the article cites the trial."""
+    kind, before, after = change.kind, change.before, change.after
     if kind is ChangeKind.STATUS:
         note = f"Reason given: {change.detail}" if change.detail else None
-        return ChangeView(
-            "Status", status_words(change.before), status_words(change.after), note=note
-        )
+        now = status_words(after)
+        return ChangeView("Status", status_words(before), now, note=note, short=f"now {now}")
     if kind is ChangeKind.ENROLLMENT:
+        now = enrollment_words(after)
         return ChangeView(
-            "Enrollment", enrollment_words(change.before), enrollment_words(change.after)
+            "Enrollment", enrollment_words(before), now, short=f"enrollment now {now}"
         )
     if kind is ChangeKind.PRIMARY_COMPLETION:
-        return ChangeView("Primary completion", date_words(change.before), date_words(change.after))
-    if kind is ChangeKind.RESULTS_POSTED:
-        when = f"first posted {date_words(change.after)}" if change.after else "posted"
-        return ChangeView("Results posted on ClinicalTrials.gov", None, when)
-    if kind is ChangeKind.PUBLICATION:
-        ref_type, _, citation = (change.detail or "").partition(" ")
-        label = "Results publication linked" if ref_type == "RESULT" else "Publication linked"
+        now = date_words(after)
         return ChangeView(
-            label,
-            None,
-            f"PMID {change.after}",
-            note=citation or None,
-            link=PUBMED_URL.format(pmid=change.after),
+            "Primary completion", date_words(before), now, short=f"primary completion {now}"
         )
+    if kind is ChangeKind.RESULTS_POSTED:
+        when = f"first posted {date_words(after)}" if after else "posted"
+        return ChangeView(
+            "Results posted on ClinicalTrials.gov", None, when, short="results posted"
+        )
+    if kind is ChangeKind.PUBLICATION:
+        return _publication_view(change, cited)
+    if kind in (ChangeKind.CLAIM_CONTRADICTED, ChangeKind.CLAIM_RESOLVED):
+        sentence = claim_sentence(change.detail or "", before or "", after)
+        if kind is ChangeKind.CLAIM_CONTRADICTED:
+            return ChangeView("The article is contradicted", None, sentence, short=sentence)
+        label = "The registry agrees with the article again"
+        return ChangeView(label, None, sentence, short=label.lower())
     if kind is ChangeKind.RECORD_MISSING:
         return ChangeView(
             "Record not found",
             None,
             "the registry no longer returns this trial (removed, or merged into another record)",
+            short="record not found in the registry",
         )
     if kind is ChangeKind.RECORD_RESTORED:
-        return ChangeView("Record found again", None, f"status {status_words(change.after)}")
+        return ChangeView(
+            "Record found again", None, f"status {status_words(after)}", short="record back"
+        )
     return ChangeView(
         "New trial",
         None,
-        f"found by the search “{change.after}”",
+        f"found by the search “{after}”",
         note=f"Status: {status_words(change.detail)}" if change.detail else None,
+        short="new trial",
     )
+
+
+def _publication_view(change: Change, cited: bool) -> ChangeView:
+    ref_type, _, citation = (change.detail or "").partition(" ")
+    pmid = f"PMID {change.after}"
+    if ref_type == "RESULT":
+        label = (
+            "Results of this cited trial have been published"
+            if cited
+            else "Results have been published"
+        )
+        short = "results published" + (" (a cited trial)" if cited else "")
+    else:
+        label, short = "A paper derived from this trial was linked", "paper linked"
+    return ChangeView(
+        label,
+        None,
+        pmid,
+        note=citation or None,
+        link=PUBMED_URL.format(pmid=change.after),
+        short=f"{short}, {pmid}",
+    )
+
+
+def claim_sentence(field: str, said: str, registry: str | None) -> str:
+    """ "The article says 99 participants; the registry now says 101 (actual)"."""
+    article, now = _claim_words(field, said), _claim_words(field, registry)
+    return f"The article says {article}; the registry now says {now}"
+
+
+def _claim_words(field: str, value: str | None) -> str:
+    if value is None:
+        return "nothing" if field != "completion_year" else "no completion date"
+    if field == "status":
+        return status_words(value)
+    if field == "enrollment":
+        count, _, kind = value.partition(" ")
+        return f"{count} participants" + (f" ({kind.lower()})" if kind else "")
+    if field == "enrollment_type":
+        return f"the enrollment is {value.lower()}"
+    if field == "phase":
+        return "/".join(PHASE_WORDS.get(p, p) for p in value.split("|"))
+    if field == "results_posted":
+        return "results are posted" if value == "true" else "no results are posted"
+    if field == "completion_year":
+        return f"completion in {value}" if len(value) == 4 else f"completion {date_words(value)}"
+    return value
 
 
 def _trial_view(trial: TrialChanges) -> TrialView:
@@ -248,7 +311,10 @@ def _trial_view(trial: TrialChanges) -> TrialView:
         title=trial.title,
         url=trial.url,
         history_url=trial.history_url,
-        changes=tuple(change_view(c) for c in trial.changes),
+        changes=tuple(
+            replace(change_view(item.change, trial.cited), importance=item.importance)
+            for item in trial.items
+        ),
     )
 
 

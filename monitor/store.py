@@ -487,6 +487,8 @@ def _snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
         "publications": json.dumps(
             [[p.pmid, p.type, p.citation] for p in snapshot.publications], ensure_ascii=False
         ),
+        "phases": snapshot.phases,
+        "completion_date": snapshot.completion_date,
     }
 
 
@@ -506,6 +508,8 @@ def snapshot_from_row(row: Any) -> Snapshot:
         primary_completion_type=row["primary_completion_type"],
         last_update_posted=row["last_update_posted"],
         publications=tuple(Publication(*p) for p in json.loads(row["publications"])),
+        phases=row["phases"],
+        completion_date=row["completion_date"],
     )
 
 

@@ -25,7 +25,7 @@ from monitor.db import (
     trials,
 )
 
-HEAD = "0003"  # the newest revision
+HEAD = "0004"  # the newest revision
 
 
 def terminate_final(world: World) -> None:

@@ -82,17 +82,21 @@ def test_every_kind_of_change_reaches_the_digest(world: World) -> None:
     assert message["Subject"] == "[LDN monitor] 3 trials changed — results posted for NCT04270877"
     text = body(message)
     for words in (
-        "Enrollment: 99 (actual) → 101 (actual)",
-        "Primary completion: March 2022 (actual) → June 2022 (actual)",
-        "Results posted on ClinicalTrials.gov: first posted 20 November 2026",
-        "Results publication linked: PMID 32845365",
+        "[medium] Enrollment: 99 (actual) → 101 (actual)",
+        "[medium] Primary completion: March 2022 (actual) → June 2022 (actual)",
+        "[high] Results posted on ClinicalTrials.gov: first posted 20 November 2026",
+        "[high] Results of this cited trial have been published: PMID 32845365",
         "Bruun KD et al. Pain. 2021;162(4):1147-1158.",
         "https://pubmed.ncbi.nlm.nih.gov/32845365/",
-        "Status: Completed → Withdrawn",
+        "[high] Status: Completed → Withdrawn",
         "NCT06000001 — LDN for Long COVID",
-        "New trial: found by the search “Low-dose naltrexone”",
+        "[low] New trial: found by the search “Low-dose naltrexone”",
     ):
         assert words in text
+    # The top says what matters most, before the details.
+    top = text[: text.index("NCT04270877 —")]
+    assert "WHAT MATTERS MOST" in top
+    assert "NCT04270877: results posted" in top and "NCT02806440: now Withdrawn" in top
     # Ordered by weight: results first, new trials last.
     assert text.index(FINAL) < text.index(DANISH) < text.index(NEW_LDN)
 

@@ -36,6 +36,8 @@ def test_a_completed_trial_with_results_and_papers() -> None:
             Publication("23591401", "RESULT", snapshot.publications[0].citation),
             Publication("37185961", "DERIVED", snapshot.publications[1].citation),
         ),
+        phases="PHASE2",
+        completion_date="2012-12",
     )
     assert snapshot.publications[0].citation.startswith("Herzog TJ, Scambia G")
 
