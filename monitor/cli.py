@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
 from monitor.alerts import notify_operators
+from monitor.claims import Verdict
 from monitor.config import NCT_ID, Config, config_path, load_config
 from monitor.cycle import CycleDeps, CycleResult, Mailing, run_cycle
 from monitor.db import cycles, make_engine, migrate, require_current_schema, schema_revision
@@ -40,6 +41,7 @@ from monitor.render import build_digest, make_environment, render_digest, render
 from monitor.reports import health, history_text, status_text
 from monitor.schedule import Service, make_trigger
 from monitor.store import Store
+from monitor.verify import verdict_table, verify
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -98,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     history = add("history", history_command, "show the stored history of one trial")
     history.add_argument("nct_id", metavar="NCT_ID")
     add("health", health_command, "exit 0 if the last scheduled cycle succeeded in time, else 1")
+    add("verify", verify_command, "check the article's claims against the registry now")
     return parser
 
 
@@ -220,6 +223,20 @@ def health_command(config: Config, _args: argparse.Namespace) -> int:
     verdict = health(_open_database(config, read_only=True), config.schedule, _now())
     print(f"health: {verdict.message}")
     return EXIT_OK if verdict.ok else EXIT_FAILED
+
+
+def verify_command(config: Config, _args: argparse.Namespace) -> int:
+    if not config.claims:
+        print("verify: the config states no article claims ([[article.claims]])")
+        return EXIT_OK
+
+    async def run() -> list[Verdict]:
+        async with make_http_client(config.registry) as http:
+            return await verify(config.claims, RegistryClient(config.registry, http))
+
+    verdicts = asyncio.run(run())
+    print(verdict_table(verdicts))
+    return EXIT_OK if all(v.agrees for v in verdicts) else EXIT_FAILED
 
 
 # -- the pieces the commands share ---------------------------------------------------------

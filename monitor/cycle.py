@@ -93,6 +93,7 @@ async def _run(deps: CycleDeps, clock: Clock, cycle_id: int) -> CycleResult:
         log.info("cycle %d reads the registry: %s (%s)", cycle_id, plan.mode, plan.reason)
         seen = await _poll_searches(deps, cycle_id, clock, tally, plan)
         await _poll_watched(deps, cycle_id, clock, tally, seen, plan)
+        _judge_claims(deps, cycle_id, clock, tally)
         if plan.mode == FULL:
             store.prune(clock(), deps.config.polling.snapshot_retention_days)
     except RegistryError as exc:
@@ -199,6 +200,19 @@ async def _fetch_updated(
                 _record(deps, cycle_id, _normalize_page(mine, tally), clock, tally)
             return
     await _fetch_ids(deps, cycle_id, clock, tally, ids, since)
+
+
+def _judge_claims(deps: CycleDeps, cycle_id: int, clock: Clock, tally: _Tally) -> None:
+    found = deps.store.judge_claims(cycle_id, deps.config.claims, clock())
+    tally.changes_found += len(found)
+    for change in found:
+        log.info(
+            "%s: %s %s (article) vs %s",
+            change.nct_id,
+            change.kind.value,
+            change.before,
+            change.after,
+        )
 
 
 def _normalize_page(page: Page, tally: _Tally) -> list[Observation]:

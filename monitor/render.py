@@ -282,11 +282,11 @@ def _publication_view(change: Change, cited: bool) -> ChangeView:
 
 def claim_sentence(field: str, said: str, registry: str | None) -> str:
     """ "The article says 99 participants; the registry now says 101 (actual)"."""
-    article, now = _claim_words(field, said), _claim_words(field, registry)
+    article, now = claim_words(field, said), claim_words(field, registry)
     return f"The article says {article}; the registry now says {now}"
 
 
-def _claim_words(field: str, value: str | None) -> str:
+def claim_words(field: str, value: str | None) -> str:
     if value is None:
         return "nothing" if field != "completion_year" else "no completion date"
     if field == "status":

@@ -20,8 +20,10 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from monitor.claims import Claim, Verdict, judge
 from monitor.db import (
     changes,
+    claim_states,
     cycles,
     deliveries,
     notices,
@@ -54,7 +56,9 @@ class SearchContext:
 
 
 @dataclass(frozen=True)
-class Claim:
+class Sending:
+    """Unsent changes claimed by one delivery."""
+
     delivery_id: int
     pending: tuple[PendingChange, ...]
 
@@ -267,7 +271,22 @@ class Store:
         for write, snapshot_id in zip(writes, snapshot_ids, strict=True):
             if not write.is_new_trial:
                 self._move_latest(conn, write.nct_id, write.previous_id, snapshot_id)
-        found = [
+        self._write_changes(
+            conn,
+            cycle_id,
+            [
+                (change, snapshot_id)
+                for write, snapshot_id in zip(writes, snapshot_ids, strict=True)
+                for change in write.changes
+            ],
+            now,
+        )
+
+    def _write_changes(
+        self, conn: Connection, cycle_id: int, found: list[tuple[Change, int]], now: datetime
+    ) -> None:
+        """Changes, each with the snapshot that revealed it."""
+        rows = [
             {
                 "cycle_id": cycle_id,
                 "snapshot_id": snapshot_id,
@@ -278,11 +297,10 @@ class Store:
                 "detail": change.detail,
                 "detected_at": now,
             }
-            for write, snapshot_id in zip(writes, snapshot_ids, strict=True)
-            for change in write.changes
+            for change, snapshot_id in found
         ]
-        if found:
-            conn.execute(insert(changes), found)
+        if rows:
+            conn.execute(insert(changes), rows)
 
     def _move_latest(
         self, conn: Connection, nct_id: str, previous_id: int | None, snapshot_id: int
@@ -322,9 +340,56 @@ class Store:
         if hits:
             conn.execute(insert(search_hits), hits)
 
+    # -- the article's claims -------------------------------------------------------------
+
+    def judge_claims(self, cycle_id: int, claims: Sequence[Claim], now: datetime) -> list[Change]:
+        """Judge each claim against its trial's latest snapshot; a claim that has just come to
+        disagree, or to agree again, is a change. A trial the registry lost is not judged."""
+        if not claims:
+            return []
+        with self.engine.begin() as conn:
+            latest = self._latest(conn, sorted({c.trial for c in claims}))
+            rows = conn.execute(select(claim_states).where(claim_states.c.trial.in_(list(latest))))
+            states = {(r.trial, r.field): r for r in rows}
+            found: list[Change] = []
+            for claim in claims:
+                snapshot_id, snapshot = latest.get(claim.trial, (None, None))
+                if snapshot_id is None or snapshot is None or not snapshot.found:
+                    continue
+                verdict = judge(claim, snapshot)
+                state = states.get((claim.trial, claim.field))
+                kind = _claim_news(state, claim, verdict)
+                self._keep_verdict(conn, state, verdict, now)
+                if kind is not None:
+                    change = Change(
+                        claim.trial, kind, claim.expected, verdict.registry, claim.field
+                    )
+                    found.append(change)
+                    self._write_changes(conn, cycle_id, [(change, snapshot_id)], now)
+        return found
+
+    def _keep_verdict(self, conn: Connection, state: Any, verdict: Verdict, now: datetime) -> None:
+        claim = verdict.claim
+        values = {
+            "expected": claim.expected,
+            "agrees": verdict.agrees,
+            "registry_value": verdict.registry,
+            "judged_at": now,
+        }
+        if state is None:
+            conn.execute(
+                insert(claim_states).values(trial=claim.trial, field=claim.field, **values)
+            )
+            return
+        conn.execute(
+            update(claim_states)
+            .where(claim_states.c.trial == claim.trial, claim_states.c.field == claim.field)
+            .values(values)
+        )
+
     # -- delivery -------------------------------------------------------------------------
 
-    def claim_pending(self, now: datetime, transport: str) -> Claim | None:
+    def claim_pending(self, now: datetime, transport: str) -> Sending | None:
         """Claim every unsent change for one new delivery, or None when there is nothing."""
         with self.engine.begin() as conn:
             self._expire_stale_claims(conn, now)
@@ -351,7 +416,7 @@ class Store:
             pending = tuple(pending_from_row(row) for row in rows)
         if not pending:
             return None
-        return Claim(delivery_id, pending)
+        return Sending(delivery_id, pending)
 
     def _expire_stale_claims(self, conn: Connection, now: datetime) -> None:
         stale = select(deliveries.c.id).where(
@@ -490,6 +555,18 @@ def _snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
         "phases": snapshot.phases,
         "completion_date": snapshot.completion_date,
     }
+
+
+def _claim_news(state: Any, claim: Claim, verdict: Verdict) -> ChangeKind | None:
+    """Whether this verdict is news: a contradiction appearing or going away. A claim judged
+    for the first time (or restated in the config) is news only if the registry contradicts it."""
+    if state is None or state.expected != claim.expected:
+        return None if verdict.agrees else ChangeKind.CLAIM_CONTRADICTED
+    if state.agrees and not verdict.agrees:
+        return ChangeKind.CLAIM_CONTRADICTED
+    if not state.agrees and verdict.agrees:
+        return ChangeKind.CLAIM_RESOLVED
+    return None
 
 
 def snapshot_from_row(row: Any) -> Snapshot:

@@ -37,6 +37,29 @@ def test_the_shipped_config_watches_the_cited_trials_and_an_ldn_search() -> None
     assert config.outbox_dir == Path("data/outbox")
 
 
+def test_claims_and_importance_are_read(tmp_path: Path) -> None:
+    text = """
+[watch]
+trials = ["NCT04270877"]
+[[article.claims]]
+trial = "nct04270877"
+status = "completed"
+enrollment = 99
+phase = ["PHASE2", "PHASE3"]
+results_posted = false
+[digest.importance]
+new_trial = "medium"
+"""
+    config = load_config(write(tmp_path, text), environ={})
+    assert [(c.field, c.expected) for c in config.claims] == [
+        ("status", "COMPLETED"),
+        ("enrollment", "99"),
+        ("phase", "PHASE2|PHASE3"),
+        ("results_posted", "false"),
+    ]
+    assert config.digest.importance == {"new_trial": "medium"}
+
+
 def test_an_empty_file_means_the_embedded_defaults(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, ""), environ={})
     assert config.database_url == "sqlite:///data/monitor.db"
@@ -138,6 +161,42 @@ ERRORS = [
         "digest.subject_prefix = 'a\\nb' contains a line break",
     ),
     ("[registry\n", {}, "is not valid TOML"),
+    (
+        '[[article.claims]]\ntrial = "NCT04270877"\nstatus = "COMPLETED"',
+        {},
+        "article.claims name NCT04270877, which watch.trials does not list",
+    ),
+    (
+        '[watch]\ntrials = ["NCT04270877"]\n[[article.claims]]\ntrial = "NCT04270877"\nstatus = "DONE"',
+        {},
+        "article.claims[0].status = 'DONE' is not a registry status",
+    ),
+    (
+        '[watch]\ntrials = ["NCT04270877"]\n[[article.claims]]\ntrial = "NCT04270877"\nenrollment = "99"',
+        {},
+        "article.claims[0].enrollment = '99' is not a whole number",
+    ),
+    (
+        '[watch]\ntrials = ["NCT04270877"]\n[[article.claims]]\ntrial = "NCT04270877"\nphase = "2"',
+        {},
+        "article.claims[0].phase = '2' is not a phase like PHASE2",
+    ),
+    (
+        '[watch]\ntrials = ["NCT04270877"]\n[[article.claims]]\ntrial = "NCT04270877"\nparticipants = 9',
+        {},
+        "unknown key article.claims[0].participants",
+    ),
+    (
+        '[watch]\ntrials = ["NCT04270877"]\n[[article.claims]]\ntrial = "NCT04270877"',
+        {},
+        "article.claims[0] states nothing",
+    ),
+    (
+        '[digest.importance]\nnew_trial = "urgent"',
+        {},
+        "digest.importance.new_trial = 'urgent' is not high, medium or low",
+    ),
+    ('[digest.importance]\nnews = "high"', {}, "digest.importance.news is not a category"),
 ]
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from monitor.db import make_engine, migrate, snapshots
 from monitor.models import ChangeKind, Observation, Snapshot
-from monitor.store import Claim, Store
+from monitor.store import Sending, Store
 
 NOW = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
 TRIALS = [
@@ -73,7 +73,7 @@ def test_unsent_changes_are_claimed_by_one_sender_only(database_url: str) -> Non
     claims = race(6, lambda other: other.claim_pending(NOW, "smtp"), database_url)
     won = [c for c in claims if c is not None]
     assert len(won) == 1
-    assert isinstance(won[0], Claim) and len(won[0].pending) == len(TRIALS)
+    assert isinstance(won[0], Sending) and len(won[0].pending) == len(TRIALS)
     assert store.claim_pending(NOW, "smtp") is None
 
 
