@@ -26,6 +26,7 @@ async def notify_operators(
     templates: Environment,
     result: CycleResult,
     clock: Callable[[], datetime],
+    unsent: int,
 ) -> str | None:
     """Send the notice this cycle calls for, if any; returns its kind once it is sent."""
     email = config.email
@@ -48,7 +49,7 @@ async def notify_operators(
         "error": result.error or "",
         "cycle_id": result.cycle_id,
         "when": now.strftime("%Y-%m-%d %H:%M UTC"),
-        "unsent": len(store.pending()),
+        "unsent": unsent,
     }
     rendered = render_message(templates, f"ops_{kind}", context)
     message_id = f"<ops-{kind}-{result.cycle_id}@trial-monitor>"

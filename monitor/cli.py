@@ -32,6 +32,7 @@ from monitor.config import NCT_ID, Config, config_path, load_config
 from monitor.cycle import CycleDeps, CycleResult, Mailing, run_cycle
 from monitor.db import cycles, make_engine, migrate, require_current_schema, schema_revision
 from monitor.deliver import OUTBOX_SENDER, OutboxTransport, SmtpTransport, build_message
+from monitor.deliveries import OUTBOX, Deliveries
 from monitor.errors import ConfigError, MonitorError
 from monitor.importance import Ranking
 from monitor.lock import cycle_lock
@@ -39,6 +40,7 @@ from monitor.logs import setup_logging
 from monitor.registry import RegistryClient, make_http_client
 from monitor.render import build_digest, make_environment, render_digest, render_message
 from monitor.reports import health, history_text, status_text
+from monitor.routing import Router
 from monitor.schedule import Service, make_trigger
 from monitor.store import Store
 from monitor.verify import verdict_table, verify
@@ -162,7 +164,7 @@ def status_command(config: Config, _args: argparse.Namespace) -> int:
 def preview_command(config: Config, args: argparse.Namespace) -> int:
     engine = _open_database(config, read_only=True)
     store = Store(engine)
-    pending = store.pending()
+    pending = Deliveries(engine).pending()
     if not pending:
         print("preview: no unsent changes; the next cycle would send nothing unless it finds some")
         return EXIT_OK
@@ -259,21 +261,24 @@ async def _one_cycle(config: Config, engine: Engine) -> CycleResult | None:
             log.warning("another cycle is running against this database; this one is skipped")
             return None
         started = time.monotonic()
-        store, templates, mailing = Store(engine), make_environment(), _mailing(config)
+        store, deliveries = Store(engine), Deliveries(engine)
+        templates, mailing = make_environment(), _mailing(config)
         async with make_http_client(config.registry) as http:
             registry = RegistryClient(config.registry, http)
-            deps = CycleDeps(config, store, registry, mailing, templates)
+            deps = CycleDeps(config, store, deliveries, registry, mailing, templates)
             result = await run_cycle(deps, clock=_now)
-        await notify_operators(config, store, mailing.transport, templates, result, _now)
+        unsent = len(deliveries.pending())
+        await notify_operators(config, store, mailing.transport, templates, result, _now, unsent)
     _log_cycle(result, time.monotonic() - started)
     return result
 
 
 def _mailing(config: Config) -> Mailing:
     if config.email is None:
-        return Mailing(OutboxTransport(config.outbox_dir), OUTBOX_SENDER, ())
+        router = Router((OUTBOX,), config.routes)
+        return Mailing(OutboxTransport(config.outbox_dir), OUTBOX_SENDER, router)
     email = config.email
-    return Mailing(SmtpTransport(email), email.sender, email.recipients)
+    return Mailing(SmtpTransport(email), email.sender, Router(email.recipients, config.routes))
 
 
 def _log_cycle(result: CycleResult, seconds: float) -> None:
@@ -288,7 +293,7 @@ def _log_cycle(result: CycleResult, seconds: float) -> None:
         figures.requests,
         figures.bytes_received / 1000,
         figures.changes_found,
-        f"digest {result.delivered_to}" if result.delivered_to else "no digest",
+        _digests(result.delivered_to),
         seconds,
         f" — {result.error}" if result.error else "",
         extra={
@@ -314,14 +319,21 @@ def _describe(result: CycleResult, config: Config) -> str:
         f"{count} new change{'s' if count != 1 else ''}",
     ]
     if result.delivered_to and config.email is None:
-        parts.append(f"digest written to {result.delivered_to} (no [email] section: outbox)")
+        places = ", ".join(result.delivered_to)
+        parts.append(f"digest written to {places} (no [email] section: outbox)")
     elif result.delivered_to:
-        parts.append(f"digest sent to {', '.join(config.email.recipients if config.email else ())}")
+        parts.append(_digests(result.delivered_to) + " sent")
     elif result.ok:
         parts.append("nothing to send")
     if result.error:
         parts.append(f"FAILED: {result.error}; unsent changes are kept for the next cycle")
     return "check: " + "; ".join(parts)
+
+
+def _digests(places: Sequence[str]) -> str:
+    if not places:
+        return "no digest"
+    return f"{len(places)} digest{'s' if len(places) != 1 else ''} ({'; '.join(places)})"
 
 
 def _schedule(config: Config) -> tuple[str, str]:

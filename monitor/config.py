@@ -26,6 +26,7 @@ from monitor.errors import ConfigError
 from monitor.importance import DEFAULTS as IMPORTANCE_DEFAULTS
 from monitor.importance import LEVELS
 from monitor.models import PHASE_WORDS, STATUS_WORDS
+from monitor.routing import Route
 from monitor.schedule import make_trigger
 
 CONFIG_ENV = "TRIAL_MONITOR_CONFIG"
@@ -132,6 +133,7 @@ class Config:
     polling: PollingConfig = PollingConfig()
     alerts: AlertsConfig = AlertsConfig()
     claims: tuple[Claim, ...] = ()
+    routes: tuple[Route, ...] = ()
     auto_migrate: bool = True
     source: str = "<defaults>"
 
@@ -171,10 +173,11 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: st
     outbox = root.table("outbox")
     outbox_dir = Path(outbox.string("path", default_outbox(database_url)))
     outbox.done()
+    watch = _watch(root.table("watch"))
     config = Config(
         registry=_registry(root.table("registry")),
         database_url=database_url,
-        watch=_watch(root.table("watch")),
+        watch=watch,
         email=_email(root.optional_table("email"), environ),
         digest=_digest(root.table("digest")),
         outbox_dir=outbox_dir,
@@ -182,16 +185,29 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: st
         polling=_polling(root.table("polling")),
         alerts=_alerts(root.table("alerts")),
         claims=_claims(root.table("article")),
+        routes=_routes(root.array("routes", default=[]), watch),
         auto_migrate=auto_migrate,
         source=source,
     )
     root.done()
-    unwatched = sorted({c.trial for c in config.claims} - set(config.watch.trials))
+    _check_references(config)
+    return config
+
+
+def _check_references(config: Config) -> None:
+    """Claims and routes may only name trials and searches the monitor watches."""
+    watched = set(config.watch.trials)
+    unwatched = sorted({c.trial for c in config.claims} - watched)
     if unwatched:
         raise ConfigError(
             f"article.claims name {unwatched[0]}, which watch.trials does not list: add it there"
         )
-    return config
+    for index, route in enumerate(config.routes):
+        stray = sorted(route.trials - watched)
+        if stray:
+            raise ConfigError(
+                f"routes[{index}].trials name {stray[0]}, which watch.trials does not list"
+            )
 
 
 def default_outbox(database_url: str) -> str:
@@ -381,6 +397,39 @@ def _claim_value(entry: _Table, name: str) -> str:
     if name == "results_posted":
         return "true" if entry.boolean(name, False) else "false"
     return str(entry.integer(name, 2000, 1900, 2200))  # completion_year
+
+
+def _routes(items: list[Any], watch: WatchConfig) -> tuple[Route, ...]:
+    """[[routes]]: a desk gets the changes of chosen trials and of chosen searches' trials
+    (searches by name, as watch.searches names them)."""
+    terms = {s.name: s.term for s in watch.searches}
+    routes = []
+    for index, item in enumerate(items):
+        key = f"routes[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{key} = {item!r} is not a table")
+        table = _Table(item, key)
+        name = table.string("name").strip()
+        recipients = tuple(
+            _address(f"{key}.recipients[{i}]", value)
+            for i, value in enumerate(table.array("recipients"))
+        )
+        trials = [str(t).strip().upper() for t in table.array("trials", [])]
+        searches = [str(s).strip() for s in table.array("searches", [])]
+        table.done()
+        if not name or not recipients:
+            raise ConfigError(f"{key} needs a name and at least one address in recipients")
+        if not trials and not searches:
+            raise ConfigError(f"{key} ({name}) names no trials and no searches")
+        unknown = [s for s in searches if s not in terms]
+        if unknown:
+            raise ConfigError(f"{key}.searches: {unknown[0]!r} is not the name of a watch.searches")
+        bad = [t for t in trials if not NCT_ID.fullmatch(t)]
+        if bad:
+            raise ConfigError(f"{key}.trials: {bad[0]!r} is not an NCT id like NCT04270877")
+        search_terms = frozenset(terms[s] for s in searches)
+        routes.append(Route(name, recipients, frozenset(trials), search_terms))
+    return tuple(routes)
 
 
 def _alerts(table: _Table) -> AlertsConfig:

@@ -17,6 +17,7 @@ from jinja2 import Environment
 
 from monitor.config import Config
 from monitor.deliver import Transport, build_message, digest_message_id
+from monitor.deliveries import OUTBOX, Deliveries, Sending
 from monitor.errors import DeliveryError, RegistryError
 from monitor.importance import Ranking
 from monitor.models import Observation, Snapshot
@@ -24,6 +25,7 @@ from monitor.normalize import IncompleteRecord, normalize, study_id
 from monitor.plan import FULL, INCREMENTAL, UNCHANGED, Plan, plan_cycle
 from monitor.registry import Page, RegistryClient
 from monitor.render import build_digest, render_digest
+from monitor.routing import Router
 from monitor.store import CycleFigures, SearchContext, Store
 
 log = logging.getLogger(__name__)
@@ -33,17 +35,18 @@ Clock = Callable[[], datetime]
 
 @dataclass(frozen=True)
 class Mailing:
-    """Who a digest is from and to; the transport decides how it travels."""
+    """Who digests are from and to; the transport decides how they travel."""
 
     transport: Transport
     sender: str
-    recipients: tuple[str, ...]
+    router: Router
 
 
 @dataclass(frozen=True)
 class CycleDeps:
     config: Config
     store: Store
+    deliveries: Deliveries
     registry: RegistryClient
     mailing: Mailing
     templates: Environment
@@ -54,7 +57,7 @@ class CycleResult:
     cycle_id: int
     outcome: str  # ok | registry_failed | delivery_failed
     figures: CycleFigures
-    delivered_to: str | None = None
+    delivered_to: tuple[str, ...] = ()
     error: str | None = None
 
     @property
@@ -100,12 +103,10 @@ async def _run(deps: CycleDeps, clock: Clock, cycle_id: int) -> CycleResult:
         # What was recorded before the failure stands, and is delivered below.
         outcome, error = "registry_failed", str(exc)
         log.error("%s", exc)
-    delivery_id, delivered_to = None, None
-    try:
-        delivery_id, delivered_to = await _deliver(deps, clock, data_timestamp)
-    except DeliveryError as exc:
-        outcome, error = "delivery_failed", str(exc) if error is None else f"{error}; {exc}"
-        log.error("%s", exc)
+    delivered, failures = await _deliver(deps, clock, cycle_id, data_timestamp)
+    if failures:
+        outcome = "delivery_failed"
+        error = "; ".join([*([error] if error else []), *failures])
     stats = deps.registry.stats
     figures = CycleFigures(
         requests=stats.requests,
@@ -115,10 +116,9 @@ async def _run(deps: CycleDeps, clock: Clock, cycle_id: int) -> CycleResult:
         records_rejected=tally.rejected,
         mode=mode,
         data_timestamp=data_timestamp,
-        delivery_id=delivery_id,
     )
     store.finish_cycle(cycle_id, clock(), outcome, figures, error)
-    return CycleResult(cycle_id, outcome, figures, delivered_to, error)
+    return CycleResult(cycle_id, outcome, figures, tuple(delivered), error)
 
 
 async def _poll_searches(
@@ -244,18 +244,36 @@ def _record(
 
 
 async def _deliver(
-    deps: CycleDeps, clock: Clock, data_timestamp: str | None
-) -> tuple[int | None, str | None]:
-    """Send every unsent change in one digest. Returns the delivery id and where it went."""
+    deps: CycleDeps, clock: Clock, cycle_id: int, data_timestamp: str | None
+) -> tuple[list[str], list[str]]:
+    """One digest per group of recipients who get the same changes. Returns where each went
+    and what failed; a failed digest keeps its changes for the next cycle, the others go."""
     mailing = deps.mailing
-    claim = deps.store.claim_pending(clock(), mailing.transport.name)
-    if claim is None:
-        return None, None
+    sendings = deps.deliveries.claim(mailing.router, clock(), mailing.transport.name, cycle_id)
+    delivered: list[str] = []
+    failures: list[str] = []
+    for index, sending in enumerate(sendings):
+        try:
+            delivered.append(await _send(deps, clock, data_timestamp, sending))
+        except DeliveryError as exc:
+            failures.append(str(exc))
+            log.error("%s", exc)
+        except BaseException:
+            # Cancelled at shutdown, or a bug: the digests not yet sent go out next time.
+            for unsent in sendings[index + 1 :]:
+                deps.deliveries.release(unsent.delivery_id, clock(), "not sent: interrupted")
+            raise
+    return delivered, failures
+
+
+async def _send(deps: CycleDeps, clock: Clock, data_timestamp: str | None, sending: Sending) -> str:
+    mailing = deps.mailing
+    recipients = tuple(r for r in sending.recipients if r != OUTBOX)
     try:
-        titles = deps.store.titles({p.change.nct_id for p in claim.pending})
+        titles = deps.store.titles({p.change.nct_id for p in sending.pending})
         now = clock()
         digest = build_digest(
-            claim.pending,
+            sending.pending,
             titles,
             now,
             data_timestamp,
@@ -263,13 +281,13 @@ async def _deliver(
             cited=deps.config.watch.trials,
         )
         rendered = render_digest(digest, deps.config.digest.subject_prefix, deps.templates)
-        message_id = digest_message_id(digest.change_ids, mailing.recipients)
-        message = build_message(rendered, mailing.sender, mailing.recipients, message_id, now)
+        message_id = digest_message_id(digest.change_ids, recipients)
+        message = build_message(rendered, mailing.sender, recipients, message_id, now)
         where = await mailing.transport.deliver(message)
     except BaseException as exc:
         # Whatever stopped the send, the changes stay unsent and go out next time.
-        deps.store.release(claim.delivery_id, clock(), str(exc) or type(exc).__name__)
+        deps.deliveries.release(sending.delivery_id, clock(), str(exc) or type(exc).__name__)
         raise
-    deps.store.mark_sent(claim.delivery_id, clock(), rendered.subject, message_id, where)
+    deps.deliveries.mark_sent(sending.delivery_id, clock(), rendered.subject, message_id, where)
     log.info("digest of %d changes delivered: %s", digest.change_count, where)
-    return claim.delivery_id, where
+    return where

@@ -68,7 +68,6 @@ cycles = Table(
     Column("bytes_received", Integer, nullable=False, default=0),
     Column("trials_checked", Integer, nullable=False, default=0),
     Column("changes_found", Integer, nullable=False, default=0),
-    Column("delivery_id", Integer),
     Column("error", Text),
 )
 
@@ -131,6 +130,8 @@ deliveries = Table(
     # sending → sent | failed | abandoned (claim expired after a crash)
     Column("state", String(16), nullable=False),
     Column("transport", String(16), nullable=False),
+    Column("cycle_id", Integer),  # added in revision 0005, as were recipients and dispatches
+    Column("recipients", Text),
     Column("message_id", String(200)),
     Column("subject", Text),
     Column("location", Text),
@@ -149,9 +150,18 @@ changes = Table(
     Column("after", Text),
     Column("detail", Text),
     Column("detected_at", UTCDateTime, nullable=False),
-    Column("delivery_id", Integer, ForeignKey("deliveries.id")),
-    Index("ix_changes_delivery_id", "delivery_id"),
     Index("ix_changes_nct_id", "nct_id"),
+)
+
+# Who is to get each change, and by which delivery. A change gets its rows when it is first
+# delivered (routing may send it to several desks); each row is claimed by one delivery only.
+dispatches = Table(
+    "dispatches",
+    metadata,
+    Column("change_id", Integer, ForeignKey("changes.id"), primary_key=True),
+    Column("recipient", String(320), primary_key=True),  # "" = the outbox, addressed to no one
+    Column("delivery_id", Integer, ForeignKey("deliveries.id")),
+    Index("ix_dispatches_delivery_id", "delivery_id"),
 )
 
 
@@ -221,9 +231,23 @@ def _sqlite_engine(url: str) -> Engine:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (the newest by default); a no-op when it is there."""
     config = _alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+    with engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table by copying it; with foreign keys enforced, dropping the old
+            # copy would fail. The pragma only works outside a transaction, hence the raw call.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                config.attributes["connection"] = conn
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise StoreError(f"the migration left a broken reference: {tuple(broken)}")
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
 
 
 def schema_revision(engine: Engine) -> tuple[str | None, str]:

@@ -12,6 +12,8 @@ from sqlalchemy import Engine, RowMapping, func, select
 
 from monitor.config import ScheduleConfig
 from monitor.db import changes, cycles, deliveries, services, snapshots, trials
+from monitor.deliveries import Deliveries
+from monitor.models import Change
 from monitor.render import change_view, date_words, enrollment_words, status_words
 from monitor.schedule import last_due, make_trigger
 from monitor.store import pending_from_row, snapshot_from_row
@@ -45,12 +47,10 @@ def history_text(engine: Engine, nct_id: str) -> str | None:
         )
         reported = list(
             conn.execute(
-                select(changes, deliveries.c.state, deliveries.c.finished_at.label("sent_at"))
-                .select_from(changes.outerjoin(deliveries))
-                .where(changes.c.nct_id == nct_id)
-                .order_by(changes.c.id)
+                select(changes).where(changes.c.nct_id == nct_id).order_by(changes.c.id)
             ).mappings()
         )
+    sent = Deliveries(engine).sent()
     if not rows:
         return None
     title = next((r["title"] for r in reversed(rows) if r["title"]), "(no title)")
@@ -59,8 +59,9 @@ def history_text(engine: Engine, nct_id: str) -> str | None:
         lines.append(f"  {_when(row['observed_at'])}  {_trial_state(row)}")
     lines += ["", f"Reported changes ({len(reported)})"]
     for row in reported:
-        sent = f"sent {_when(row['sent_at'])}" if row["state"] == "sent" else "not sent yet"
-        lines.append(f"  {_when(row['detected_at'])}  {_words(row)}  [{sent}]")
+        when = sent.get(row["id"])
+        state = f"sent {_when(when)}" if when else "not sent yet"
+        lines.append(f"  {_when(row['detected_at'])}  {_words(row)}  [{state}]")
     if not reported:
         lines.append("  none")
     return "\n".join(lines)
@@ -85,14 +86,17 @@ def health(engine: Engine, schedule: ScheduleConfig, now: datetime) -> Health:
 
 
 def _cycles_section(engine: Engine, count: int) -> list[str]:
-    query = (
-        select(cycles, deliveries.c.state, deliveries.c.transport)
-        .select_from(cycles.outerjoin(deliveries, deliveries.c.id == cycles.c.delivery_id))
-        .order_by(cycles.c.id.desc())
-        .limit(count)
-    )
+    query = select(cycles).order_by(cycles.c.id.desc()).limit(count)
     with engine.connect() as conn:
         rows = list(conn.execute(query).mappings())
+        sent = conn.execute(
+            select(deliveries.c.cycle_id, deliveries.c.state, deliveries.c.transport).where(
+                deliveries.c.cycle_id.in_([row["id"] for row in rows])
+            )
+        ).all()
+    digests: dict[int, list[str]] = {}
+    for cycle_id, state, transport in sent:
+        digests.setdefault(cycle_id, []).append(f"{state} ({transport})")
     lines = [f"Last cycles ({len(rows)})"]
     if rows:
         lines.append(
@@ -105,7 +109,7 @@ def _cycles_section(engine: Engine, count: int) -> list[str]:
             if row["finished_at"]
             else "running"
         )
-        delivered = f"{row['state']} ({row['transport']})" if row["state"] else "-"
+        delivered = ", ".join(digests.get(row["id"], [])) or "-"
         outcome = row["outcome"] or "running"
         if row["error"]:
             outcome += f": {row['error']}"
@@ -131,19 +135,12 @@ def _trials_section(engine: Engine) -> list[str]:
 
 
 def _unsent_section(engine: Engine) -> list[str]:
-    query = (
-        select(changes, deliveries.c.state)
-        .select_from(changes.outerjoin(deliveries))
-        .where(changes.c.delivery_id.is_(None) | (deliveries.c.state == "sending"))
-        .order_by(changes.c.id)
-    )
-    with engine.connect() as conn:
-        rows = list(conn.execute(query).mappings())
-    lines = [f"Unsent changes ({len(rows)})"]
-    for row in rows:
-        sending = "  [being sent]" if row["state"] == "sending" else ""
-        found = _when(row["detected_at"])
-        lines.append(f"  {row['nct_id']}  {_words(row)}  (found {found}){sending}")
+    pending = Deliveries(engine).pending()
+    lines = [f"Unsent changes ({len(pending)})"]
+    for item in pending:
+        change = item.change
+        found = _when(item.detected_at)
+        lines.append(f"  {change.nct_id}  {_words(change)}  (found {found})")
     return lines
 
 
@@ -160,8 +157,10 @@ def _trial_state(row: RowMapping) -> str:
     )
 
 
-def _words(row: RowMapping) -> str:
-    view = change_view(pending_from_row(row).change)
+def _words(change: Change | RowMapping) -> str:
+    if not isinstance(change, Change):
+        change = pending_from_row(change).change
+    view = change_view(change)
     return (
         f"{view.label}: {view.before} → {view.after}"
         if view.before

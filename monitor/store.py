@@ -1,10 +1,9 @@
-"""Snapshots, changes, deliveries and cycles in SQL (SQLite or PostgreSQL, via SQLAlchemy Core).
+"""Snapshots, changes, claims' verdicts and cycles in SQL (SQLite or PostgreSQL, via Core).
 
-Two rules keep changes from being lost or repeated, whatever else runs at the same time:
-- a snapshot and the changes it revealed are written in one transaction, and a trial's latest
-  snapshot only moves forward from the one the diff was computed against (a conditional UPDATE);
-- a delivery claims unsent changes with one conditional UPDATE (`WHERE delivery_id IS NULL`), so
-  two senders can never claim the same change, and gives them back if the send fails.
+A snapshot and the changes it revealed are written in one transaction, and a trial's latest
+snapshot only moves forward from the one the diff was computed against (a conditional UPDATE),
+so a change is recorded once whatever else runs at the same time. Who gets the changes, and
+whether they have, is deliveries.py's business.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from monitor.db import (
     changes,
     claim_states,
     cycles,
-    deliveries,
     notices,
     search_hits,
     searches,
@@ -40,9 +38,6 @@ from monitor.plan import FULL, History
 
 log = logging.getLogger(__name__)
 
-# A claim older than this belongs to a sender that died; its changes go out again. Far longer
-# than a send can take (timeouts and retries included), so a live sender is never overtaken.
-STALE_CLAIM = timedelta(minutes=30)
 CONFLICT_RETRIES = 5
 
 
@@ -56,14 +51,6 @@ class SearchContext:
 
 
 @dataclass(frozen=True)
-class Sending:
-    """Unsent changes claimed by one delivery."""
-
-    delivery_id: int
-    pending: tuple[PendingChange, ...]
-
-
-@dataclass(frozen=True)
 class CycleFigures:
     requests: int = 0
     bytes_received: int = 0
@@ -72,7 +59,6 @@ class CycleFigures:
     records_rejected: int = 0  # logged, not stored: records without an NCT id or a status
     mode: str | None = None  # full | incremental | unchanged (see plan.py)
     data_timestamp: str | None = None
-    delivery_id: int | None = None
 
 
 # A trial's latest snapshot and its row id (None for a trial never seen before).
@@ -125,7 +111,6 @@ class Store:
                     changes_found=figures.changes_found,
                     mode=figures.mode,
                     data_timestamp=figures.data_timestamp,
-                    delivery_id=figures.delivery_id,
                 )
             )
 
@@ -387,82 +372,7 @@ class Store:
             .values(values)
         )
 
-    # -- delivery -------------------------------------------------------------------------
-
-    def claim_pending(self, now: datetime, transport: str) -> Sending | None:
-        """Claim every unsent change for one new delivery, or None when there is nothing."""
-        with self.engine.begin() as conn:
-            self._expire_stale_claims(conn, now)
-            waiting = conn.execute(
-                select(changes.c.id).where(changes.c.delivery_id.is_(None)).limit(1)
-            ).first()
-            if waiting is None:
-                return None
-            delivery_id = int(
-                conn.execute(
-                    insert(deliveries)
-                    .values(started_at=now, state="sending", transport=transport)
-                    .returning(deliveries.c.id)
-                ).scalar_one()
-            )
-            conn.execute(
-                update(changes)
-                .where(changes.c.delivery_id.is_(None))
-                .values(delivery_id=delivery_id)
-            )
-            rows = conn.execute(
-                select(changes).where(changes.c.delivery_id == delivery_id).order_by(changes.c.id)
-            ).mappings()
-            pending = tuple(pending_from_row(row) for row in rows)
-        if not pending:
-            return None
-        return Sending(delivery_id, pending)
-
-    def _expire_stale_claims(self, conn: Connection, now: datetime) -> None:
-        stale = select(deliveries.c.id).where(
-            deliveries.c.state == "sending", deliveries.c.started_at < now - STALE_CLAIM
-        )
-        stale_ids = list(conn.execute(stale).scalars())
-        if stale_ids:
-            log.warning(
-                "releasing changes of deliveries %s, abandoned by a stopped process", stale_ids
-            )
-            conn.execute(
-                update(changes).where(changes.c.delivery_id.in_(stale_ids)).values(delivery_id=None)
-            )
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(stale_ids))
-                .values(state="abandoned", finished_at=now)
-            )
-
-    def mark_sent(
-        self, delivery_id: int, now: datetime, subject: str, message_id: str, location: str
-    ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id)
-                .values(
-                    state="sent",
-                    finished_at=now,
-                    subject=subject,
-                    message_id=message_id,
-                    location=location,
-                )
-            )
-
-    def release(self, delivery_id: int, now: datetime, error: str) -> None:
-        """The send failed: the changes wait for the next delivery."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(changes).where(changes.c.delivery_id == delivery_id).values(delivery_id=None)
-            )
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id)
-                .values(state="failed", finished_at=now, error=error)
-            )
+    # -- reading ------------------------------------------------------------------------
 
     def titles(self, nct_ids: Iterable[str]) -> dict[str, str]:
         """The latest title the registry gave each trial (a vanished record keeps its old one)."""
@@ -477,12 +387,6 @@ class Store:
         )
         with self.engine.connect() as conn:
             return {row.nct_id: row.title for row in conn.execute(query)}
-
-    def pending(self) -> list[PendingChange]:
-        """Changes waiting for delivery and not claimed by a send in flight (for `preview`)."""
-        with self.engine.connect() as conn:
-            query = select(changes).where(changes.c.delivery_id.is_(None)).order_by(changes.c.id)
-            return [pending_from_row(row) for row in conn.execute(query).mappings()]
 
     # -- the service and its operators ----------------------------------------------------
 
@@ -529,10 +433,10 @@ class Store:
             query = select(func.count()).select_from(snapshots).where(snapshots.c.nct_id == nct_id)
             return int(conn.execute(query).scalar_one())
 
-    def all_changes(self) -> list[tuple[Change, int | None]]:
+    def all_changes(self) -> list[Change]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(changes).order_by(changes.c.id)).mappings()
-            return [(pending_from_row(row).change, row["delivery_id"]) for row in rows]
+            return [pending_from_row(row).change for row in rows]
 
 
 def _snapshot_row(snapshot: Snapshot) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from standin import StandinRegistry, ldn_studies
 
 from monitor.cli import main
 from monitor.db import make_engine
+from monitor.deliveries import Deliveries
 from monitor.store import Store
 
 FINAL, DANISH = "NCT04270877", "NCT02806440"
@@ -133,6 +134,9 @@ class World:
 
     def store(self) -> Store:
         return Store(make_engine(self.database_url))
+
+    def deliveries(self) -> Deliveries:
+        return Deliveries(make_engine(self.database_url))
 
 
 def body(message: EmailMessage, subtype: str = "plain") -> str:

@@ -17,6 +17,7 @@ from standin import Fault, set_piece
 from monitor.db import (
     changes,
     cycles,
+    deliveries,
     make_engine,
     migrate,
     schema_revision,
@@ -25,7 +26,7 @@ from monitor.db import (
     trials,
 )
 
-HEAD = "0004"  # the newest revision
+HEAD = "0005"  # the newest revision
 
 
 def terminate_final(world: World) -> None:
@@ -145,9 +146,22 @@ def test_a_database_from_the_first_revision_upgrades_without_losing_anything(wor
                 before="ACTIVE_NOT_RECRUITING", after="COMPLETED", detected_at=now,
             )
         )  # fmt: skip
+        # And one change that had gone out already, by the delivery of the time.
+        conn.execute(
+            insert(deliveries).values(
+                id=1, started_at=now, finished_at=now, state="sent", transport="smtp"
+            )
+        )
+        conn.execute(
+            insert(changes).values(
+                id=2, cycle_id=1, snapshot_id=1, nct_id=FINAL, kind="enrollment",
+                before="90 ESTIMATED", after="99 ACTUAL", detected_at=now,
+            )
+        )  # fmt: skip
+        conn.execute(text("UPDATE changes SET delivery_id = 1 WHERE id = 2"))
         if engine.dialect.name == "postgresql":  # explicit ids above; move the sequences on
-            for table in ("cycles", "snapshots"):
-                conn.execute(text(f"SELECT setval('{table}_id_seq', 1)"))
+            for table, last in (("cycles", 1), ("snapshots", 1), ("changes", 2), ("deliveries", 1)):
+                conn.execute(text(f"SELECT setval('{table}_id_seq', {last})"))
     current, head = schema_revision(engine)
     assert (current, head) == ("0001", HEAD)
     run = world.command("migrate")
@@ -160,6 +174,7 @@ def test_a_database_from_the_first_revision_upgrades_without_losing_anything(wor
     assert world.check().code == 0
     [message] = world.messages  # the change left unsent before the upgrade goes out
     assert "Active, not recruiting → Completed" in body(message)
+    assert "99 (actual)" not in body(message)  # the one sent before is not sent again
     engine.dispose()
 
 

@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from monitor.db import make_engine, migrate, snapshots
+from monitor.deliveries import Deliveries, Sending
 from monitor.models import ChangeKind, Observation, Snapshot
-from monitor.store import Sending, Store
+from monitor.routing import Route, Router
+from monitor.store import Store
 
 NOW = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
 TRIALS = [
@@ -59,8 +61,15 @@ def test_the_same_change_seen_by_many_processes_is_recorded_once(database_url: s
     assert sum(len(f) for f in found if isinstance(f, list)) == len(TRIALS)
     recorded = store.all_changes()
     assert len(recorded) == len(TRIALS)
-    assert {c.kind for c, _ in recorded} == {ChangeKind.STATUS}
+    assert {c.kind for c in recorded} == {ChangeKind.STATUS}
     assert all(store.snapshot_count(s.nct_id) == 2 for s in TRIALS)
+
+
+EVERYONE = Router(("editor@example.org",))
+
+
+def claim(database_url: str, router: Router = EVERYONE) -> list[Sending]:
+    return Deliveries(make_engine(database_url)).claim(router, NOW, "smtp", cycle_id=1)
 
 
 def test_unsent_changes_are_claimed_by_one_sender_only(database_url: str) -> None:
@@ -70,11 +79,13 @@ def test_unsent_changes_are_claimed_by_one_sender_only(database_url: str) -> Non
         cycle, [Observation(replace(s, enrollment_count=41), raw=None) for s in TRIALS], NOW
     )
 
-    claims = race(6, lambda other: other.claim_pending(NOW, "smtp"), database_url)
-    won = [c for c in claims if c is not None]
+    claims = race(6, lambda other: claim(database_url), database_url)
+    won = [c for c in claims if c]
     assert len(won) == 1
-    assert isinstance(won[0], Sending) and len(won[0].pending) == len(TRIALS)
-    assert store.claim_pending(NOW, "smtp") is None
+    sendings = won[0]
+    assert isinstance(sendings, list)
+    assert [len(s.pending) for s in sendings] == [len(TRIALS)]
+    assert claim(database_url) == []
 
 
 def test_a_failed_send_gives_the_changes_back(database_url: str) -> None:
@@ -82,11 +93,37 @@ def test_a_failed_send_gives_the_changes_back(database_url: str) -> None:
     store.record(
         store.start_cycle(NOW), [Observation(replace(TRIALS[0], status="WITHDRAWN"), raw=None)], NOW
     )
-    claim = store.claim_pending(NOW, "smtp")
-    assert claim is not None
-    store.release(claim.delivery_id, NOW, "451 try later")
-    again = store.claim_pending(NOW, "smtp")
-    assert again is not None and [p.id for p in again.pending] == [p.id for p in claim.pending]
+    deliveries = Deliveries(store.engine)
+    [sending] = claim(database_url)
+    deliveries.release(sending.delivery_id, NOW, "451 try later")
+    [again] = claim(database_url)
+    assert [p.id for p in again.pending] == [p.id for p in sending.pending]
+    deliveries.mark_sent(again.delivery_id, NOW, "subject", "<id>", "server")
+    assert claim(database_url) == []
+    assert deliveries.sent() == {again.pending[0].id: NOW}
+
+
+def test_each_desk_gets_one_digest_with_only_its_changes(database_url: str) -> None:
+    store = prepared(database_url)
+    first, second = TRIALS[0].nct_id, TRIALS[1].nct_id
+    router = Router(
+        ("editor@example.org",),
+        (
+            Route("FM desk", ("fm@example.org",), trials=frozenset({first})),
+            Route(
+                "Both", ("both@example.org", "fm@example.org"), trials=frozenset({first, second})
+            ),
+        ),
+    )
+    moved = [Observation(replace(s, status="COMPLETED"), raw=None) for s in TRIALS[:3]]
+    store.record(store.start_cycle(NOW), moved, NOW)
+    sendings = {
+        s.recipients: {p.change.nct_id for p in s.pending} for s in claim(database_url, router)
+    }
+    assert sendings == {
+        ("editor@example.org",): {first, second, TRIALS[2].nct_id},
+        ("fm@example.org", "both@example.org"): {first, second},
+    }
 
 
 def test_pruning_keeps_each_trials_latest_and_every_snapshot_a_change_points_to(

@@ -1,0 +1,213 @@
+"""Who gets which change, and whether they have it yet.
+
+A change is addressed when it is first delivered: one dispatch row per recipient the routing
+gives it. A delivery then claims unsent rows with one conditional UPDATE
+(`WHERE delivery_id IS NULL`), checks that it got every row it meant to, and only marks them
+sent once the mail server accepted the message; a failed send gives them back. So two senders
+can never claim the same row, a crash loses nothing, and each desk gets each change once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, exists, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from monitor.db import changes, deliveries, dispatches, search_hits
+from monitor.errors import StoreError
+from monitor.models import PendingChange
+from monitor.routing import Router
+from monitor.store import pending_from_row
+
+log = logging.getLogger(__name__)
+
+# A claim older than this belongs to a sender that died; its changes go out again. Far longer
+# than a send can take (timeouts and retries included), so a live sender is never overtaken.
+STALE_CLAIM = timedelta(minutes=30)
+RETRIES = 5
+OUTBOX = ""  # the one recipient of digests written to the outbox without an [email] section
+
+
+@dataclass(frozen=True)
+class Sending:
+    """Changes claimed by one delivery, for these recipients."""
+
+    delivery_id: int
+    recipients: tuple[str, ...]
+    pending: tuple[PendingChange, ...]
+
+
+class _Conflict(Exception):
+    """Another process claimed some of the same rows first; claim again."""
+
+
+class Deliveries:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def claim(self, router: Router, now: datetime, transport: str, cycle_id: int) -> list[Sending]:
+        """Address new changes, then claim every unsent one: one Sending per group of
+        recipients who get the same changes (so one message each, To: all of them)."""
+        for _ in range(RETRIES):
+            try:
+                with self.engine.begin() as conn:
+                    self._address(conn, router)
+                    self._expire_stale(conn, now)
+                    return self._claim(conn, router, now, transport, cycle_id)
+            except (_Conflict, IntegrityError):
+                log.info("another process is delivering the same changes; claiming again")
+        raise StoreError("another process kept claiming the same changes; try again later")
+
+    def _address(self, conn: Connection, router: Router) -> None:
+        unaddressed = conn.execute(
+            select(changes.c.id, changes.c.nct_id).where(
+                ~exists().where(dispatches.c.change_id == changes.c.id)
+            )
+        ).all()
+        if not unaddressed:
+            return
+        trials = sorted({row.nct_id for row in unaddressed})
+        found_by: dict[str, set[str]] = {}
+        for hit in conn.execute(select(search_hits).where(search_hits.c.nct_id.in_(trials))):
+            found_by.setdefault(hit.nct_id, set()).add(hit.term)
+        rows = [
+            {"change_id": row.id, "recipient": recipient}
+            for row in unaddressed
+            for recipient in router.recipients(row.nct_id, found_by.get(row.nct_id, set()))
+        ]
+        conn.execute(insert(dispatches), rows)  # a duplicate key: another process addressed it
+
+    def _claim(
+        self, conn: Connection, router: Router, now: datetime, transport: str, cycle_id: int
+    ) -> list[Sending]:
+        rows = conn.execute(
+            select(dispatches.c.change_id, dispatches.c.recipient).where(
+                dispatches.c.delivery_id.is_(None)
+            )
+        ).all()
+        wanted: dict[str, set[int]] = {}
+        for row in rows:
+            wanted.setdefault(row.recipient, set()).add(row.change_id)
+        groups: dict[frozenset[int], list[str]] = {}
+        order = {r: i for i, r in enumerate(router.order)}
+        for recipient in sorted(wanted, key=lambda r: (order.get(r, len(order)), r)):
+            groups.setdefault(frozenset(wanted[recipient]), []).append(recipient)
+        return [
+            self._claim_group(conn, sorted(ids), tuple(recipients), now, transport, cycle_id)
+            for ids, recipients in groups.items()
+        ]
+
+    def _claim_group(
+        self,
+        conn: Connection,
+        ids: list[int],
+        recipients: tuple[str, ...],
+        now: datetime,
+        transport: str,
+        cycle_id: int,
+    ) -> Sending:
+        delivery_id = int(
+            conn.execute(
+                insert(deliveries)
+                .values(
+                    started_at=now,
+                    state="sending",
+                    transport=transport,
+                    cycle_id=cycle_id,
+                    recipients=", ".join(r or "(outbox)" for r in recipients),
+                )
+                .returning(deliveries.c.id)
+            ).scalar_one()
+        )
+        claimed = conn.execute(
+            update(dispatches)
+            .where(
+                dispatches.c.delivery_id.is_(None),
+                dispatches.c.change_id.in_(ids),
+                dispatches.c.recipient.in_(recipients),
+            )
+            .values(delivery_id=delivery_id)
+        )
+        if claimed.rowcount != len(ids) * len(recipients):
+            raise _Conflict(delivery_id)
+        found = conn.execute(select(changes).where(changes.c.id.in_(ids)).order_by(changes.c.id))
+        pending = tuple(pending_from_row(row) for row in found.mappings())
+        return Sending(delivery_id, recipients, pending)
+
+    def _expire_stale(self, conn: Connection, now: datetime) -> None:
+        stale = select(deliveries.c.id).where(
+            deliveries.c.state == "sending", deliveries.c.started_at < now - STALE_CLAIM
+        )
+        stale_ids = list(conn.execute(stale).scalars())
+        if stale_ids:
+            log.warning("re-queueing the changes of abandoned deliveries %s", stale_ids)
+            self._give_back(conn, stale_ids)
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(stale_ids))
+                .values(state="abandoned", finished_at=now)
+            )
+
+    def _give_back(self, conn: Connection, delivery_ids: Sequence[int]) -> None:
+        conn.execute(
+            update(dispatches)
+            .where(dispatches.c.delivery_id.in_(delivery_ids))
+            .values(delivery_id=None)
+        )
+
+    def mark_sent(
+        self, delivery_id: int, now: datetime, subject: str, message_id: str, location: str
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    state="sent",
+                    finished_at=now,
+                    subject=subject,
+                    message_id=message_id,
+                    location=location,
+                )
+            )
+
+    def release(self, delivery_id: int, now: datetime, error: str) -> None:
+        """The send failed: its changes wait for the next delivery."""
+        with self.engine.begin() as conn:
+            self._give_back(conn, [delivery_id])
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(state="failed", finished_at=now, error=error)
+            )
+
+    def pending(self) -> list[PendingChange]:
+        """Changes some recipient still waits for, not claimed by a send in flight."""
+        waiting = exists().where(
+            dispatches.c.change_id == changes.c.id, dispatches.c.delivery_id.is_(None)
+        )
+        unaddressed = ~exists().where(dispatches.c.change_id == changes.c.id)
+        query = select(changes).where(waiting | unaddressed).order_by(changes.c.id)
+        with self.engine.connect() as conn:
+            return [pending_from_row(row) for row in conn.execute(query).mappings()]
+
+    def sent(self) -> dict[int, datetime | None]:
+        """For each addressed change: when the last of its recipients got it, or None while
+        one still waits."""
+        query = select(
+            dispatches.c.change_id, deliveries.c.state, deliveries.c.finished_at
+        ).select_from(dispatches.outerjoin(deliveries))
+        result: dict[int, datetime | None] = {}
+        waiting: set[int] = set()
+        with self.engine.connect() as conn:
+            for change_id, state, finished in conn.execute(query):
+                if state != "sent":
+                    waiting.add(change_id)
+                previous = result.get(change_id)
+                result[change_id] = finished if previous is None else max(previous, finished)
+        return {i: None if i in waiting else when for i, when in result.items()}

@@ -1,0 +1,37 @@
+"""Who gets which change: everyone on `email.recipients` gets every change; a desk named in
+`[[routes]]` gets the changes of its trials and of the trials its searches found. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    recipients: tuple[str, ...]
+    trials: frozenset[str] = frozenset()
+    search_terms: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Router:
+    everyone: tuple[str, ...]  # get every change ("" alone: the outbox, addressed to no one)
+    routes: tuple[Route, ...] = ()
+
+    def recipients(self, nct_id: str, found_by: Collection[str]) -> tuple[str, ...]:
+        """Everyone, then each route's desk that wants this trial, without repeats."""
+        chosen = dict.fromkeys(self.everyone)
+        for route in self.routes:
+            if nct_id in route.trials or not route.search_terms.isdisjoint(found_by):
+                chosen.update(dict.fromkeys(route.recipients))
+        return tuple(chosen)
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """Every recipient, in the order the config names them (for the To: header)."""
+        every = dict.fromkeys(self.everyone)
+        for route in self.routes:
+            every.update(dict.fromkeys(route.recipients))
+        return tuple(every)
