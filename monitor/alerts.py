@@ -1,17 +1,23 @@
-"""Operational notices to `email.ops_recipients`: one "monitor is failing" after several failed
-cycles in a row, one "recovered" when a cycle succeeds again. Never in the content digest."""
+"""The messages besides the digest.
+
+- Operational notices to `email.ops_recipients`: one "monitor is failing" after several failed
+  cycles in a row, one "recovered" when a cycle succeeds again. Never in the content digest.
+- The weekly quiet note to the digest's readers (when `digest.weekly_quiet_note` is on): a week
+  without a digest, the monitor says it is alive and how many trials it watches.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from jinja2 import Environment
 
-from monitor.config import Config
-from monitor.cycle import CycleResult
+from monitor.config import Config, list_header
+from monitor.cycle import CycleResult, Mailing
 from monitor.deliver import Transport, build_message
+from monitor.deliveries import OUTBOX
 from monitor.errors import DeliveryError
 from monitor.render import render_message
 from monitor.store import Store
@@ -63,3 +69,43 @@ async def notify_operators(
     store.record_notice(kind, result.cycle_id, now, ", ".join(email.ops_recipients))
     log.info("sent the %s notice to %s", kind, ", ".join(email.ops_recipients))
     return kind
+
+
+QUIET_WEEK = timedelta(days=7)
+
+
+async def quiet_week_note(
+    config: Config,
+    store: Store,
+    mailing: Mailing,
+    templates: Environment,
+    result: CycleResult,
+    clock: Callable[[], datetime],
+) -> bool:
+    """Send the quiet-week note if a week has passed with nothing said; True once sent."""
+    if not config.digest.weekly_quiet_note or not result.ok or result.delivered_to:
+        return False
+    now = clock()
+    since = store.last_quiet_moment()
+    if since is None or now - since < QUIET_WEEK:
+        return False
+    context = {
+        "prefix": config.digest.subject_prefix,
+        "watched": len(store.known_trial_ids()),
+        "searches": [s.name for s in config.watch.searches],
+        "since": since.strftime("%d %B %Y").lstrip("0"),
+        "when": now.strftime("%d %B %Y, %H:%M UTC").lstrip("0"),
+    }
+    rendered = render_message(templates, "quiet", context)
+    recipients = tuple(r for r in mailing.router.everyone if r != OUTBOX)
+    message_id = f"<quiet-{result.cycle_id}@trial-monitor>"
+    message = build_message(
+        rendered, mailing.sender, recipients, message_id, now, list_header(config.digest)
+    )
+    try:
+        await mailing.transport.deliver(message)
+    except DeliveryError as exc:
+        log.warning("could not send the quiet-week note: %s", exc)
+        return False
+    store.record_notice("quiet", result.cycle_id, now, ", ".join(recipients) or "(outbox)")
+    return True

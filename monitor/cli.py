@@ -26,7 +26,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
-from monitor.alerts import notify_operators
+from monitor.alerts import notify_operators, quiet_week_note
 from monitor.claims import Verdict
 from monitor.config import NCT_ID, Config, config_path, load_config
 from monitor.cycle import CycleDeps, CycleResult, Mailing, run_cycle
@@ -269,6 +269,7 @@ async def _one_cycle(config: Config, engine: Engine) -> CycleResult | None:
             result = await run_cycle(deps, clock=_now)
         unsent = len(deliveries.pending())
         await notify_operators(config, store, mailing.transport, templates, result, _now, unsent)
+        await quiet_week_note(config, store, mailing, templates, result, _now)
     _log_cycle(result, time.monotonic() - started)
     return result
 

@@ -117,6 +117,11 @@ class AlertsConfig:
 @dataclass(frozen=True)
 class DigestConfig:
     subject_prefix: str = "[trial-monitor]"
+    # The List-Id header's identifier, for mail filters (RFC 2919).
+    list_id: str = "digest.trial-monitor.localhost"
+    # A note to the digest's readers when a week passed with no digest, so they know the
+    # monitor is alive. Off by default.
+    weekly_quiet_note: bool = False
     # category → high | medium | low, over importance.DEFAULTS
     importance: Mapping[str, str] = field(default_factory=dict)
 
@@ -142,6 +147,12 @@ class Config:
         """Every secret the config holds, for the log filter that blanks them out."""
         found = [self.email.password if self.email else None, make_url(self.database_url).password]
         return tuple(str(s) for s in found if s)
+
+
+def list_header(digest: DigestConfig) -> str:
+    """The List-Id header: the subject prefix as its label, e.g. `LDN monitor <ldn.example.org>`."""
+    label = re.sub(r'[\[\]"<>]', "", digest.subject_prefix).strip()
+    return f"{label} <{digest.list_id}>" if label else f"<{digest.list_id}>"
 
 
 def config_path(cli_value: str | None, environ: Mapping[str, str]) -> Path:
@@ -451,8 +462,12 @@ def _digest(table: _Table) -> DigestConfig:
     if "\r" in prefix or "\n" in prefix:
         raise ConfigError(f"digest.subject_prefix = {prefix!r} contains a line break")
     importance = _importance(table.table("importance"))
+    list_id = table.string("list_id", DigestConfig.list_id).strip()
+    if not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", list_id):
+        raise ConfigError(f"digest.list_id = {list_id!r} is not a dotted name like ldn.example.org")
+    quiet = table.boolean("weekly_quiet_note", DigestConfig.weekly_quiet_note)
     table.done()
-    return DigestConfig(subject_prefix=prefix.strip(), importance=importance)
+    return DigestConfig(prefix.strip(), list_id, quiet, importance)
 
 
 def _importance(table: _Table) -> dict[str, str]:

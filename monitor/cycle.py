@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from jinja2 import Environment
 
-from monitor.config import Config
+from monitor.config import Config, list_header
 from monitor.deliver import Transport, build_message, digest_message_id
 from monitor.deliveries import OUTBOX, Deliveries, Sending
 from monitor.errors import DeliveryError, RegistryError
@@ -282,7 +282,9 @@ async def _send(deps: CycleDeps, clock: Clock, data_timestamp: str | None, sendi
         )
         rendered = render_digest(digest, deps.config.digest.subject_prefix, deps.templates)
         message_id = digest_message_id(digest.change_ids, recipients)
-        message = build_message(rendered, mailing.sender, recipients, message_id, now)
+        message = build_message(
+            rendered, mailing.sender, recipients, message_id, now, list_header(deps.config.digest)
+        )
         where = await mailing.transport.deliver(message)
     except BaseException as exc:
         # Whatever stopped the send, the changes stay unsent and go out next time.

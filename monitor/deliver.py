@@ -51,6 +51,7 @@ def build_message(
     recipients: Sequence[str],
     message_id: str,
     now: datetime,
+    list_id: str | None = None,
 ) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = rendered.subject
@@ -59,6 +60,8 @@ def build_message(
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
+    if list_id:
+        message["List-Id"] = list_id
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     return message

@@ -24,6 +24,7 @@ from monitor.db import (
     changes,
     claim_states,
     cycles,
+    deliveries,
     notices,
     search_hits,
     searches,
@@ -415,8 +416,31 @@ class Store:
     def last_notice(self) -> str | None:
         """The kind of the newest operator notice sent ("failing" or "recovered")."""
         with self.engine.connect() as conn:
-            query = select(notices.c.kind).order_by(notices.c.id.desc()).limit(1)
+            query = (
+                select(notices.c.kind)
+                .where(notices.c.kind.in_(["failing", "recovered"]))
+                .order_by(notices.c.id.desc())
+                .limit(1)
+            )
             return conn.execute(query).scalar()
+
+    def last_quiet_moment(self) -> datetime | None:
+        """Since when the digest's readers have heard nothing: the latest of the last digest
+        sent, the last quiet-week note, and the first good cycle."""
+        with self.engine.connect() as conn:
+            moments = [
+                conn.execute(
+                    select(func.max(deliveries.c.finished_at)).where(deliveries.c.state == "sent")
+                ).scalar(),
+                conn.execute(
+                    select(func.max(notices.c.sent_at)).where(notices.c.kind == "quiet")
+                ).scalar(),
+                conn.execute(
+                    select(func.min(cycles.c.started_at)).where(cycles.c.outcome == "ok")
+                ).scalar(),
+            ]
+        known = [m for m in moments[:2] if m is not None]
+        return max(known) if known else moments[2]
 
     def record_notice(self, kind: str, cycle_id: int, now: datetime, recipients: str) -> None:
         with self.engine.begin() as conn:

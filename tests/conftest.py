@@ -54,6 +54,7 @@ class World:
     email_extra: str = ""  # more lines for the [email] table
     extra: str = ""  # more tables, at the end
     database_settings: str = ""  # more lines for the [database] table
+    digest_settings: str = ""  # more lines for the [digest] table
 
     @property
     def config_path(self) -> Path:
@@ -91,13 +92,14 @@ class World:
             {{database_settings}}
             [digest]
             subject_prefix = "[LDN monitor]"
-
+            {{digest_settings}}
             [watch]
             trials = {self.trials!r}
             """
             )
             .replace("'", '"')
             .replace("{database_settings}", self.database_settings)
+            .replace("{digest_settings}", self.digest_settings)
         )
         self.config_path.write_text(
             text_ + searches + (email if self.email else "") + self.extra, encoding="utf-8"

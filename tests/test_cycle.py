@@ -3,8 +3,13 @@ SQLite file. Each test is one story an editor or an operator would tell."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from conftest import DANISH, FINAL, World, body
+from sqlalchemy import select
 from standin import Fault, add_reference, load_fixture, set_piece, study
+
+from monitor.db import cycles
 
 NEW_LDN = "NCT06000001"
 
@@ -285,3 +290,35 @@ def test_hostile_registry_text_is_escaped_and_cannot_inject_headers(world: World
         in html
     )
     assert world.smtp.recorder.accepted[0].recipients == ["editor@example.org", "desk@example.org"]
+
+
+def test_a_digest_carries_a_list_id_for_mail_filters(world: World) -> None:
+    world.extra = '\n[digest.importance]\nstatus = "high"\n'
+    baseline(world)
+    world.registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "ACTIVE_NOT_RECRUITING"))
+    world.check()
+    [message] = world.messages
+    assert message["List-Id"] == "LDN monitor <digest.trial-monitor.localhost>"
+    assert "[high] Status: Completed → Active, not recruiting" in body(message)  # configured level
+
+
+def age_history(world: World, days: int) -> None:
+    """Pretend every cycle so far ran `days` earlier."""
+    with world.store().engine.begin() as conn:
+        for cycle_id, started in conn.execute(select(cycles.c.id, cycles.c.started_at)).all():
+            moved = started - timedelta(days=days)
+            conn.execute(cycles.update().where(cycles.c.id == cycle_id).values(started_at=moved))
+
+
+def test_a_quiet_week_is_said_once_when_the_note_is_on(world: World) -> None:
+    baseline(world)
+    age_history(world, 8)
+    assert world.check().code == 0
+    assert world.messages == []  # off by default
+    world.digest_settings = "weekly_quiet_note = true\n"
+    assert world.check().code == 0
+    [note] = world.messages
+    assert note["Subject"] == "[LDN monitor] no changes this week — 2 trials watched"
+    assert "found nothing to report since" in body(note)
+    assert world.check().code == 0
+    assert len(world.messages) == 1  # once a week, not once a cycle

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sample import sample_digest
 
 from monitor.models import Change, ChangeKind, PendingChange
 from monitor.render import (
@@ -111,3 +112,18 @@ def test_words_for_registry_values() -> None:
     assert date_words(None) == "not given"
     assert enrollment_words("99 ACTUAL") == "99 (actual)"
     assert enrollment_words("ESTIMATED") == "number not given (estimated)"
+
+
+def test_the_html_needs_no_script_stylesheet_or_image_to_read() -> None:
+    html = sample_digest().html.lower()
+    for forbidden in ("<script", "<link", "<style", "<img", "url(", "@import"):
+        assert forbidden not in html
+    assert 'name="viewport"' in html
+
+
+def test_the_plain_text_part_stands_on_its_own() -> None:
+    text = sample_digest().text
+    assert "<strong>" not in text and "&amp;" not in text
+    assert "WHAT MATTERS MOST" in text
+    assert "https://clinicaltrials.gov/study/NCT04270877?tab=history" in text
+    assert "[high] Results of this cited trial have been published: PMID 32845365" in text
