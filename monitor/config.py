@@ -53,6 +53,10 @@ class RegistryConfig:
     # The public API allows about 50 requests a minute from one address; stay well under it.
     min_interval_seconds: float = 1.2
     page_size: int = 1000
+    # Bounds on one cycle's work; reaching one stops the cycle with an error naming it.
+    max_response_bytes: int = 50_000_000
+    max_pages: int = 2_000
+    max_records_per_cycle: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,13 @@ def _registry(table: _Table) -> RegistryConfig:
             "min_interval_seconds", defaults.min_interval_seconds, minimum=0
         ),
         page_size=table.integer("page_size", defaults.page_size, minimum=1, maximum=1000),
+        max_response_bytes=table.integer(
+            "max_response_bytes", defaults.max_response_bytes, minimum=10_000, maximum=10**10
+        ),
+        max_pages=table.integer("max_pages", defaults.max_pages, minimum=1, maximum=10**6),
+        max_records_per_cycle=table.integer(
+            "max_records_per_cycle", defaults.max_records_per_cycle, minimum=1, maximum=10**8
+        ),
     )
     table.done()
     return config

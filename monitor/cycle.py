@@ -18,7 +18,7 @@ from jinja2 import Environment
 from monitor.config import Config, list_header
 from monitor.deliver import Transport, build_message, digest_message_id
 from monitor.deliveries import OUTBOX, Deliveries, Sending
-from monitor.errors import DeliveryError, RegistryError
+from monitor.errors import DeliveryError, LimitError, RegistryError
 from monitor.importance import Ranking
 from monitor.models import Observation, Snapshot
 from monitor.normalize import IncompleteRecord, normalize, study_id
@@ -236,6 +236,11 @@ def _record(
 ) -> None:
     if not observations:
         return
+    limit = deps.config.registry.max_records_per_cycle
+    if tally.trials_checked + len(observations) > limit:
+        raise LimitError(
+            f"this cycle passed {limit:,} records (registry.max_records_per_cycle); stopped there"
+        )
     found = deps.store.record(cycle_id, observations, clock(), search)
     tally.trials_checked += len(observations)
     tally.changes_found += len(found)

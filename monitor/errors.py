@@ -13,6 +13,10 @@ class RegistryError(MonitorError):
     """ClinicalTrials.gov could not be read, after retries where retrying made sense."""
 
 
+class LimitError(RegistryError):
+    """A bound on the work of one cycle was reached (response size, pages, records)."""
+
+
 class StoreError(MonitorError):
     """The database could not be used (unreachable, locked, or not at the expected schema)."""
 

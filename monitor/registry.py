@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
 import time
@@ -22,7 +23,7 @@ import httpx
 
 from monitor import __version__
 from monitor.config import RegistryConfig
-from monitor.errors import RegistryError
+from monitor.errors import LimitError, RegistryError
 from monitor.normalize import TRACKED_FIELDS
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,6 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"trial-monitor/{__version__} (ClinicalTrials.gov change monitor; httpx)"
 # nginx refuses request lines over 8 KB by default; stay clear of it with room for headers.
 MAX_URL_BYTES = 8000
-# A cursor that never ends is a registry bug; stop rather than loop for ever.
-MAX_PAGES = 10_000
 MAX_RETRY_AFTER_SECONDS = 300.0
 
 Study = dict[str, Any]
@@ -154,7 +153,8 @@ class RegistryClient:
     async def _pages(self, params: dict[str, str]) -> AsyncIterator[Page]:
         token: str | None = None
         seen: set[str] = set()
-        for _ in range(MAX_PAGES):
+        limit = self._config.max_pages
+        for _ in range(limit):
             # The API ties a page token to the query: later pages repeat every parameter.
             page_params = params if token is None else {**params, "pageToken": token}
             body = await self._get_json("/studies", page_params, _check_page)
@@ -165,7 +165,9 @@ class RegistryClient:
             if token in seen:
                 raise RegistryError("registry repeated a page token; the listing would not end")
             seen.add(token)
-        raise RegistryError(f"registry listing exceeded {MAX_PAGES} pages")
+        raise LimitError(
+            f"a registry listing went past {limit} pages (registry.max_pages); stopped there"
+        )
 
     async def _get_json(
         self,
@@ -196,23 +198,21 @@ class RegistryClient:
         await self._pace()
         self.stats.requests += 1
         try:
-            response = await self._http.get(url, params=params)
+            status, headers, content = await self._fetch(url, params)
         except httpx.TransportError as exc:
             raise _Retry(
                 f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             ) from None
-        self.stats.bytes_received += len(response.content)
-        status = response.status_code
         if status == 429:
-            raise _Retry("HTTP 429 rate limited", _retry_after(response))
+            raise _Retry("HTTP 429 rate limited", _retry_after(headers))
         if status >= 500:
-            raise _Retry(f"HTTP {status}", _retry_after(response))
+            raise _Retry(f"HTTP {status}", _retry_after(headers))
         if status != 200:
             # Error bodies are text/plain; quote them, never parse them.
-            text = " ".join(response.text.split())[:300]
+            text = " ".join(content.decode("utf-8", "replace").split())[:300]
             raise RegistryError(f"registry refused {url}: HTTP {status}: {text}")
         try:
-            body = response.json()
+            body = json.loads(content)
             if not isinstance(body, dict):
                 raise ValueError("not a JSON object")
             if check is not None:
@@ -220,6 +220,22 @@ class RegistryClient:
         except ValueError as exc:
             raise _Retry(f"body is not the JSON expected ({exc})") from None
         return body
+
+    async def _fetch(self, url: str, params: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
+        """One GET, its body read as it streams in and cut off past registry.max_response_bytes,
+        so that a runaway answer cannot fill the memory."""
+        limit = self._config.max_response_bytes
+        async with self._http.stream("GET", url, params=params) as response:
+            content = bytearray()
+            async for chunk in response.aiter_bytes():
+                content += chunk
+                self.stats.bytes_received += len(chunk)
+                if len(content) > limit:
+                    raise LimitError(
+                        f"a registry response passed {limit:,} bytes "
+                        "(registry.max_response_bytes); stopped reading it"
+                    )
+            return response.status_code, response.headers, bytes(content)
 
     async def _pace(self) -> None:
         wait = self._last_request + self._config.min_interval_seconds - time.monotonic()
@@ -247,9 +263,9 @@ def _check_page(body: dict[str, Any]) -> None:
         raise ValueError("nextPageToken is not a string")
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(headers: httpx.Headers) -> float | None:
     """Retry-After in seconds (a number or an HTTP date), capped so a cycle cannot hang."""
-    value = response.headers.get("Retry-After")
+    value = headers.get("Retry-After")
     if not value:
         return None
     try:

@@ -8,7 +8,6 @@ import io
 import os
 import subprocess
 import sys
-import textwrap
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ class World:
     email: bool = True
     email_extra: str = ""  # more lines for the [email] table
     extra: str = ""  # more tables, at the end
+    registry_settings: str = ""  # more lines for the [registry] table
     database_settings: str = ""  # more lines for the [database] table
     digest_settings: str = ""  # more lines for the [digest] table
 
@@ -61,49 +61,41 @@ class World:
         return self.tmp / "config.toml"
 
     def write_config(self) -> Path:
+        trials = ", ".join(f'"{t}"' for t in self.trials)
         searches = "".join(
-            f'\n[[watch.searches]]\nname = "{name}"\nterm = "{term}"\n'
+            f'[[watch.searches]]\nname = "{name}"\nterm = "{term}"\n'
             for name, term in self.searches
         )
-        email = textwrap.dedent(
-            f"""
-            [email]
-            host = "127.0.0.1"
-            port = {self.smtp.port}
-            sender = "LDN monitor <monitor@example.org>"
-            recipients = ["editor@example.org", "desk@example.org"]
-            max_attempts = 2
-            backoff_seconds = 0
-            timeout_seconds = 5
-            """
-        ) + (self.email_extra or 'security = "none"\n')
-        text_ = (
-            textwrap.dedent(
-                f"""
-            [registry]
-            base_url = "{self.registry.url}"
-            min_interval_seconds = 0
-            backoff_seconds = 0.01
-            max_attempts = 3
-            timeout_seconds = 5
-
-            [database]
-            url = "{self.database_url}"
-            {{database_settings}}
-            [digest]
-            subject_prefix = "[LDN monitor]"
-            {{digest_settings}}
-            [watch]
-            trials = {self.trials!r}
-            """
-            )
-            .replace("'", '"')
-            .replace("{database_settings}", self.database_settings)
-            .replace("{digest_settings}", self.digest_settings)
+        email = (
+            "[email]\n"
+            'host = "127.0.0.1"\n'
+            f"port = {self.smtp.port}\n"
+            'sender = "LDN monitor <monitor@example.org>"\n'
+            'recipients = ["editor@example.org", "desk@example.org"]\n'
+            "max_attempts = 2\nbackoff_seconds = 0\ntimeout_seconds = 5\n"
+            + (self.email_extra or 'security = "none"\n')
         )
-        self.config_path.write_text(
-            text_ + searches + (email if self.email else "") + self.extra, encoding="utf-8"
+        text_ = "\n".join(
+            [
+                "[registry]",
+                f'base_url = "{self.registry.url}"',
+                "min_interval_seconds = 0\nbackoff_seconds = 0.01\nmax_attempts = 3",
+                "timeout_seconds = 5",
+                self.registry_settings,
+                "[database]",
+                f'url = "{self.database_url}"',
+                self.database_settings,
+                "[digest]",
+                'subject_prefix = "[LDN monitor]"',
+                self.digest_settings,
+                "[watch]",
+                f"trials = [{trials}]",
+                searches,
+                email if self.email else "",
+                self.extra,
+            ]
         )
+        self.config_path.write_text(text_, encoding="utf-8")
         return self.config_path
 
     def check(self) -> Run:

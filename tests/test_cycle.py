@@ -322,3 +322,10 @@ def test_a_quiet_week_is_said_once_when_the_note_is_on(world: World) -> None:
     assert "found nothing to report since" in body(note)
     assert world.check().code == 0
     assert len(world.messages) == 1  # once a week, not once a cycle
+
+
+def test_a_cycle_past_its_record_limit_stops_with_a_clear_error(world: World) -> None:
+    world.registry_settings = "max_records_per_cycle = 1"
+    run = world.check()
+    assert run.code == 1
+    assert "this cycle passed 1 records (registry.max_records_per_cycle); stopped there" in run.out

@@ -10,7 +10,7 @@ import pytest
 from standin import Fault, StandinRegistry, study
 
 from monitor.config import RegistryConfig
-from monitor.errors import RegistryError
+from monitor.errors import LimitError, RegistryError
 from monitor.normalize import TRACKED_FIELDS
 from monitor.registry import MAX_URL_BYTES, Page, RegistryClient, make_http_client
 
@@ -169,3 +169,16 @@ def test_requests_are_paced(registry: StandinRegistry) -> None:
     asyncio.run(go())
     assert len(sleeps.waits) == 1
     assert 4 < sleeps.waits[0] <= 5
+
+
+def test_a_response_past_the_size_limit_stops_the_read(registry: StandinRegistry) -> None:
+    registry.put_all(study(f"NCT0600{n:04d}") for n in range(40))
+    with pytest.raises(
+        LimitError, match=r"a registry response passed 5,000 bytes \(registry.max_response_bytes\)"
+    ):
+        search(registry, "low dose naltrexone", max_response_bytes=5_000)
+
+
+def test_a_listing_past_the_page_limit_stops(registry: StandinRegistry) -> None:
+    with pytest.raises(LimitError, match=r"went past 1 pages \(registry.max_pages\)"):
+        search(registry, "low dose naltrexone", page_size=1, max_pages=1)
