@@ -182,34 +182,22 @@ def test_with_auto_migrate_off_an_old_schema_is_a_clear_error(world: World) -> N
     engine = make_engine(world.database_url)
     migrate(engine, "0001")
     engine.dispose()
-    world.extra = ""
-    world.write_config()
-    text_ = world.config_path.read_text().replace(
-        "[database]\n", "[database]\nauto_migrate = false\n"
-    )
-    world.config_path.write_text(text_)
-    from monitor.cli import main
-
-    code = main(["--config", str(world.config_path), "status"])
-    assert code == 1
-    code = main(["--config", str(world.config_path), "check"])
-    assert code == 1
+    world.database_settings = "auto_migrate = false"
+    for command in ("status", "check"):
+        run = world.command(command)
+        assert run.code == 1
+        assert f"the database is at schema revision 0001, this version needs {HEAD}" in run.err
+        assert "run `trial-monitor migrate`" in run.err
 
 
 def test_operators_hear_once_that_the_monitor_fails_and_once_that_it_recovered(
     world: World,
 ) -> None:
     world.extra = "\n[alerts]\nafter_consecutive_failures = 2\n"
-    world.write_config()
-    cfg = world.config_path.read_text().replace(
-        'recipients = ["editor@example.org", "desk@example.org"]',
-        'recipients = ["editor@example.org", "desk@example.org"]\nops_recipients = ["ops@example.org"]',
-    )
-    world.config_path.write_text(cfg)
-    from monitor.cli import main
+    world.email_extra = 'security = "none"\nops_recipients = ["ops@example.org"]\n'
 
     def check() -> int:
-        return main(["--config", str(world.config_path), "check"])
+        return world.check().code
 
     assert check() == 0
     world.registry.fail_always(Fault.status(503))
