@@ -109,3 +109,33 @@ async def quiet_week_note(
         return False
     store.record_notice("quiet", result.cycle_id, now, ", ".join(recipients) or "(outbox)")
     return True
+
+
+async def notify_hold(
+    config: Config,
+    transport: Transport,
+    templates: Environment,
+    result: CycleResult,
+    clock: Callable[[], datetime],
+) -> bool:
+    """Tell the operators that the sanity gate held this cycle's digest; True once sent."""
+    email = config.email
+    if result.held is None or email is None or not email.ops_recipients:
+        return False
+    now = clock()
+    context = {
+        "prefix": config.digest.subject_prefix,
+        "reason": result.held,
+        "cycle_id": result.cycle_id,
+        "changes": result.figures.changes_found,
+        "when": now.strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    rendered = render_message(templates, "ops_held", context)
+    message_id = f"<ops-held-{result.cycle_id}@trial-monitor>"
+    message = build_message(rendered, email.sender, email.ops_recipients, message_id, now)
+    try:
+        await transport.deliver(message)
+    except DeliveryError as exc:
+        log.warning("could not tell the operators of the held digest: %s", exc)
+        return False
+    return True

@@ -26,10 +26,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
-from monitor.alerts import notify_operators, quiet_week_note
+from monitor.alerts import notify_hold, notify_operators, quiet_week_note
 from monitor.claims import Verdict
 from monitor.config import NCT_ID, Config, config_path, load_config
-from monitor.cycle import CycleDeps, CycleResult, Mailing, run_cycle
+from monitor.cycle import CycleDeps, CycleResult, Mailing, Outgoing, deliver_pending, run_cycle
 from monitor.db import cycles, make_engine, migrate, require_current_schema, schema_revision
 from monitor.deliver import OUTBOX_SENDER, OutboxTransport, SmtpTransport, build_message
 from monitor.deliveries import OUTBOX, Deliveries
@@ -103,6 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("nct_id", metavar="NCT_ID")
     add("health", health_command, "exit 0 if the last scheduled cycle succeeded in time, else 1")
     add("verify", verify_command, "check the article's claims against the registry now")
+    release = add("release", release_command, "send the digest the sanity gate held")
+    release.add_argument(
+        "--discard", action="store_true", help="drop the held changes as false instead"
+    )
     return parser
 
 
@@ -163,8 +167,12 @@ def status_command(config: Config, _args: argparse.Namespace) -> int:
 
 def preview_command(config: Config, args: argparse.Namespace) -> int:
     engine = _open_database(config, read_only=True)
-    store = Store(engine)
-    pending = Deliveries(engine).pending()
+    store, deliveries = Store(engine), Deliveries(engine)
+    pending = deliveries.pending(include_held=True)
+    for hold in deliveries.holds():
+        print(
+            f"preview: includes {hold.changes} changes held in cycle {hold.cycle_id}: {hold.reason}"
+        )
     if not pending:
         print("preview: no unsent changes; the next cycle would send nothing unless it finds some")
         return EXIT_OK
@@ -241,6 +249,27 @@ def verify_command(config: Config, _args: argparse.Namespace) -> int:
     return EXIT_OK if all(v.agrees for v in verdicts) else EXIT_FAILED
 
 
+def release_command(config: Config, args: argparse.Namespace) -> int:
+    engine = _open_database(config)
+    deliveries = Deliveries(engine)
+    released = deliveries.release_holds(_now(), discard=args.discard)
+    if not released:
+        print("release: nothing is held")
+        return EXIT_OK
+    count = sum(h.changes for h in released)
+    if args.discard:
+        print(f"release: {count} held changes discarded; they will never be sent")
+        return EXIT_OK
+    with engine.connect() as conn:
+        stamp = conn.execute(select(func.max(cycles.c.data_timestamp))).scalar()
+    outgoing = Outgoing(config, Store(engine), deliveries, _mailing(config), make_environment())
+    delivered, failures = asyncio.run(deliver_pending(outgoing, _now, None, stamp))
+    print(f"release: {count} held changes released; {_digests(delivered)} sent")
+    for failure in failures:
+        _fail(f"{failure}; the changes are kept for the next cycle")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
 # -- the pieces the commands share ---------------------------------------------------------
 
 
@@ -265,10 +294,11 @@ async def _one_cycle(config: Config, engine: Engine) -> CycleResult | None:
         templates, mailing = make_environment(), _mailing(config)
         async with make_http_client(config.registry) as http:
             registry = RegistryClient(config.registry, http)
-            deps = CycleDeps(config, store, deliveries, registry, mailing, templates)
+            deps = CycleDeps(config, store, deliveries, mailing, templates, registry)
             result = await run_cycle(deps, clock=_now)
         unsent = len(deliveries.pending())
         await notify_operators(config, store, mailing.transport, templates, result, _now, unsent)
+        await notify_hold(config, mailing.transport, templates, result, _now)
         await quiet_week_note(config, store, mailing, templates, result, _now)
     _log_cycle(result, time.monotonic() - started)
     return result
@@ -328,6 +358,8 @@ def _describe(result: CycleResult, config: Config) -> str:
         parts.append("nothing to send")
     if result.error:
         parts.append(f"FAILED: {result.error}; unsent changes are kept for the next cycle")
+    if result.held:
+        parts.append(f"HELD for a look: {result.held}; see `trial-monitor preview`, then `release`")
     return "check: " + "; ".join(parts)
 
 

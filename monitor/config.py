@@ -27,6 +27,7 @@ from monitor.importance import DEFAULTS as IMPORTANCE_DEFAULTS
 from monitor.importance import LEVELS
 from monitor.models import PHASE_WORDS, STATUS_WORDS
 from monitor.routing import Route
+from monitor.sanity import SanityConfig
 from monitor.schedule import make_trigger
 
 CONFIG_ENV = "TRIAL_MONITOR_CONFIG"
@@ -143,6 +144,7 @@ class Config:
     alerts: AlertsConfig = AlertsConfig()
     claims: tuple[Claim, ...] = ()
     routes: tuple[Route, ...] = ()
+    sanity: SanityConfig = field(default_factory=SanityConfig)
     auto_migrate: bool = True
     source: str = "<defaults>"
 
@@ -201,6 +203,7 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: st
         alerts=_alerts(root.table("alerts")),
         claims=_claims(root.table("article")),
         routes=_routes(root.array("routes", default=[]), watch),
+        sanity=_sanity(root.table("sanity")),
         auto_migrate=auto_migrate,
         source=source,
     )
@@ -452,6 +455,24 @@ def _routes(items: list[Any], watch: WatchConfig) -> tuple[Route, ...]:
         search_terms = frozenset(terms[s] for s in searches)
         routes.append(Route(name, recipients, frozenset(trials), search_terms))
     return tuple(routes)
+
+
+def _sanity(table: _Table) -> SanityConfig:
+    defaults = SanityConfig()
+    share = table.number("max_changed_share", defaults.max_changed_share, minimum=0)
+    if share > 1:
+        raise ConfigError(f"sanity.max_changed_share = {share!r} is not between 0 and 1")
+    config = SanityConfig(
+        max_changed_share=share,
+        min_changed_trials=table.integer(
+            "min_changed_trials", defaults.min_changed_trials, 1, 10**7
+        ),
+        hold_on_incomplete_records=table.boolean(
+            "hold_on_incomplete_records", defaults.hold_on_incomplete_records
+        ),
+    )
+    table.done()
+    return config
 
 
 def _alerts(table: _Table) -> AlertsConfig:

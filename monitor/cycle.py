@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from jinja2 import Environment
@@ -26,6 +26,7 @@ from monitor.plan import FULL, INCREMENTAL, UNCHANGED, Plan, plan_cycle
 from monitor.registry import Page, RegistryClient
 from monitor.render import build_digest, render_digest
 from monitor.routing import Router
+from monitor.sanity import hold_reason
 from monitor.store import CycleFigures, SearchContext, Store
 
 log = logging.getLogger(__name__)
@@ -43,13 +44,19 @@ class Mailing:
 
 
 @dataclass(frozen=True)
-class CycleDeps:
+class Outgoing:
+    """What sending digests needs: the cycle's deps without the registry (see `release`)."""
+
     config: Config
     store: Store
     deliveries: Deliveries
-    registry: RegistryClient
     mailing: Mailing
     templates: Environment
+
+
+@dataclass(frozen=True)
+class CycleDeps(Outgoing):
+    registry: RegistryClient
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,7 @@ class CycleResult:
     figures: CycleFigures
     delivered_to: tuple[str, ...] = ()
     error: str | None = None
+    held: str | None = None  # why the sanity gate held this cycle's digest
 
     @property
     def ok(self) -> bool:
@@ -69,7 +77,9 @@ class CycleResult:
 class _Tally:
     trials_checked: int = 0
     changes_found: int = 0
-    rejected: int = 0
+    rejected: set[str] = field(default_factory=set)  # ids (or positions) of records turned away
+    watched: int = 0
+    changed: set[str] = field(default_factory=set)  # trials with a change this cycle
 
 
 async def run_cycle(deps: CycleDeps, clock: Clock) -> CycleResult:
@@ -103,7 +113,8 @@ async def _run(deps: CycleDeps, clock: Clock, cycle_id: int) -> CycleResult:
         # What was recorded before the failure stands, and is delivered below.
         outcome, error = "registry_failed", str(exc)
         log.error("%s", exc)
-    delivered, failures = await _deliver(deps, clock, cycle_id, data_timestamp)
+    held = _sanity_gate(deps, cycle_id, clock, tally)
+    delivered, failures = await deliver_pending(deps, clock, cycle_id, data_timestamp)
     if failures:
         outcome = "delivery_failed"
         error = "; ".join([*([error] if error else []), *failures])
@@ -113,12 +124,12 @@ async def _run(deps: CycleDeps, clock: Clock, cycle_id: int) -> CycleResult:
         bytes_received=stats.bytes_received,
         trials_checked=tally.trials_checked,
         changes_found=tally.changes_found,
-        records_rejected=tally.rejected,
+        records_rejected=len(tally.rejected),
         mode=mode,
         data_timestamp=data_timestamp,
     )
     store.finish_cycle(cycle_id, clock(), outcome, figures, error)
-    return CycleResult(cycle_id, outcome, figures, tuple(delivered), error)
+    return CycleResult(cycle_id, outcome, figures, tuple(delivered), error, held)
 
 
 async def _poll_searches(
@@ -148,6 +159,7 @@ async def _poll_watched(
     """Fetch the watched trials the searches did not already bring, as the plan says."""
     search_terms = [s.term for s in deps.config.watch.searches]
     watched = deps.store.watched_ids(deps.config.watch.trials, search_terms)
+    tally.watched = len(watched)
     known = deps.store.known_trial_ids()
     new = [i for i in watched if i not in known and i not in seen]
     rest = [i for i in watched if i in known and i not in seen]
@@ -205,6 +217,7 @@ async def _fetch_updated(
 def _judge_claims(deps: CycleDeps, cycle_id: int, clock: Clock, tally: _Tally) -> None:
     found = deps.store.judge_claims(cycle_id, deps.config.claims, clock())
     tally.changes_found += len(found)
+    tally.changed.update(c.nct_id for c in found)
     for change in found:
         log.info(
             "%s: %s %s (article) vs %s",
@@ -215,13 +228,24 @@ def _judge_claims(deps: CycleDeps, cycle_id: int, clock: Clock, tally: _Tally) -
         )
 
 
+def _sanity_gate(deps: CycleDeps, cycle_id: int, clock: Clock, tally: _Tally) -> str | None:
+    """Hold this cycle's changes back from the digest when they look like a fault."""
+    sanity = deps.config.sanity
+    reason = hold_reason(len(tally.changed), tally.watched, len(tally.rejected), sanity)
+    if reason is not None:
+        deps.deliveries.hold(cycle_id, reason, clock())
+        log.error("digest held for an operator (trial-monitor release): %s", reason)
+    return reason
+
+
 def _normalize_page(page: Page, tally: _Tally) -> list[Observation]:
     observations = []
     for study in page:
         try:
             observations.append(normalize(study))
         except IncompleteRecord as exc:
-            tally.rejected += 1
+            # The same broken record may come from a search and from its id: count it once.
+            tally.rejected.add(study_id(study) or f"record {len(tally.rejected) + 1} without an id")
             log.warning("skipped a registry record: %s", exc)
     return observations
 
@@ -244,12 +268,13 @@ def _record(
     found = deps.store.record(cycle_id, observations, clock(), search)
     tally.trials_checked += len(observations)
     tally.changes_found += len(found)
+    tally.changed.update(c.nct_id for c in found)
     for change in found:
         log.info("%s: %s %s → %s", change.nct_id, change.kind.value, change.before, change.after)
 
 
-async def _deliver(
-    deps: CycleDeps, clock: Clock, cycle_id: int, data_timestamp: str | None
+async def deliver_pending(
+    deps: Outgoing, clock: Clock, cycle_id: int | None, data_timestamp: str | None
 ) -> tuple[list[str], list[str]]:
     """One digest per group of recipients who get the same changes. Returns where each went
     and what failed; a failed digest keeps its changes for the next cycle, the others go."""
@@ -271,7 +296,7 @@ async def _deliver(
     return delivered, failures
 
 
-async def _send(deps: CycleDeps, clock: Clock, data_timestamp: str | None, sending: Sending) -> str:
+async def _send(deps: Outgoing, clock: Clock, data_timestamp: str | None, sending: Sending) -> str:
     mailing = deps.mailing
     recipients = tuple(r for r in sending.recipients if r != OUTBOX)
     try:

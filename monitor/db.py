@@ -200,6 +200,19 @@ claim_states = Table(
 )
 
 
+# Added in revision 0006: a cycle whose digest the sanity gate held until an operator releases
+# it (or discards its changes as false).
+holds = Table(
+    "holds",
+    metadata,
+    Column("cycle_id", Integer, ForeignKey("cycles.id"), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("held_at", UTCDateTime, nullable=False),
+    Column("released_at", UTCDateTime),
+    Column("discarded", Boolean, nullable=False, default=False),
+)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, exists, insert, select, update
+from sqlalchemy import ColumnElement, Engine, exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from monitor.db import changes, deliveries, dispatches, search_hits
+from monitor.db import changes, deliveries, dispatches, holds, search_hits
 from monitor.errors import StoreError
 from monitor.models import PendingChange
 from monitor.routing import Router
@@ -42,6 +42,22 @@ class Sending:
     pending: tuple[PendingChange, ...]
 
 
+@dataclass(frozen=True)
+class Hold:
+    cycle_id: int
+    reason: str
+    held_at: datetime
+    changes: int
+
+
+def _held() -> ColumnElement[bool]:
+    """A change of a cycle whose hold is not released, or whose changes were discarded."""
+    return exists().where(
+        holds.c.cycle_id == changes.c.cycle_id,
+        holds.c.released_at.is_(None) | holds.c.discarded,
+    )
+
+
 class _Conflict(Exception):
     """Another process claimed some of the same rows first; claim again."""
 
@@ -50,7 +66,9 @@ class Deliveries:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def claim(self, router: Router, now: datetime, transport: str, cycle_id: int) -> list[Sending]:
+    def claim(
+        self, router: Router, now: datetime, transport: str, cycle_id: int | None
+    ) -> list[Sending]:
         """Address new changes, then claim every unsent one: one Sending per group of
         recipients who get the same changes (so one message each, To: all of them)."""
         for _ in range(RETRIES):
@@ -66,7 +84,7 @@ class Deliveries:
     def _address(self, conn: Connection, router: Router) -> None:
         unaddressed = conn.execute(
             select(changes.c.id, changes.c.nct_id).where(
-                ~exists().where(dispatches.c.change_id == changes.c.id)
+                ~exists().where(dispatches.c.change_id == changes.c.id), ~_held()
             )
         ).all()
         if not unaddressed:
@@ -83,7 +101,12 @@ class Deliveries:
         conn.execute(insert(dispatches), rows)  # a duplicate key: another process addressed it
 
     def _claim(
-        self, conn: Connection, router: Router, now: datetime, transport: str, cycle_id: int
+        self,
+        conn: Connection,
+        router: Router,
+        now: datetime,
+        transport: str,
+        cycle_id: int | None,
     ) -> list[Sending]:
         rows = conn.execute(
             select(dispatches.c.change_id, dispatches.c.recipient).where(
@@ -109,7 +132,7 @@ class Deliveries:
         recipients: tuple[str, ...],
         now: datetime,
         transport: str,
-        cycle_id: int,
+        cycle_id: int | None,
     ) -> Sending:
         delivery_id = int(
             conn.execute(
@@ -186,15 +209,54 @@ class Deliveries:
                 .values(state="failed", finished_at=now, error=error)
             )
 
-    def pending(self) -> list[PendingChange]:
-        """Changes some recipient still waits for, not claimed by a send in flight."""
+    def pending(self, include_held: bool = False) -> list[PendingChange]:
+        """Changes some recipient still waits for, not claimed by a send in flight, and (unless
+        asked) not held by the sanity gate."""
         waiting = exists().where(
             dispatches.c.change_id == changes.c.id, dispatches.c.delivery_id.is_(None)
         )
         unaddressed = ~exists().where(dispatches.c.change_id == changes.c.id)
+        if not include_held:
+            unaddressed = unaddressed & ~_held()
         query = select(changes).where(waiting | unaddressed).order_by(changes.c.id)
         with self.engine.connect() as conn:
             return [pending_from_row(row) for row in conn.execute(query).mappings()]
+
+    # -- the sanity gate's holds ------------------------------------------------------------
+
+    def hold(self, cycle_id: int, reason: str, now: datetime) -> None:
+        """Keep this cycle's changes from the content digest until an operator releases them."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(holds).values(cycle_id=cycle_id, reason=reason, held_at=now, discarded=False)
+            )
+
+    def holds(self) -> list[Hold]:
+        """The holds waiting for an operator, with how many changes each keeps back."""
+        count = (
+            select(func.count())
+            .select_from(changes)
+            .where(changes.c.cycle_id == holds.c.cycle_id)
+            .scalar_subquery()
+        )
+        query = (
+            select(holds.c.cycle_id, holds.c.reason, holds.c.held_at, count.label("changes"))
+            .where(holds.c.released_at.is_(None))
+            .order_by(holds.c.cycle_id)
+        )
+        with self.engine.connect() as conn:
+            return [Hold(*row) for row in conn.execute(query)]
+
+    def release_holds(self, now: datetime, discard: bool) -> list[Hold]:
+        """Let the held changes go out with the next delivery, or (discard) never."""
+        waiting = self.holds()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(holds)
+                .where(holds.c.released_at.is_(None))
+                .values(released_at=now, discarded=discard)
+            )
+        return waiting
 
     def sent(self) -> dict[int, datetime | None]:
         """For each addressed change: when the last of its recipients got it, or None while

@@ -33,6 +33,7 @@ def status_text(engine: Engine, cycle_count: int = 10) -> str:
             *_trials_section(engine),
             "",
             *_unsent_section(engine),
+            *_held_section(engine),
         ]
     )
 
@@ -141,6 +142,17 @@ def _unsent_section(engine: Engine) -> list[str]:
         change = item.change
         found = _when(item.detected_at)
         lines.append(f"  {change.nct_id}  {_words(change)}  (found {found})")
+    return lines
+
+
+def _held_section(engine: Engine) -> list[str]:
+    waiting = Deliveries(engine).holds()
+    if not waiting:
+        return []
+    lines = ["", f"Held for a look ({len(waiting)}): `trial-monitor preview`, then `release`"]
+    for hold in waiting:
+        when = _when(hold.held_at)
+        lines.append(f"  cycle {hold.cycle_id} ({when}): {hold.changes} changes; {hold.reason}")
     return lines
 
 
