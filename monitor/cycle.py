@@ -313,7 +313,13 @@ async def _send(deps: Outgoing, clock: Clock, data_timestamp: str | None, sendin
         rendered = render_digest(digest, deps.config.digest.subject_prefix, deps.templates)
         message_id = digest_message_id(digest.change_ids, recipients)
         message = build_message(
-            rendered, mailing.sender, recipients, message_id, now, list_header(deps.config.digest)
+            rendered,
+            mailing.sender,
+            recipients,
+            message_id,
+            now,
+            list_header(deps.config.digest),
+            digest.change_ids,
         )
         where = await mailing.transport.deliver(message)
     except BaseException as exc:

@@ -132,6 +132,9 @@ deliveries = Table(
     Column("transport", String(16), nullable=False),
     Column("cycle_id", Integer),  # added in revision 0005, as were recipients and dispatches
     Column("recipients", Text),
+    # host:pid of the process sending it (revision 0007): a claim whose process is gone is
+    # given back at once instead of after STALE_CLAIM.
+    Column("claimed_by", String(300)),
     Column("message_id", String(200)),
     Column("subject", Text),
     Column("location", Text),

@@ -52,6 +52,7 @@ def build_message(
     message_id: str,
     now: datetime,
     list_id: str | None = None,
+    change_ids: Sequence[int] = (),
 ) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = rendered.subject
@@ -62,6 +63,9 @@ def build_message(
     message["Auto-Submitted"] = "auto-generated"
     if list_id:
         message["List-Id"] = list_id
+    if change_ids:
+        # Which stored changes this digest carries: for support, and for the crash tests.
+        message["X-Trial-Monitor-Changes"] = ",".join(str(i) for i in sorted(change_ids))
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     return message

@@ -10,6 +10,9 @@ can never claim the same row, a crash loses nothing, and each desk gets each cha
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +43,29 @@ class Sending:
     delivery_id: int
     recipients: tuple[str, ...]
     pending: tuple[PendingChange, ...]
+
+
+CLAIMER = f"{socket.gethostname()}:{os.getpid()}"
+# The deliveries this process is sending now; any other claim in its name is from before it
+# started (PID 1 of a restarted container has the same pid as its predecessor).
+_SENDING: set[int] = set()
+_CLAIMING = threading.Lock()  # so that one thread never takes another's claim for abandoned
+
+
+def _gone(delivery_id: int, claimed_by: str | None) -> bool:
+    """Whether the process that made a claim is known to have stopped."""
+    host, _, pid = (claimed_by or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's process: only the age tells
+    if int(pid) == os.getpid():
+        return delivery_id not in _SENDING
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
 
 
 @dataclass(frozen=True)
@@ -73,10 +99,12 @@ class Deliveries:
         recipients who get the same changes (so one message each, To: all of them)."""
         for _ in range(RETRIES):
             try:
-                with self.engine.begin() as conn:
+                with _CLAIMING, self.engine.begin() as conn:
                     self._address(conn, router)
                     self._expire_stale(conn, now)
-                    return self._claim(conn, router, now, transport, cycle_id)
+                    sendings = self._claim(conn, router, now, transport, cycle_id)
+                    _SENDING.update(s.delivery_id for s in sendings)
+                return sendings
             except (_Conflict, IntegrityError):
                 log.info("another process is delivering the same changes; claiming again")
         raise StoreError("another process kept claiming the same changes; try again later")
@@ -143,6 +171,7 @@ class Deliveries:
                     transport=transport,
                     cycle_id=cycle_id,
                     recipients=", ".join(r or "(outbox)" for r in recipients),
+                    claimed_by=CLAIMER,
                 )
                 .returning(deliveries.c.id)
             ).scalar_one()
@@ -163,10 +192,17 @@ class Deliveries:
         return Sending(delivery_id, recipients, pending)
 
     def _expire_stale(self, conn: Connection, now: datetime) -> None:
-        stale = select(deliveries.c.id).where(
-            deliveries.c.state == "sending", deliveries.c.started_at < now - STALE_CLAIM
+        """Give back the claims of senders that stopped: old ones, and at once those of a
+        process on this host that no longer runs (or ran before this one, as PID 1 of a
+        restarted container did)."""
+        sending = select(deliveries.c.id, deliveries.c.started_at, deliveries.c.claimed_by).where(
+            deliveries.c.state == "sending"
         )
-        stale_ids = list(conn.execute(stale).scalars())
+        stale_ids = [
+            row.id
+            for row in conn.execute(sending)
+            if row.started_at < now - STALE_CLAIM or _gone(row.id, row.claimed_by)
+        ]
         if stale_ids:
             log.warning("re-queueing the changes of abandoned deliveries %s", stale_ids)
             self._give_back(conn, stale_ids)
@@ -186,6 +222,7 @@ class Deliveries:
     def mark_sent(
         self, delivery_id: int, now: datetime, subject: str, message_id: str, location: str
     ) -> None:
+        _SENDING.discard(delivery_id)
         with self.engine.begin() as conn:
             conn.execute(
                 update(deliveries)
@@ -201,6 +238,7 @@ class Deliveries:
 
     def release(self, delivery_id: int, now: datetime, error: str) -> None:
         """The send failed: its changes wait for the next delivery."""
+        _SENDING.discard(delivery_id)
         with self.engine.begin() as conn:
             self._give_back(conn, [delivery_id])
             conn.execute(

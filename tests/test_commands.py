@@ -26,7 +26,7 @@ from monitor.db import (
     trials,
 )
 
-HEAD = "0006"  # the newest revision
+HEAD = "0007"  # the newest revision
 
 
 def terminate_final(world: World) -> None:
