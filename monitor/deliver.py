@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import logging
 import os
 import ssl
@@ -105,6 +106,12 @@ class SmtpTransport:
     ) -> None:
         self._config = config
         self._sleep = sleep
+        if config.security == "none" and not _is_loopback(config.host):
+            log.warning(
+                "email.security = 'none': mail to %s travels unencrypted%s",
+                config.host,
+                ", and so does the login" if config.username else "",
+            )
 
     async def deliver(self, message: EmailMessage) -> str:
         config = self._config
@@ -153,6 +160,15 @@ class SmtpTransport:
             # send the others a second copy).
             log.warning("mail server %s refused some recipients: %s", where, errors)
         return f"{where}: {answer}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _describe(exc: BaseException) -> str:

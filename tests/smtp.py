@@ -6,8 +6,10 @@ to speak STARTTLS or TLS with a certificate from a test CA (trustme), and to req
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -38,13 +40,22 @@ class Recorder:
     accepted: list[Accepted] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
+    # Hooks for the crash tests: called with the message in hand before it is accepted, and
+    # just after the server's "250" has gone out.
+    before_accept: Callable[[], None] | None = None
+    after_accept: Callable[[], None] | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refusals:
             return self.refusals.pop(0)
+        if self.before_accept is not None:
+            self.before_accept()
+            return "451 4.3.0 The sender went away"
         message = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.accepted.append(Accepted(envelope.mail_from, list(envelope.rcpt_tos), message))
+        if self.after_accept is not None:
+            asyncio.get_running_loop().call_later(0.001, self.after_accept)
         return "250 2.0.0 OK: queued"
 
 

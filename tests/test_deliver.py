@@ -120,3 +120,21 @@ def test_the_message_id_is_the_same_for_the_same_changes_and_people() -> None:
     assert digest_message_id([1, 2, 3], ["a@x.org"]) == digest_message_id([3, 2, 1], ["a@x.org"])
     assert digest_message_id([1, 2, 3], ["a@x.org"]) != digest_message_id([1, 2], ["a@x.org"])
     assert digest_message_id([1], ["a@x.org"]) != digest_message_id([1], ["b@x.org"])
+
+
+def test_plain_smtp_beyond_this_machine_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    def transport(host: str, username: str | None = None) -> None:
+        config = EmailConfig(
+            host, 25, "none", "a@example.org", ("b@example.org",), username=username
+        )
+        SmtpTransport(config)
+
+    with caplog.at_level("WARNING", logger="monitor.deliver"):
+        transport("127.0.0.1")
+        transport("localhost")
+        assert caplog.records == []
+        transport("smtp.example.org", username="monitor")
+    [record] = caplog.records
+    assert record.getMessage() == (
+        "email.security = 'none': mail to smtp.example.org travels unencrypted, and so does the login"
+    )

@@ -1,5 +1,6 @@
 """Property-based: whatever the registry sends, normalize and diff do not crash, and no change
-is reported that the data does not show."""
+is reported that the data does not show. The checks are plain functions so that
+benchmarks/reliability.py can run them on many more examples."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from monitor.render import build_digest, make_environment, render_digest
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ENV = make_environment()
+Record = dict[str, object]
 
 
 def snapshot_or_none(record: object) -> Snapshot | None:
@@ -24,9 +26,7 @@ def snapshot_or_none(record: object) -> Snapshot | None:
         return None  # rejected whole: the one outcome allowed besides a snapshot
 
 
-@FUZZ
-@given(records())
-def test_normalize_never_crashes_and_keeps_types(record: dict[str, object]) -> None:
+def check_normalize(record: Record) -> None:
     snapshot = snapshot_or_none(record)
     if snapshot is None:
         return
@@ -38,11 +38,7 @@ def test_normalize_never_crashes_and_keeps_types(record: dict[str, object]) -> N
     assert diff(snapshot, snapshot) == []
 
 
-@FUZZ
-@given(records(), records())
-def test_every_reported_change_is_in_the_data(
-    old_record: dict[str, object], new_record: dict[str, object]
-) -> None:
+def check_changes_are_in_the_data(old_record: Record, new_record: Record) -> None:
     old, new = snapshot_or_none(old_record), snapshot_or_none(new_record)
     if old is None or new is None:
         return
@@ -63,11 +59,7 @@ def test_every_reported_change_is_in_the_data(
             raise AssertionError(f"{kind} between two found records")
 
 
-@FUZZ
-@given(records(), records())
-def test_hostile_text_renders_escaped(
-    old_record: dict[str, object], new_record: dict[str, object]
-) -> None:
+def check_render(old_record: Record, new_record: Record) -> None:
     old, new = snapshot_or_none(old_record), snapshot_or_none(new_record)
     if old is None or new is None:
         return
@@ -79,3 +71,21 @@ def test_hostile_text_renders_escaped(
     message = render_digest(digest, "[LDN monitor]", ENV)
     assert "\n" not in message.subject and "\r" not in message.subject
     assert "<script>" not in message.html
+
+
+@FUZZ
+@given(records())
+def test_normalize_never_crashes_and_keeps_types(record: Record) -> None:
+    check_normalize(record)
+
+
+@FUZZ
+@given(records(), records())
+def test_every_reported_change_is_in_the_data(old: Record, new: Record) -> None:
+    check_changes_are_in_the_data(old, new)
+
+
+@FUZZ
+@given(records(), records())
+def test_hostile_text_renders_escaped(old: Record, new: Record) -> None:
+    check_render(old, new)

@@ -1,0 +1,20 @@
+"""SIGKILL at many points of a cycle, then a restart: every change arrives, once (or twice with
+one Message-ID, in the documented window), and nothing crashes. See killpoints.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from killpoints import KILL_POINTS, KillPoint, scenario
+
+
+@pytest.mark.parametrize("point", KILL_POINTS, ids=[p.name for p in KILL_POINTS])
+def test_a_kill_anywhere_loses_and_repeats_nothing(
+    tmp_path: Path, database_url: str, point: KillPoint
+) -> None:
+    outcome = scenario(tmp_path, point, database_url)
+    assert outcome.changes == 3, outcome
+    assert outcome.lost == 0, outcome
+    assert outcome.beyond_window == 0, outcome
+    assert outcome.crashes == 0, outcome
