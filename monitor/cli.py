@@ -28,7 +28,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor import __version__
 from monitor.alerts import notify_hold, notify_operators, quiet_week_note
 from monitor.claims import Verdict
-from monitor.config import NCT_ID, Config, config_path, load_config
+from monitor.config import NCT_ID, Config, config_path
+from monitor.configfile import load_config
 from monitor.cycle import CycleDeps, CycleResult, Mailing, Outgoing, deliver_pending, run_cycle
 from monitor.db import cycles, make_engine, migrate, require_current_schema, schema_revision
 from monitor.deliver import OUTBOX_SENDER, OutboxTransport, SmtpTransport, build_message

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.config import load_config, parse_config
+from monitor.configfile import load_config, parse_config
 from monitor.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
