@@ -19,6 +19,7 @@ from monitor.cycle import CycleResult, Mailing
 from monitor.deliver import Transport, build_message
 from monitor.deliveries import OUTBOX
 from monitor.errors import DeliveryError
+from monitor.journal import Journal
 from monitor.render import render_message
 from monitor.store import Store
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 async def notify_operators(
     config: Config,
-    store: Store,
+    journal: Journal,
     transport: Transport,
     templates: Environment,
     result: CycleResult,
@@ -38,8 +39,8 @@ async def notify_operators(
     email = config.email
     if email is None or not email.ops_recipients:
         return None
-    last = store.last_notice()
-    failures = store.consecutive_failures()
+    last = journal.last_notice()
+    failures = journal.consecutive_failures()
     if result.ok:
         if last != "failing":
             return None
@@ -66,7 +67,7 @@ async def notify_operators(
         # Likely the very failure being reported; the notice is tried again next cycle.
         log.warning("could not send the %s notice to the operators: %s", kind, exc)
         return None
-    store.record_notice(kind, result.cycle_id, now, ", ".join(email.ops_recipients))
+    journal.record_notice(kind, result.cycle_id, now, ", ".join(email.ops_recipients))
     log.info("sent the %s notice to %s", kind, ", ".join(email.ops_recipients))
     return kind
 
@@ -77,6 +78,7 @@ QUIET_WEEK = timedelta(days=7)
 async def quiet_week_note(
     config: Config,
     store: Store,
+    journal: Journal,
     mailing: Mailing,
     templates: Environment,
     result: CycleResult,
@@ -86,7 +88,7 @@ async def quiet_week_note(
     if not config.digest.weekly_quiet_note or not result.ok or result.delivered_to:
         return False
     now = clock()
-    since = store.last_quiet_moment()
+    since = journal.last_quiet_moment()
     if since is None or now - since < QUIET_WEEK:
         return False
     context = {
@@ -107,7 +109,7 @@ async def quiet_week_note(
     except DeliveryError as exc:
         log.warning("could not send the quiet-week note: %s", exc)
         return False
-    store.record_notice("quiet", result.cycle_id, now, ", ".join(recipients) or "(outbox)")
+    journal.record_notice("quiet", result.cycle_id, now, ", ".join(recipients) or "(outbox)")
     return True
 
 

@@ -36,6 +36,7 @@ from monitor.deliver import OUTBOX_SENDER, OutboxTransport, SmtpTransport, build
 from monitor.deliveries import OUTBOX, Deliveries
 from monitor.errors import ConfigError, MonitorError
 from monitor.importance import Ranking
+from monitor.journal import Journal
 from monitor.lock import cycle_lock
 from monitor.logs import setup_logging
 from monitor.registry import RegistryClient, make_http_client
@@ -129,7 +130,7 @@ def check_command(config: Config, _args: argparse.Namespace) -> int:
 
 def run_command(config: Config, _args: argparse.Namespace) -> int:
     engine = _open_database(config)
-    Store(engine).record_service_start(_now(), socket.gethostname(), os.getpid())
+    Journal(engine).record_service_start(_now(), socket.gethostname(), os.getpid())
     service = Service(
         lambda: _one_cycle(config, engine),
         make_trigger(config.schedule),
@@ -298,9 +299,10 @@ async def _one_cycle(config: Config, engine: Engine) -> CycleResult | None:
             deps = CycleDeps(config, store, deliveries, mailing, templates, registry)
             result = await run_cycle(deps, clock=_now)
         unsent = len(deliveries.pending())
-        await notify_operators(config, store, mailing.transport, templates, result, _now, unsent)
+        journal = Journal(engine)
+        await notify_operators(config, journal, mailing.transport, templates, result, _now, unsent)
         await notify_hold(config, mailing.transport, templates, result, _now)
-        await quiet_week_note(config, store, mailing, templates, result, _now)
+        await quiet_week_note(config, store, journal, mailing, templates, result, _now)
     _log_cycle(result, time.monotonic() - started)
     return result
 

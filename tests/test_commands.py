@@ -25,6 +25,7 @@ from monitor.db import (
     snapshots,
     trials,
 )
+from monitor.journal import Journal
 
 HEAD = "0007"  # the newest revision
 
@@ -110,7 +111,7 @@ def test_health_follows_the_schedule(world: World) -> None:
     store = world.store()
     now = datetime.now(UTC)
     assert world.command("health").out.startswith("health: ok: no cycle has been due yet")
-    store.record_service_start(now - timedelta(hours=3), "host", 1)
+    Journal(store.engine).record_service_start(now - timedelta(hours=3), "host", 1)
     run = world.command("health")
     assert run.code == 1 and "unhealthy: no successful cycle ever" in run.out
     assert world.check().code == 0
