@@ -17,7 +17,7 @@ from jinja2 import Environment
 from monitor.config import Config, list_header
 from monitor.cycle import CycleResult, Mailing
 from monitor.deliver import Transport, build_message
-from monitor.deliveries import OUTBOX
+from monitor.deliveries import OUTBOX, Deliveries
 from monitor.errors import DeliveryError
 from monitor.journal import Journal
 from monitor.render import render_message
@@ -33,7 +33,7 @@ async def notify_operators(
     templates: Environment,
     result: CycleResult,
     clock: Callable[[], datetime],
-    unsent: int,
+    deliveries: Deliveries,
 ) -> str | None:
     """Send the notice this cycle calls for, if any; returns its kind once it is sent."""
     email = config.email
@@ -56,17 +56,15 @@ async def notify_operators(
         "error": result.error or "",
         "cycle_id": result.cycle_id,
         "when": now.strftime("%Y-%m-%d %H:%M UTC"),
-        "unsent": unsent,
+        "unsent": len(deliveries.pending()),
     }
-    rendered = render_message(templates, f"ops_{kind}", context)
     message_id = f"<ops-{kind}-{result.cycle_id}@trial-monitor>"
-    message = build_message(rendered, email.sender, email.ops_recipients, message_id, now)
-    try:
-        await transport.deliver(message)
-    except DeliveryError as exc:
-        # Likely the very failure being reported; the notice is tried again next cycle.
-        log.warning("could not send the %s notice to the operators: %s", kind, exc)
-        return None
+    sent = await _send_notice(
+        transport, templates, f"ops_{kind}", context, email.sender, email.ops_recipients,
+        message_id, now,
+    )  # fmt: skip
+    if not sent:
+        return None  # likely the very failure being reported; tried again next cycle
     journal.record_notice(kind, result.cycle_id, now, ", ".join(email.ops_recipients))
     log.info("sent the %s notice to %s", kind, ", ".join(email.ops_recipients))
     return kind
@@ -98,16 +96,13 @@ async def quiet_week_note(
         "since": since.strftime("%d %B %Y").lstrip("0"),
         "when": now.strftime("%d %B %Y, %H:%M UTC").lstrip("0"),
     }
-    rendered = render_message(templates, "quiet", context)
     recipients = tuple(r for r in mailing.router.everyone if r != OUTBOX)
     message_id = f"<quiet-{result.cycle_id}@trial-monitor>"
-    message = build_message(
-        rendered, mailing.sender, recipients, message_id, now, list_header(config.digest)
-    )
-    try:
-        await mailing.transport.deliver(message)
-    except DeliveryError as exc:
-        log.warning("could not send the quiet-week note: %s", exc)
+    sent = await _send_notice(
+        mailing.transport, templates, "quiet", context, mailing.sender, recipients,
+        message_id, now, list_header(config.digest),
+    )  # fmt: skip
+    if not sent:
         return False
     journal.record_notice("quiet", result.cycle_id, now, ", ".join(recipients) or "(outbox)")
     return True
@@ -132,12 +127,31 @@ async def notify_hold(
         "changes": result.figures.changes_found,
         "when": now.strftime("%Y-%m-%d %H:%M UTC"),
     }
-    rendered = render_message(templates, "ops_held", context)
     message_id = f"<ops-held-{result.cycle_id}@trial-monitor>"
-    message = build_message(rendered, email.sender, email.ops_recipients, message_id, now)
+    return await _send_notice(
+        transport, templates, "ops_held", context, email.sender, email.ops_recipients,
+        message_id, now,
+    )  # fmt: skip
+
+
+async def _send_notice(
+    transport: Transport,
+    templates: Environment,
+    template: str,
+    context: dict[str, object],
+    sender: str,
+    recipients: tuple[str, ...],
+    message_id: str,
+    now: datetime,
+    list_id: str | None = None,
+) -> bool:
+    """Render and send one message; a failure is logged, not raised (the cycle's own outcome
+    stands, and the caller tries again next cycle). True once the transport took it."""
+    rendered = render_message(templates, template, context)
+    message = build_message(rendered, sender, recipients, message_id, now, list_id)
     try:
         await transport.deliver(message)
     except DeliveryError as exc:
-        log.warning("could not tell the operators of the held digest: %s", exc)
+        log.warning("could not send the %s message: %s", template, exc)
         return False
     return True

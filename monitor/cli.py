@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
@@ -30,17 +30,24 @@ from monitor.alerts import notify_hold, notify_operators, quiet_week_note
 from monitor.claims import Verdict
 from monitor.config import NCT_ID, Config, config_path
 from monitor.configfile import load_config
-from monitor.cycle import CycleDeps, CycleResult, Mailing, Outgoing, deliver_pending, run_cycle
-from monitor.db import cycles, make_engine, migrate, require_current_schema, schema_revision
+from monitor.cycle import (
+    CycleDeps,
+    CycleResult,
+    Mailing,
+    Outgoing,
+    compose_digest,
+    deliver_pending,
+    run_cycle,
+)
+from monitor.db import make_engine, migrate, require_current_schema, schema_revision
 from monitor.deliver import OUTBOX_SENDER, OutboxTransport, SmtpTransport, build_message
 from monitor.deliveries import OUTBOX, Deliveries
 from monitor.errors import ConfigError, MonitorError
-from monitor.importance import Ranking
 from monitor.journal import Journal
 from monitor.lock import cycle_lock
 from monitor.logs import setup_logging
 from monitor.registry import RegistryClient, make_http_client
-from monitor.render import build_digest, make_environment, render_digest, render_message
+from monitor.render import make_environment, render_message
 from monitor.reports import health, history_text, status_text
 from monitor.routing import Router
 from monitor.schedule import Service, make_trigger
@@ -178,12 +185,8 @@ def preview_command(config: Config, args: argparse.Namespace) -> int:
     if not pending:
         print("preview: no unsent changes; the next cycle would send nothing unless it finds some")
         return EXIT_OK
-    with engine.connect() as conn:
-        stamp = conn.execute(select(func.max(cycles.c.data_timestamp))).scalar()
-    titles = store.titles({p.change.nct_id for p in pending})
-    ranking = Ranking(config.digest.importance)
-    digest = build_digest(pending, titles, _now(), stamp, ranking, cited=config.watch.trials)
-    rendered = render_digest(digest, config.digest.subject_prefix, make_environment())
+    outgoing = Outgoing(config, store, deliveries, _mailing(config), make_environment())
+    _, rendered = compose_digest(outgoing, pending, _now(), store.last_data_timestamp())
     print(f"Subject: {rendered.subject}\n\n{rendered.text}", end="")
     if args.html:
         Path(args.html).write_text(rendered.html, encoding="utf-8")
@@ -262,9 +265,9 @@ def release_command(config: Config, args: argparse.Namespace) -> int:
     if args.discard:
         print(f"release: {count} held changes discarded; they will never be sent")
         return EXIT_OK
-    with engine.connect() as conn:
-        stamp = conn.execute(select(func.max(cycles.c.data_timestamp))).scalar()
-    outgoing = Outgoing(config, Store(engine), deliveries, _mailing(config), make_environment())
+    store = Store(engine)
+    outgoing = Outgoing(config, store, deliveries, _mailing(config), make_environment())
+    stamp = store.last_data_timestamp()
     delivered, failures = asyncio.run(deliver_pending(outgoing, _now, None, stamp))
     print(f"release: {count} held changes released; {_digests(delivered)} sent")
     for failure in failures:
@@ -298,9 +301,10 @@ async def _one_cycle(config: Config, engine: Engine) -> CycleResult | None:
             registry = RegistryClient(config.registry, http)
             deps = CycleDeps(config, store, deliveries, mailing, templates, registry)
             result = await run_cycle(deps, clock=_now)
-        unsent = len(deliveries.pending())
         journal = Journal(engine)
-        await notify_operators(config, journal, mailing.transport, templates, result, _now, unsent)
+        await notify_operators(
+            config, journal, mailing.transport, templates, result, _now, deliveries
+        )
         await notify_hold(config, mailing.transport, templates, result, _now)
         await quiet_week_note(config, store, journal, mailing, templates, result, _now)
     _log_cycle(result, time.monotonic() - started)

@@ -20,7 +20,7 @@ from monitor.deliver import Transport, build_message, digest_message_id
 from monitor.deliveries import OUTBOX, Deliveries, Sending
 from monitor.errors import DeliveryError, LimitError, RegistryError
 from monitor.importance import Ranking
-from monitor.models import Observation, Snapshot
+from monitor.models import Digest, Observation, PendingChange, RenderedMessage, Snapshot
 from monitor.normalize import IncompleteRecord, normalize, study_id
 from monitor.plan import FULL, INCREMENTAL, UNCHANGED, Plan, plan_cycle
 from monitor.registry import Page, RegistryClient
@@ -296,21 +296,29 @@ async def deliver_pending(
     return delivered, failures
 
 
+def compose_digest(
+    deps: Outgoing, pending: Sequence[PendingChange], now: datetime, data_timestamp: str | None
+) -> tuple[Digest, RenderedMessage]:
+    """The digest of these changes and its words, as sent (and as `preview` shows it)."""
+    titles = deps.store.titles({p.change.nct_id for p in pending})
+    config = deps.config
+    digest = build_digest(
+        pending,
+        titles,
+        now,
+        data_timestamp,
+        Ranking(config.digest.importance),
+        cited=config.watch.trials,
+    )
+    return digest, render_digest(digest, config.digest.subject_prefix, deps.templates)
+
+
 async def _send(deps: Outgoing, clock: Clock, data_timestamp: str | None, sending: Sending) -> str:
     mailing = deps.mailing
     recipients = tuple(r for r in sending.recipients if r != OUTBOX)
     try:
-        titles = deps.store.titles({p.change.nct_id for p in sending.pending})
         now = clock()
-        digest = build_digest(
-            sending.pending,
-            titles,
-            now,
-            data_timestamp,
-            Ranking(deps.config.digest.importance),
-            cited=deps.config.watch.trials,
-        )
-        rendered = render_digest(digest, deps.config.digest.subject_prefix, deps.templates)
+        digest, rendered = compose_digest(deps, sending.pending, now, data_timestamp)
         message_id = digest_message_id(digest.change_ids, recipients)
         message = build_message(
             rendered,

@@ -112,6 +112,11 @@ class Store:
                 )
             )
 
+    def last_data_timestamp(self) -> str | None:
+        """The registry's data timestamp as the newest cycle saw it ("registry data as of")."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(cycles.c.data_timestamp))).scalar()
+
     def history(self) -> History:
         """What the planner needs of earlier good cycles."""
         ok = cycles.c.outcome == "ok"
