@@ -8,16 +8,28 @@ phase "PHASE2" (or "PHASE2|PHASE3"), results_posted "true"/"false", completion_y
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import assert_never
 
 from monitor.models import Snapshot
 
-FIELDS = ("status", "enrollment", "enrollment_type", "phase", "results_posted", "completion_year")
+
+class ClaimField(StrEnum):
+    """What a claim is about: a key of `[[article.claims]]`. Stored (claim_states.field, and a
+    claim change's detail), so the values never change."""
+
+    STATUS = "status"
+    ENROLLMENT = "enrollment"
+    ENROLLMENT_TYPE = "enrollment_type"
+    PHASE = "phase"
+    RESULTS_POSTED = "results_posted"
+    COMPLETION_YEAR = "completion_year"
 
 
 @dataclass(frozen=True)
 class Claim:
     trial: str
-    field: str
+    field: ClaimField
     expected: str
 
 
@@ -28,28 +40,38 @@ class Verdict:
     agrees: bool
 
 
-def registry_value(field: str, snapshot: Snapshot) -> str | None:
-    if field == "status":
-        return snapshot.status
-    if field == "enrollment":
-        return snapshot.enrollment  # "101 ACTUAL": the type travels along, for the words
-    if field == "enrollment_type":
-        return snapshot.enrollment_type
-    if field == "phase":
-        return snapshot.phases
-    if field == "results_posted":
-        return "true" if snapshot.has_results else "false"
-    if field == "completion_year":
-        return snapshot.completion_date
-    raise ValueError(f"unknown claim field {field!r}")
+def registry_value(field: ClaimField, snapshot: Snapshot) -> str | None:
+    match field:
+        case ClaimField.STATUS:
+            return snapshot.status
+        case ClaimField.ENROLLMENT:
+            return snapshot.enrollment  # "101 ACTUAL": the type travels along, for the words
+        case ClaimField.ENROLLMENT_TYPE:
+            return snapshot.enrollment_type
+        case ClaimField.PHASE:
+            return snapshot.phases
+        case ClaimField.RESULTS_POSTED:
+            return "true" if snapshot.has_results else "false"
+        case ClaimField.COMPLETION_YEAR:
+            return snapshot.completion_date
+        case _:
+            assert_never(field)
 
 
 def judge(claim: Claim, snapshot: Snapshot) -> Verdict:
     value = registry_value(claim.field, snapshot)
-    if claim.field == "enrollment":
-        agrees = value is not None and value.split(" ")[0] == claim.expected
-    elif claim.field == "completion_year":
-        agrees = value is not None and value[:4] == claim.expected
-    else:
-        agrees = value == claim.expected
+    match claim.field:
+        case ClaimField.ENROLLMENT:
+            agrees = value is not None and value.split(" ")[0] == claim.expected
+        case ClaimField.COMPLETION_YEAR:
+            agrees = value is not None and value[:4] == claim.expected
+        case (
+            ClaimField.STATUS
+            | ClaimField.ENROLLMENT_TYPE
+            | ClaimField.PHASE
+            | ClaimField.RESULTS_POSTED
+        ):
+            agrees = value == claim.expected
+        case _:
+            assert_never(claim.field)
     return Verdict(claim, value, agrees)

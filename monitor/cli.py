@@ -17,7 +17,8 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
-from monitor.alerts import notify_hold, notify_operators, quiet_week_note
+from monitor.alerts import Alerts
 from monitor.claims import Verdict
 from monitor.config import NCT_ID, Config, config_path
 from monitor.configfile import load_config
@@ -45,7 +46,7 @@ from monitor.deliveries import OUTBOX, Deliveries
 from monitor.errors import ConfigError, MonitorError
 from monitor.journal import Journal
 from monitor.lock import cycle_lock
-from monitor.logs import setup_logging
+from monitor.logs import redact, setup_logging
 from monitor.registry import RegistryClient, make_http_client
 from monitor.render import make_environment, render_message
 from monitor.reports import health, history_text, status_text
@@ -81,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _fail("interrupted")
         return 130
+    except Exception:
+        # A bug: its traceback goes through the log handler, which blanks out the secrets.
+        log.exception("unexpected error; please report it with the lines above")
+        return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,11 +128,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def check_command(config: Config, _args: argparse.Namespace) -> int:
-    engine = _open_database(config)
-    try:
+    with _database(config) as engine:
         result = asyncio.run(_one_cycle(config, engine))
-    finally:
-        engine.dispose()
     if result is None:
         print("check: skipped, another cycle is running against this database")
         return EXIT_OK
@@ -136,57 +138,56 @@ def check_command(config: Config, _args: argparse.Namespace) -> int:
 
 
 def run_command(config: Config, _args: argparse.Namespace) -> int:
-    engine = _open_database(config)
-    Journal(engine).record_service_start(_now(), socket.gethostname(), os.getpid())
-    service = Service(
-        lambda: _one_cycle(config, engine),
-        make_trigger(config.schedule),
-        config.schedule.shutdown_grace_seconds,
-    )
+    with _database(config) as engine:
+        Journal(engine).record_service_start(_now(), socket.gethostname(), os.getpid())
+        service = Service(
+            lambda: _one_cycle(config, engine),
+            make_trigger(config.schedule),
+            config.schedule.shutdown_grace_seconds,
+        )
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await service.serve(stop)
+        async def serve() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            await service.serve(stop)
 
-    log.info("trial-monitor %s running: cron %r in %s", __version__, *_schedule(config))
-    try:
+        log.info("trial-monitor %s running: cron %r in %s", __version__, *_schedule(config))
         asyncio.run(serve())
-    finally:
-        engine.dispose()
     log.info("trial-monitor stopped")
     return EXIT_OK
 
 
 def migrate_command(config: Config, _args: argparse.Namespace) -> int:
-    engine = make_engine(config.database_url)
-    before, head = schema_revision(engine)
-    migrate(engine)
+    with _database(config, schema=False) as engine:
+        before, head = schema_revision(engine)
+        migrate(engine)
     print(f"migrate: database schema at revision {head} (was {before or 'empty'})")
     return EXIT_OK
 
 
 def status_command(config: Config, _args: argparse.Namespace) -> int:
-    engine = _open_database(config, read_only=True)
-    print(status_text(engine))
+    with _database(config, read_only=True) as engine:
+        print(status_text(engine))
     return EXIT_OK
 
 
 def preview_command(config: Config, args: argparse.Namespace) -> int:
-    engine = _open_database(config, read_only=True)
-    store, deliveries = Store(engine), Deliveries(engine)
-    pending = deliveries.pending(include_held=True)
-    for hold in deliveries.holds():
-        print(
-            f"preview: includes {hold.changes} changes held in cycle {hold.cycle_id}: {hold.reason}"
-        )
-    if not pending:
-        print("preview: no unsent changes; the next cycle would send nothing unless it finds some")
-        return EXIT_OK
-    outgoing = Outgoing(config, store, deliveries, _mailing(config), make_environment())
-    _, rendered = compose_digest(outgoing, pending, _now(), store.last_data_timestamp())
+    with _database(config, read_only=True) as engine:
+        out = _outgoing(config, engine)
+        pending = out.deliveries.pending(include_held=True)
+        for hold in out.deliveries.holds():
+            print(
+                f"preview: includes {hold.changes} changes held in cycle {hold.cycle_id}:"
+                f" {hold.reason}"
+            )
+        if not pending:
+            print(
+                "preview: no unsent changes; the next cycle would send nothing unless it finds some"
+            )
+            return EXIT_OK
+        _, rendered = compose_digest(out, pending, out.journal.last_data_timestamp())
     print(f"Subject: {rendered.subject}\n\n{rendered.text}", end="")
     if args.html:
         Path(args.html).write_text(rendered.html, encoding="utf-8")
@@ -226,7 +227,8 @@ def history_command(config: Config, args: argparse.Namespace) -> int:
     if not NCT_ID.fullmatch(nct_id):
         _fail(f"history: {args.nct_id!r} is not an NCT id like NCT04270877")
         return EXIT_USAGE
-    text = history_text(_open_database(config, read_only=True), nct_id)
+    with _database(config, read_only=True) as engine:
+        text = history_text(engine, nct_id)
     if text is None:
         _fail(f"history: nothing stored for {nct_id}; is it watched?")
         return EXIT_FAILED
@@ -235,7 +237,8 @@ def history_command(config: Config, args: argparse.Namespace) -> int:
 
 
 def health_command(config: Config, _args: argparse.Namespace) -> int:
-    verdict = health(_open_database(config, read_only=True), config.schedule, _now())
+    with _database(config, read_only=True) as engine:
+        verdict = health(engine, config.schedule, _now())
     print(f"health: {verdict.message}")
     return EXIT_OK if verdict.ok else EXIT_FAILED
 
@@ -255,20 +258,18 @@ def verify_command(config: Config, _args: argparse.Namespace) -> int:
 
 
 def release_command(config: Config, args: argparse.Namespace) -> int:
-    engine = _open_database(config)
-    deliveries = Deliveries(engine)
-    released = deliveries.release_holds(_now(), discard=args.discard)
-    if not released:
-        print("release: nothing is held")
-        return EXIT_OK
-    count = sum(h.changes for h in released)
-    if args.discard:
-        print(f"release: {count} held changes discarded; they will never be sent")
-        return EXIT_OK
-    store = Store(engine)
-    outgoing = Outgoing(config, store, deliveries, _mailing(config), make_environment())
-    stamp = store.last_data_timestamp()
-    delivered, failures = asyncio.run(deliver_pending(outgoing, _now, None, stamp))
+    with _database(config) as engine:
+        out = _outgoing(config, engine)
+        released = out.deliveries.release_holds(_now(), discard=args.discard)
+        if not released:
+            print("release: nothing is held")
+            return EXIT_OK
+        count = sum(h.changes for h in released)
+        if args.discard:
+            print(f"release: {count} held changes discarded; they will never be sent")
+            return EXIT_OK
+        stamp = out.journal.last_data_timestamp()
+        delivered, failures = asyncio.run(deliver_pending(out, None, stamp))
     print(f"release: {count} held changes released; {_digests(delivered)} sent")
     for failure in failures:
         _fail(f"{failure}; the changes are kept for the next cycle")
@@ -278,37 +279,47 @@ def release_command(config: Config, args: argparse.Namespace) -> int:
 # -- the pieces the commands share ---------------------------------------------------------
 
 
-def _open_database(config: Config, *, read_only: bool = False) -> Engine:
-    """The engine, with the schema brought up to date (or checked, when that is turned off)."""
-    engine = make_engine(config.database_url)
-    if config.auto_migrate and not read_only:
-        migrate(engine)
-    else:
-        require_current_schema(engine)
-    return engine
+@contextmanager
+def _database(config: Config, *, read_only: bool = False, schema: bool = True) -> Iterator[Engine]:
+    """The engine, with the schema brought up to date (or checked, when that is turned off, or
+    for a command that only reads); its connections are closed when the command is done."""
+    engine = make_engine(config.database.url)
+    try:
+        if schema and config.database.auto_migrate and not read_only:
+            migrate(engine)
+        elif schema:
+            require_current_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 async def _one_cycle(config: Config, engine: Engine) -> CycleResult | None:
-    """One locked cycle and the operator notice it calls for; None when another one runs."""
+    """One locked cycle and the messages it calls for; None when another one runs."""
     with cycle_lock(engine) as held:
         if not held:
             log.warning("another cycle is running against this database; this one is skipped")
             return None
         started = time.monotonic()
-        store, deliveries = Store(engine), Deliveries(engine)
-        templates, mailing = make_environment(), _mailing(config)
+        out = _outgoing(config, engine)
         async with make_http_client(config.registry) as http:
             registry = RegistryClient(config.registry, http)
-            deps = CycleDeps(config, store, deliveries, mailing, templates, registry)
-            result = await run_cycle(deps, clock=_now)
-        journal = Journal(engine)
-        await notify_operators(
-            config, journal, mailing.transport, templates, result, _now, deliveries
-        )
-        await notify_hold(config, mailing.transport, templates, result, _now)
-        await quiet_week_note(config, store, journal, mailing, templates, result, _now)
+            result = await run_cycle(CycleDeps(**vars(out), registry=registry))
+        await Alerts(out, result).send_all()
     _log_cycle(result, time.monotonic() - started)
     return result
+
+
+def _outgoing(config: Config, engine: Engine) -> Outgoing:
+    return Outgoing(
+        config=config,
+        store=Store(engine),
+        deliveries=Deliveries(engine),
+        journal=Journal(engine),
+        mailing=_mailing(config),
+        templates=make_environment(),
+        clock=_now,
+    )
 
 
 def _mailing(config: Config) -> Mailing:
@@ -385,7 +396,7 @@ def _now() -> datetime:
 
 
 def _fail(message: str) -> None:
-    print(f"trial-monitor: {message}", file=sys.stderr)
+    print(redact(f"trial-monitor: {message}"), file=sys.stderr)
 
 
 def _first_line(exc: SQLAlchemyError) -> str:

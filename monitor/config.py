@@ -8,13 +8,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.engine import make_url
 
 from monitor.claims import Claim
+from monitor.models import Category, Importance
 from monitor.routing import Route
-from monitor.sanity import SanityConfig
 
 CONFIG_ENV = "TRIAL_MONITOR_CONFIG"
 PASSWORD_ENV = "TRIAL_MONITOR_SMTP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
@@ -27,23 +29,40 @@ DEFAULT_REGISTRY_URL = "https://clinicaltrials.gov/api/v2"
 NCT_ID = re.compile(r"NCT\d{8}")
 # Deliberately plain: enough to catch typos and header injection, not an RFC 5322 parser.
 ADDRESS = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+")
-SECURITY_MODES = ("none", "starttls", "tls")
-DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+
+_T = TypeVar("_T")
+
+
+def setting(default: _T, *, minimum: float | None = None, maximum: float | None = None) -> _T:
+    """A key of config.toml, its default and its bounds, written once: configfile.py reads each
+    such field by its name and type, checks the bounds, and falls back to the default."""
+    return field(default=default, metadata={"minimum": minimum, "maximum": maximum})
+
+
+class Security(StrEnum):
+    """How the mail server is spoken to: `email.security`."""
+
+    NONE = "none"
+    STARTTLS = "starttls"  # required: never silently skipped
+    TLS = "tls"  # implicit TLS
+
+
+DEFAULT_PORTS = {Security.NONE: 25, Security.STARTTLS: 587, Security.TLS: 465}
 
 
 @dataclass(frozen=True)
 class RegistryConfig:
-    base_url: str = DEFAULT_REGISTRY_URL
-    timeout_seconds: float = 30.0
-    max_attempts: int = 5
-    backoff_seconds: float = 2.0
+    base_url: str = setting(DEFAULT_REGISTRY_URL)
+    timeout_seconds: float = setting(30.0, minimum=0.1)
+    max_attempts: int = setting(5, minimum=1, maximum=20)
+    backoff_seconds: float = setting(2.0, minimum=0)
     # The public API allows about 50 requests a minute from one address; stay well under it.
-    min_interval_seconds: float = 1.2
-    page_size: int = 1000
+    min_interval_seconds: float = setting(1.2, minimum=0)
+    page_size: int = setting(1000, minimum=1, maximum=1000)
     # Bounds on one cycle's work; reaching one stops the cycle with an error naming it.
-    max_response_bytes: int = 50_000_000
-    max_pages: int = 2_000
-    max_records_per_cycle: int = 1_000_000
+    max_response_bytes: int = setting(50_000_000, minimum=10_000, maximum=10**10)
+    max_pages: int = setting(2_000, minimum=1, maximum=10**6)
+    max_records_per_cycle: int = setting(1_000_000, minimum=1, maximum=10**8)
 
 
 @dataclass(frozen=True)
@@ -61,78 +80,100 @@ class WatchConfig:
 @dataclass(frozen=True)
 class EmailConfig:
     host: str
-    port: int
-    security: str
     sender: str
     recipients: tuple[str, ...]
+    security: Security = setting(Security.STARTTLS)
+    # The security mode's standard port unless given.
+    port: int = setting(DEFAULT_PORTS[Security.STARTTLS], minimum=1, maximum=65535)
     ops_recipients: tuple[str, ...] = ()
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    ca_file: str | None = None
-    timeout_seconds: float = 30.0
-    max_attempts: int = 3
-    backoff_seconds: float = 5.0
+    username: str | None = setting(None)
+    password: str | None = field(default=None, repr=False)  # only from the environment
+    ca_file: str | None = setting(None)
+    timeout_seconds: float = setting(30.0, minimum=0.1)
+    max_attempts: int = setting(3, minimum=1, maximum=20)
+    backoff_seconds: float = setting(5.0, minimum=0)
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
     # The registry refreshes its data once a day, Monday to Friday, early in the US morning
     # (its /version dataTimestamp reads about 09:00 Eastern); poll after that.
-    cron: str = "30 10 * * 1-5"
-    timezone: str = "America/New_York"
-    jitter_seconds: int = 300
+    cron: str = setting("30 10 * * 1-5")
+    timezone: str = setting("America/New_York")
+    jitter_seconds: int = setting(300, minimum=0, maximum=3600)
     # How late a scheduled cycle may finish before `health` calls the monitor unhealthy.
-    health_grace_minutes: int = 120
+    health_grace_minutes: int = setting(120, minimum=1, maximum=7 * 24 * 60)
     # On SIGTERM a cycle in flight gets this long to finish before it is cancelled.
-    shutdown_grace_seconds: float = 30.0
+    shutdown_grace_seconds: float = setting(30.0, minimum=0)
 
 
 @dataclass(frozen=True)
 class PollingConfig:
     # A full fetch of every watched trial this often, to catch what the incremental cycles
     # cannot see (a record removed from the registry leaves no "last update").
-    reconcile_days: float = 7.0
+    reconcile_days: float = setting(7.0, minimum=0)
     # Incremental cycles ask for trials updated since the last good cycle, less this margin.
-    margin_days: int = 3
+    margin_days: int = setting(3, minimum=0, maximum=60)
     # Snapshots older than this are pruned (never the latest of a trial, never one a reported
     # change points to, whose raw record is dropped instead).
-    snapshot_retention_days: int = 365
+    snapshot_retention_days: int = setting(365, minimum=1, maximum=100 * 365)
 
 
 @dataclass(frozen=True)
 class AlertsConfig:
     # Cycles that fail in a row before the operators get one "monitor is failing" notice.
-    after_consecutive_failures: int = 3
+    after_consecutive_failures: int = setting(3, minimum=1, maximum=1000)
+
+
+@dataclass(frozen=True)
+class SanityConfig:
+    """The sanity gate's thresholds (see sanity.py)."""
+
+    # Hold when more than this share of the watched trials changed in one cycle...
+    max_changed_share: float = setting(0.3, minimum=0, maximum=1)
+    # ...and at least this many did (two of three trials completing is news, not a fault).
+    min_changed_trials: int = setting(10, minimum=1, maximum=10**7)
+    # Hold when the registry sent records without an NCT id or an overall status.
+    hold_on_incomplete_records: bool = setting(True)
 
 
 @dataclass(frozen=True)
 class DigestConfig:
-    subject_prefix: str = "[trial-monitor]"
+    subject_prefix: str = setting("[trial-monitor]")
     # The List-Id header's identifier, for mail filters (RFC 2919).
-    list_id: str = "digest.trial-monitor.localhost"
+    list_id: str = setting("digest.trial-monitor.localhost")
     # A note to the digest's readers when a week passed with no digest, so they know the
     # monitor is alive. Off by default.
-    weekly_quiet_note: bool = False
-    # category → high | medium | low, over importance.DEFAULTS
-    importance: Mapping[str, str] = field(default_factory=dict)
+    weekly_quiet_note: bool = setting(False)
+    # [digest.importance]: category → importance, over the rules in importance.py
+    importance: Mapping[Category, Importance] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = setting(DEFAULT_DATABASE_URL)
+    auto_migrate: bool = setting(True)
 
 
 @dataclass(frozen=True)
 class Config:
-    registry: RegistryConfig
-    database_url: str
-    watch: WatchConfig
-    email: EmailConfig | None
-    digest: DigestConfig
-    outbox_dir: Path
+    outbox_dir: Path  # [outbox] path; its default follows the database (see default_outbox)
+    registry: RegistryConfig = RegistryConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    watch: WatchConfig = WatchConfig()
+    email: EmailConfig | None = None
+    digest: DigestConfig = field(default_factory=DigestConfig)
     schedule: ScheduleConfig = ScheduleConfig()
     polling: PollingConfig = PollingConfig()
     alerts: AlertsConfig = AlertsConfig()
     claims: tuple[Claim, ...] = ()
     routes: tuple[Route, ...] = ()
-    sanity: SanityConfig = field(default_factory=SanityConfig)
-    auto_migrate: bool = True
+    sanity: SanityConfig = SanityConfig()
     source: str = "<defaults>"
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url
 
     @property
     def secrets(self) -> tuple[str, ...]:

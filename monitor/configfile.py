@@ -12,43 +12,44 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import fields, replace
 from email.utils import parseaddr
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, assert_never, get_type_hints
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
-from monitor.claims import FIELDS as CLAIM_FIELDS
-from monitor.claims import Claim
+from monitor.claims import Claim, ClaimField
 from monitor.config import (
     ADDRESS,
     DATABASE_PASSWORD_ENV,
     DATABASE_URL_ENV,
-    DEFAULT_DATABASE_URL,
     DEFAULT_PORTS,
     NCT_ID,
     PASSWORD_ENV,
-    SECURITY_MODES,
     AlertsConfig,
     Config,
+    DatabaseConfig,
     DigestConfig,
     EmailConfig,
     PollingConfig,
     RegistryConfig,
+    SanityConfig,
     ScheduleConfig,
     SearchConfig,
+    Security,
     WatchConfig,
     default_outbox,
 )
 from monitor.errors import ConfigError
-from monitor.importance import DEFAULTS as IMPORTANCE_DEFAULTS
-from monitor.importance import LEVELS
-from monitor.models import PHASE_WORDS, STATUS_WORDS
+from monitor.models import PHASES, STATUSES, Category, Importance
 from monitor.routing import Route
-from monitor.sanity import SanityConfig
 from monitor.schedule import make_trigger
 from monitor.tomltable import Table
+
+_Section = TypeVar("_Section")
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
@@ -68,33 +69,67 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
 
 def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: str) -> Config:
     root = Table(data, "")
-    database = root.table("database")
-    database_url = _database_url(database, environ)
-    auto_migrate = database.boolean("auto_migrate", True)
-    database.done()
+    database = _database(root.table("database"), environ)
     outbox = root.table("outbox")
-    outbox_dir = Path(outbox.string("path", default_outbox(database_url)))
+    outbox_dir = Path(outbox.string("path", default_outbox(database.url)))
     outbox.done()
     watch = _watch(root.table("watch"))
     config = Config(
+        outbox_dir=outbox_dir,
         registry=_registry(root.table("registry")),
-        database_url=database_url,
+        database=database,
         watch=watch,
         email=_email(root.optional_table("email"), environ),
         digest=_digest(root.table("digest")),
-        outbox_dir=outbox_dir,
         schedule=_schedule(root.table("schedule")),
-        polling=_polling(root.table("polling")),
-        alerts=_alerts(root.table("alerts")),
+        polling=read_settings(root.table("polling"), PollingConfig),
+        alerts=read_settings(root.table("alerts"), AlertsConfig),
         claims=_claims(root.table("article")),
         routes=_routes(root.array("routes", default=[]), watch),
-        sanity=_sanity(root.table("sanity")),
-        auto_migrate=auto_migrate,
+        sanity=read_settings(root.table("sanity"), SanityConfig),
         source=source,
     )
     root.done()
     _check_references(config)
     return config
+
+
+def read_settings(
+    table: Table,
+    section: type[_Section],
+    given: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> _Section:
+    """Every `setting(...)` of a section (config.py) read from its table by the field's name and
+    type, checked against its bounds, else its default; `given` are the fields the caller read
+    itself, `defaults` the defaults that depend on another key (email.port on email.security).
+    A key the section does not know is an error."""
+    values = dict(given or {})
+    hints = get_type_hints(section)
+    for item in fields(section):  # type: ignore[arg-type]
+        if item.name in values or "minimum" not in item.metadata:
+            continue
+        default = (defaults or {}).get(item.name, item.default)
+        values[item.name] = _read(table, item.name, hints[item.name], default, item.metadata)
+    table.done()
+    return section(**values)
+
+
+def _read(table: Table, name: str, kind: Any, default: Any, bounds: Mapping[str, Any]) -> Any:
+    minimum, maximum = bounds["minimum"], bounds["maximum"]
+    if kind is bool:
+        return table.boolean(name, default)
+    if kind is int:
+        return table.integer(name, default, minimum, maximum)
+    if kind is float:
+        return table.number(name, default, minimum, maximum)
+    if kind is str:
+        return table.string(name, default)
+    if kind == str | None:
+        return table.string(name, "") or None
+    if isinstance(kind, type) and issubclass(kind, StrEnum):
+        return table.choice(name, kind, default)
+    raise TypeError(f"config.py declares {table.key(name)} with a type no reader knows: {kind}")
 
 
 def _check_references(config: Config) -> None:
@@ -114,36 +149,18 @@ def _check_references(config: Config) -> None:
 
 
 def _registry(table: Table) -> RegistryConfig:
-    defaults = RegistryConfig()
-    base_url = table.string("base_url", defaults.base_url).rstrip("/")
+    config = read_settings(table, RegistryConfig)
+    base_url = config.base_url.rstrip("/")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"registry.base_url = {base_url!r} is not an http(s) URL")
-    config = RegistryConfig(
-        base_url=base_url,
-        timeout_seconds=table.number("timeout_seconds", defaults.timeout_seconds, minimum=0.1),
-        max_attempts=table.integer("max_attempts", defaults.max_attempts, minimum=1, maximum=20),
-        backoff_seconds=table.number("backoff_seconds", defaults.backoff_seconds, minimum=0),
-        min_interval_seconds=table.number(
-            "min_interval_seconds", defaults.min_interval_seconds, minimum=0
-        ),
-        page_size=table.integer("page_size", defaults.page_size, minimum=1, maximum=1000),
-        max_response_bytes=table.integer(
-            "max_response_bytes", defaults.max_response_bytes, minimum=10_000, maximum=10**10
-        ),
-        max_pages=table.integer("max_pages", defaults.max_pages, minimum=1, maximum=10**6),
-        max_records_per_cycle=table.integer(
-            "max_records_per_cycle", defaults.max_records_per_cycle, minimum=1, maximum=10**8
-        ),
-    )
-    table.done()
-    return config
+    return replace(config, base_url=base_url)
 
 
-def _database_url(table: Table, environ: Mapping[str, str]) -> str:
+def _database(table: Table, environ: Mapping[str, str]) -> DatabaseConfig:
     """database.url, or TRIAL_MONITOR_DATABASE_URL; the password only from the environment."""
-    url = table.string("url", DEFAULT_DATABASE_URL)
-    key = "database.url"
+    config = read_settings(table, DatabaseConfig)
+    url, key = config.url, "database.url"
     if environ.get(DATABASE_URL_ENV):
         url, key = environ[DATABASE_URL_ENV], DATABASE_URL_ENV
     if not re.match(r"(sqlite|postgresql)(\+\w+)?://", url):
@@ -153,7 +170,7 @@ def _database_url(table: Table, environ: Mapping[str, str]) -> str:
         if not url.startswith("postgresql"):
             raise ConfigError(f"{DATABASE_PASSWORD_ENV} is set but {key} is not a PostgreSQL URL")
         url = make_url(url).set(password=password).render_as_string(hide_password=False)
-    return url
+    return replace(config, url=url)
 
 
 def _watch(table: Table) -> WatchConfig:
@@ -187,70 +204,42 @@ def _email(table: Table | None, environ: Mapping[str, str]) -> EmailConfig | Non
     host = table.string("host")
     if not host.strip() or any(c.isspace() for c in host):
         raise ConfigError(f"email.host = {host!r} is not a host name")
-    security = table.string("security", "starttls")
-    if security not in SECURITY_MODES:
-        raise ConfigError(
-            f"email.security = {security!r} is not one of {', '.join(SECURITY_MODES)}"
-        )
-    port = table.integer("port", DEFAULT_PORTS[security], minimum=1, maximum=65535)
-    sender = _address("email.sender", table.string("sender"))
+    security = table.choice("security", Security, _default(EmailConfig, "security"))
     recipients = tuple(
         _address(f"email.recipients[{i}]", value)
         for i, value in enumerate(table.array("recipients"))
     )
+    if not recipients:
+        raise ConfigError("email.recipients is empty: name at least one address")
     ops_recipients = tuple(
         _address(f"email.ops_recipients[{i}]", value)
         for i, value in enumerate(table.array("ops_recipients", []))
     )
-    if not recipients:
-        raise ConfigError("email.recipients is empty: name at least one address")
-    username = table.string("username", "") or None
-    config = EmailConfig(
-        host=host,
-        port=port,
-        security=security,
-        sender=sender,
-        recipients=recipients,
-        ops_recipients=ops_recipients,
-        username=username,
-        password=_password(environ, username),
-        ca_file=_ca_file(table.string("ca_file", "") or None),
-        timeout_seconds=table.number("timeout_seconds", 30.0, minimum=0.1),
-        max_attempts=table.integer("max_attempts", 3, minimum=1, maximum=20),
-        backoff_seconds=table.number("backoff_seconds", 5.0, minimum=0),
+    config = read_settings(
+        table,
+        EmailConfig,
+        given={
+            "host": host,
+            "security": security,
+            "sender": _address("email.sender", table.string("sender")),
+            "recipients": recipients,
+            "ops_recipients": ops_recipients,
+        },
+        defaults={"port": DEFAULT_PORTS[security]},
     )
-    table.done()
-    return config
+    if config.ca_file is not None and not Path(config.ca_file).is_file():
+        raise ConfigError(f"email.ca_file = {config.ca_file!r} is not a readable file")
+    return replace(config, password=_password(environ, config.username))
+
+
+def _default(section: type[Any], name: str) -> Any:
+    """A setting's default as config.py declares it."""
+    return next(item.default for item in fields(section) if item.name == name)
 
 
 def _schedule(table: Table) -> ScheduleConfig:
-    defaults = ScheduleConfig()
-    config = ScheduleConfig(
-        cron=table.string("cron", defaults.cron),
-        timezone=table.string("timezone", defaults.timezone),
-        jitter_seconds=table.integer("jitter_seconds", defaults.jitter_seconds, 0, 3600),
-        health_grace_minutes=table.integer(
-            "health_grace_minutes", defaults.health_grace_minutes, 1, 7 * 24 * 60
-        ),
-        shutdown_grace_seconds=table.number(
-            "shutdown_grace_seconds", defaults.shutdown_grace_seconds, minimum=0
-        ),
-    )
-    table.done()
+    config = read_settings(table, ScheduleConfig)
     make_trigger(config)  # checked here, so that a bad schedule stops `check` as well as `run`
-    return config
-
-
-def _polling(table: Table) -> PollingConfig:
-    defaults = PollingConfig()
-    config = PollingConfig(
-        reconcile_days=table.number("reconcile_days", defaults.reconcile_days, minimum=0),
-        margin_days=table.integer("margin_days", defaults.margin_days, 0, 60),
-        snapshot_retention_days=table.integer(
-            "snapshot_retention_days", defaults.snapshot_retention_days, 1, 100 * 365
-        ),
-    )
-    table.done()
     return config
 
 
@@ -266,39 +255,43 @@ def _claims(table: Table) -> tuple[Claim, ...]:
         if not NCT_ID.fullmatch(trial):
             raise ConfigError(f"{key}.trial = {trial!r} is not an NCT id like NCT04270877")
         found = [
-            Claim(trial, name, _claim_value(entry, name)) for name in CLAIM_FIELDS if name in item
+            Claim(trial, name, _claim_value(entry, name)) for name in ClaimField if name in item
         ]
         entry.done()
         if not found:
-            raise ConfigError(f"{key} states nothing: give one of {', '.join(CLAIM_FIELDS)}")
+            raise ConfigError(f"{key} states nothing: give one of {', '.join(ClaimField)}")
         claims.extend(found)
     table.done()
     return tuple(claims)
 
 
-def _claim_value(entry: Table, name: str) -> str:
+def _claim_value(entry: Table, name: ClaimField) -> str:
     key = entry.key(name)
-    if name == "status":
-        value = entry.string(name).strip().upper()
-        if value not in STATUS_WORDS:
-            raise ConfigError(f"{key} = {value!r} is not a registry status like COMPLETED")
-        return value
-    if name == "enrollment":
-        return str(entry.integer(name, 0, 0, 10**9))
-    if name == "enrollment_type":
-        value = entry.string(name).strip().upper()
-        if value not in ("ACTUAL", "ESTIMATED"):
-            raise ConfigError(f"{key} = {value!r} is not ACTUAL or ESTIMATED")
-        return value
-    if name == "phase":
-        raw = entry.array(name) if isinstance(entry.raw(name), list) else [entry.string(name)]
-        phases = [str(p).strip().upper() for p in raw]
-        if not phases or any(p not in PHASE_WORDS for p in phases):
-            raise ConfigError(f"{key} = {entry.raw(name)!r} is not a phase like PHASE2")
-        return "|".join(phases)
-    if name == "results_posted":
-        return "true" if entry.boolean(name, False) else "false"
-    return str(entry.integer(name, 2000, 1900, 2200))  # completion_year
+    match name:
+        case ClaimField.STATUS:
+            value = entry.string(name).strip().upper()
+            if value not in STATUSES:
+                raise ConfigError(f"{key} = {value!r} is not a registry status like COMPLETED")
+            return value
+        case ClaimField.ENROLLMENT:
+            return str(entry.integer(name, 0, 0, 10**9))
+        case ClaimField.ENROLLMENT_TYPE:
+            value = entry.string(name).strip().upper()
+            if value not in ("ACTUAL", "ESTIMATED"):
+                raise ConfigError(f"{key} = {value!r} is not ACTUAL or ESTIMATED")
+            return value
+        case ClaimField.PHASE:
+            raw = entry.array(name) if isinstance(entry.raw(name), list) else [entry.string(name)]
+            phases = [str(p).strip().upper() for p in raw]
+            if not phases or any(p not in PHASES for p in phases):
+                raise ConfigError(f"{key} = {entry.raw(name)!r} is not a phase like PHASE2")
+            return "|".join(phases)
+        case ClaimField.RESULTS_POSTED:
+            return "true" if entry.boolean(name, False) else "false"
+        case ClaimField.COMPLETION_YEAR:
+            return str(entry.integer(name, 2000, 1900, 2200))
+        case _:
+            assert_never(name)
 
 
 def _routes(items: list[Any], watch: WatchConfig) -> tuple[Route, ...]:
@@ -334,61 +327,29 @@ def _routes(items: list[Any], watch: WatchConfig) -> tuple[Route, ...]:
     return tuple(routes)
 
 
-def _sanity(table: Table) -> SanityConfig:
-    defaults = SanityConfig()
-    share = table.number("max_changed_share", defaults.max_changed_share, minimum=0)
-    if share > 1:
-        raise ConfigError(f"sanity.max_changed_share = {share!r} is not between 0 and 1")
-    config = SanityConfig(
-        max_changed_share=share,
-        min_changed_trials=table.integer(
-            "min_changed_trials", defaults.min_changed_trials, 1, 10**7
-        ),
-        hold_on_incomplete_records=table.boolean(
-            "hold_on_incomplete_records", defaults.hold_on_incomplete_records
-        ),
-    )
-    table.done()
-    return config
-
-
-def _alerts(table: Table) -> AlertsConfig:
-    config = AlertsConfig(
-        after_consecutive_failures=table.integer("after_consecutive_failures", 3, 1, 1000)
-    )
-    table.done()
-    return config
-
-
-def _ca_file(path: str | None) -> str | None:
-    if path is not None and not Path(path).is_file():
-        raise ConfigError(f"email.ca_file = {path!r} is not a readable file")
-    return path
-
-
 def _digest(table: Table) -> DigestConfig:
-    prefix = table.string("subject_prefix", DigestConfig.subject_prefix)
-    if "\r" in prefix or "\n" in prefix:
-        raise ConfigError(f"digest.subject_prefix = {prefix!r} contains a line break")
-    importance = _importance(table.table("importance"))
-    list_id = table.string("list_id", DigestConfig.list_id).strip()
+    config = read_settings(table, DigestConfig, given={"importance": _importance(table)})
+    if "\r" in config.subject_prefix or "\n" in config.subject_prefix:
+        raise ConfigError(
+            f"digest.subject_prefix = {config.subject_prefix!r} contains a line break"
+        )
+    list_id = config.list_id.strip()
     if not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", list_id):
         raise ConfigError(f"digest.list_id = {list_id!r} is not a dotted name like ldn.example.org")
-    quiet = table.boolean("weekly_quiet_note", DigestConfig.weekly_quiet_note)
-    table.done()
-    return DigestConfig(prefix.strip(), list_id, quiet, importance)
+    return replace(config, subject_prefix=config.subject_prefix.strip(), list_id=list_id)
 
 
-def _importance(table: Table) -> dict[str, str]:
+def _importance(digest: Table) -> dict[Category, Importance]:
+    table = digest.table("importance")
     levels = {}
     for name in sorted(table.keys()):
-        if name not in IMPORTANCE_DEFAULTS:
-            choices = ", ".join(IMPORTANCE_DEFAULTS)
+        if name not in {c.value for c in Category}:
+            choices = ", ".join(Category)
             raise ConfigError(f"digest.importance.{name} is not a category: one of {choices}")
         level = table.string(name)
-        if level not in LEVELS:
+        if level not in {i.value for i in Importance}:
             raise ConfigError(f"digest.importance.{name} = {level!r} is not high, medium or low")
-        levels[name] = level
+        levels[Category(name)] = Importance(level)
     table.done()
     return levels
 

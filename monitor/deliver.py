@@ -18,11 +18,11 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, assert_never
 
 import aiosmtplib
 
-from monitor.config import EmailConfig
+from monitor.config import EmailConfig, Security
 from monitor.errors import DeliveryError
 from monitor.models import RenderedMessage
 
@@ -106,7 +106,7 @@ class SmtpTransport:
     ) -> None:
         self._config = config
         self._sleep = sleep
-        if config.security == "none" and not _is_loopback(config.host):
+        if config.security is Security.NONE and not _is_loopback(config.host):
             log.warning(
                 "email.security = 'none': mail to %s travels unencrypted%s",
                 config.host,
@@ -129,6 +129,7 @@ class SmtpTransport:
     async def _send_once(self, message: EmailMessage) -> str:
         config = self._config
         where = f"{config.host}:{config.port}"
+        use_tls, start_tls = _tls(config.security)
         try:
             errors, answer = await aiosmtplib.send(
                 message,
@@ -136,9 +137,8 @@ class SmtpTransport:
                 port=config.port,
                 username=config.username,
                 password=config.password,
-                use_tls=config.security == "tls",
-                # False, not None: None would let aiosmtplib upgrade or not as it sees fit.
-                start_tls=config.security == "starttls",
+                use_tls=use_tls,
+                start_tls=start_tls,
                 cert_bundle=config.ca_file,
                 timeout=config.timeout_seconds,
             )
@@ -160,6 +160,20 @@ class SmtpTransport:
             # send the others a second copy).
             log.warning("mail server %s refused some recipients: %s", where, errors)
         return f"{where}: {answer}"
+
+
+def _tls(security: Security) -> tuple[bool, bool]:
+    """aiosmtplib's (use_tls, start_tls). False, never None, for start_tls: None would let
+    aiosmtplib upgrade or not as it sees fit."""
+    match security:
+        case Security.NONE:
+            return False, False
+        case Security.STARTTLS:
+            return False, True
+        case Security.TLS:
+            return True, False
+        case _:
+            assert_never(security)
 
 
 def _is_loopback(host: str) -> bool:

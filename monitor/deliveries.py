@@ -16,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Engine, exists, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -25,7 +26,7 @@ from monitor.db import changes, deliveries, dispatches, holds, search_hits
 from monitor.errors import StoreError
 from monitor.models import PendingChange
 from monitor.routing import Router
-from monitor.store import pending_from_row
+from monitor.rows import pending_from_row
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,15 @@ log = logging.getLogger(__name__)
 STALE_CLAIM = timedelta(minutes=30)
 RETRIES = 5
 OUTBOX = ""  # the one recipient of digests written to the outbox without an [email] section
+
+
+class DeliveryState(StrEnum):
+    """Where one digest's send stands. Stored in `deliveries.state`."""
+
+    SENDING = "sending"  # claimed; the message is on its way
+    SENT = "sent"  # the mail server accepted it (or it is in the outbox)
+    FAILED = "failed"  # refused or unreachable: its changes were given back
+    ABANDONED = "abandoned"  # its sender died: its changes were given back
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,16 @@ class _Conflict(Exception):
     """Another process claimed some of the same rows first; claim again."""
 
 
+@dataclass(frozen=True)
+class _Round:
+    """One claim's transaction, and what each delivery it opens records."""
+
+    conn: Connection
+    now: datetime
+    transport: str
+    cycle_id: int | None
+
+
 class Deliveries:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -102,7 +122,7 @@ class Deliveries:
                 with _CLAIMING, self.engine.begin() as conn:
                     self._address(conn, router)
                     self._expire_stale(conn, now)
-                    sendings = self._claim(conn, router, now, transport, cycle_id)
+                    sendings = self._claim(_Round(conn, now, transport, cycle_id), router)
                     _SENDING.update(s.delivery_id for s in sendings)
                 return sendings
             except (_Conflict, IntegrityError):
@@ -128,15 +148,8 @@ class Deliveries:
         ]
         conn.execute(insert(dispatches), rows)  # a duplicate key: another process addressed it
 
-    def _claim(
-        self,
-        conn: Connection,
-        router: Router,
-        now: datetime,
-        transport: str,
-        cycle_id: int | None,
-    ) -> list[Sending]:
-        rows = conn.execute(
+    def _claim(self, round_: _Round, router: Router) -> list[Sending]:
+        rows = round_.conn.execute(
             select(dispatches.c.change_id, dispatches.c.recipient).where(
                 dispatches.c.delivery_id.is_(None)
             )
@@ -149,27 +162,20 @@ class Deliveries:
         for recipient in sorted(wanted, key=lambda r: (order.get(r, len(order)), r)):
             groups.setdefault(frozenset(wanted[recipient]), []).append(recipient)
         return [
-            self._claim_group(conn, sorted(ids), tuple(recipients), now, transport, cycle_id)
+            self._claim_group(round_, sorted(ids), tuple(recipients))
             for ids, recipients in groups.items()
         ]
 
-    def _claim_group(
-        self,
-        conn: Connection,
-        ids: list[int],
-        recipients: tuple[str, ...],
-        now: datetime,
-        transport: str,
-        cycle_id: int | None,
-    ) -> Sending:
+    def _claim_group(self, round_: _Round, ids: list[int], recipients: tuple[str, ...]) -> Sending:
+        conn = round_.conn
         delivery_id = int(
             conn.execute(
                 insert(deliveries)
                 .values(
-                    started_at=now,
-                    state="sending",
-                    transport=transport,
-                    cycle_id=cycle_id,
+                    started_at=round_.now,
+                    state=DeliveryState.SENDING.value,
+                    transport=round_.transport,
+                    cycle_id=round_.cycle_id,
                     recipients=", ".join(r or "(outbox)" for r in recipients),
                     claimed_by=CLAIMER,
                 )
@@ -196,7 +202,7 @@ class Deliveries:
         process on this host that no longer runs (or ran before this one, as PID 1 of a
         restarted container did)."""
         sending = select(deliveries.c.id, deliveries.c.started_at, deliveries.c.claimed_by).where(
-            deliveries.c.state == "sending"
+            deliveries.c.state == DeliveryState.SENDING.value
         )
         stale_ids = [
             row.id
@@ -209,7 +215,7 @@ class Deliveries:
             conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id.in_(stale_ids))
-                .values(state="abandoned", finished_at=now)
+                .values(state=DeliveryState.ABANDONED.value, finished_at=now)
             )
 
     def _give_back(self, conn: Connection, delivery_ids: Sequence[int]) -> None:
@@ -228,7 +234,7 @@ class Deliveries:
                 update(deliveries)
                 .where(deliveries.c.id == delivery_id)
                 .values(
-                    state="sent",
+                    state=DeliveryState.SENT.value,
                     finished_at=now,
                     subject=subject,
                     message_id=message_id,
@@ -244,7 +250,7 @@ class Deliveries:
             conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == delivery_id)
-                .values(state="failed", finished_at=now, error=error)
+                .values(state=DeliveryState.FAILED.value, finished_at=now, error=error)
             )
 
     def pending(self, include_held: bool = False) -> list[PendingChange]:
@@ -302,12 +308,15 @@ class Deliveries:
         query = select(
             dispatches.c.change_id, deliveries.c.state, deliveries.c.finished_at
         ).select_from(dispatches.outerjoin(deliveries))
-        result: dict[int, datetime | None] = {}
+        last: dict[int, datetime | None] = {}
         waiting: set[int] = set()
         with self.engine.connect() as conn:
             for change_id, state, finished in conn.execute(query):
-                if state != "sent":
+                # A recipient not yet served (no delivery, or one that failed) has no time.
+                if state != DeliveryState.SENT.value or finished is None:
                     waiting.add(change_id)
-                previous = result.get(change_id)
-                result[change_id] = finished if previous is None else max(previous, finished)
-        return {i: None if i in waiting else when for i, when in result.items()}
+                    last.setdefault(change_id, None)
+                    continue
+                previous = last.get(change_id)
+                last[change_id] = finished if previous is None else max(previous, finished)
+        return {i: None if i in waiting else when for i, when in last.items()}

@@ -2,54 +2,84 @@
 
 Every change falls in one category; each category has an importance (high, medium, low) that
 `[digest.importance]` may change. The digest lists high before medium before low, and within a
-level keeps the order of CATEGORIES: what most often makes an article wrong comes first.
+level keeps the order of `Category`: what most often makes an article wrong comes first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import assert_never
 
-from monitor.models import Change, ChangeKind
-
-HIGH, MEDIUM, LOW = "high", "medium", "low"
-LEVELS = (HIGH, MEDIUM, LOW)
+from monitor.models import Category, Change, ChangeKind, Importance
 
 # A status that means the trial stopped short: what an article citing it must reconsider.
 STOPPED = frozenset({"TERMINATED", "WITHDRAWN", "SUSPENDED"})
 
-# category → default importance, in the order the digest lists them within one level.
-DEFAULTS: dict[str, str] = {
-    "results_posted": HIGH,  # results posted on ClinicalTrials.gov
-    "publication": HIGH,  # a results (or derived) paper linked to the record
-    "stopped": HIGH,  # status became terminated, withdrawn or suspended
-    "claim_contradicted": HIGH,  # the registry now contradicts what the article says
-    "record_missing": HIGH,  # the registry no longer returns the record
-    "status": MEDIUM,  # any other status change
-    "enrollment": MEDIUM,  # enrollment count or type
-    "primary_completion": MEDIUM,  # primary completion date or its type
-    "claim_resolved": MEDIUM,  # the registry agrees with the article again
-    "record_restored": MEDIUM,  # a missing record is back
-    "new_trial": LOW,  # a saved search found a trial for the first time
-}
-CATEGORIES = tuple(DEFAULTS)
+_ORDER = {category: index for index, category in enumerate(Category)}
+_LEVEL = {level: index for index, level in enumerate(Importance)}
 
 
-def category(change: Change) -> str:
-    if change.kind is ChangeKind.STATUS and change.after in STOPPED:
-        return "stopped"
-    return change.kind.value
+def default_importance(category: Category) -> Importance:
+    """The documented rules (README, "What matters most")."""
+    match category:
+        case (
+            Category.RESULTS_POSTED
+            | Category.PUBLICATION
+            | Category.STOPPED
+            | Category.CLAIM_CONTRADICTED
+            | Category.RECORD_MISSING
+        ):
+            return Importance.HIGH
+        case (
+            Category.STATUS
+            | Category.ENROLLMENT
+            | Category.PRIMARY_COMPLETION
+            | Category.CLAIM_RESOLVED
+            | Category.RECORD_RESTORED
+        ):
+            return Importance.MEDIUM
+        case Category.NEW_TRIAL:
+            return Importance.LOW
+        case _:
+            assert_never(category)
+
+
+def category(change: Change) -> Category:
+    match change.kind:
+        case ChangeKind.STATUS:
+            return Category.STOPPED if change.after in STOPPED else Category.STATUS
+        case ChangeKind.RESULTS_POSTED:
+            return Category.RESULTS_POSTED
+        case ChangeKind.PUBLICATION:
+            return Category.PUBLICATION
+        case ChangeKind.RECORD_MISSING:
+            return Category.RECORD_MISSING
+        case ChangeKind.RECORD_RESTORED:
+            return Category.RECORD_RESTORED
+        case ChangeKind.ENROLLMENT:
+            return Category.ENROLLMENT
+        case ChangeKind.PRIMARY_COMPLETION:
+            return Category.PRIMARY_COMPLETION
+        case ChangeKind.NEW_TRIAL:
+            return Category.NEW_TRIAL
+        case ChangeKind.CLAIM_CONTRADICTED:
+            return Category.CLAIM_CONTRADICTED
+        case ChangeKind.CLAIM_RESOLVED:
+            return Category.CLAIM_RESOLVED
+        case _:
+            assert_never(change.kind)
 
 
 class Ranking:
-    """Importance of each category (defaults, then the config's), and the sort key it implies."""
+    """Importance of each category (the rules, then the config's), and the sort key it implies."""
 
-    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
-        self.levels = {**DEFAULTS, **(overrides or {})}
+    def __init__(self, overrides: Mapping[Category, Importance] | None = None) -> None:
+        self.levels = {c: default_importance(c) for c in Category} | dict(overrides or {})
 
-    def importance(self, change: Change) -> str:
+    def importance(self, change: Change) -> Importance:
         return self.levels[category(change)]
 
     def key(self, change: Change) -> tuple[int, int]:
         """Sorts the weightiest change first."""
         kind = category(change)
-        return LEVELS.index(self.levels[kind]), CATEGORIES.index(kind)
+        return _LEVEL[self.levels[kind]], _ORDER[kind]

@@ -1,23 +1,100 @@
-"""The monitor's own record of itself: when the service started, and which notices (operators'
-failing/recovered, readers' quiet week) went to whom. What the alerts and the health check
-read; the registry's data lives in store.py."""
+"""The monitor's own record of itself: each cycle (when, how it read the registry, what it cost,
+how it ended), when the service started, and which notices went to whom. What the planner, the
+alerts, `status` and the health check read; the registry's data lives in store.py."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+from typing import assert_never
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 
 from monitor.db import cycles, deliveries, notices, services
+from monitor.deliveries import DeliveryState
+from monitor.models import Outcome
+from monitor.plan import History, PlanMode
+
+
+class NoticeKind(StrEnum):
+    """A message besides the digest (see alerts.py). Stored in `notices.kind`."""
+
+    FAILING = "failing"  # to the operators, after several failed cycles in a row
+    RECOVERED = "recovered"  # to the operators, when a cycle succeeds again
+    QUIET = "quiet"  # to the readers, after a week without a digest
+
+
+@dataclass(frozen=True)
+class CycleFigures:
+    requests: int = 0
+    bytes_received: int = 0
+    trials_checked: int = 0
+    changes_found: int = 0
+    records_rejected: int = 0  # logged, not stored: records without an NCT id or a status
+    mode: PlanMode | None = None
+    data_timestamp: str | None = None
 
 
 class Journal:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record_service_start(self, now: datetime, host: str, pid: int) -> None:
+    # -- cycles -----------------------------------------------------------------------------
+
+    def start_cycle(self, now: datetime) -> int:
         with self.engine.begin() as conn:
-            conn.execute(insert(services).values(started_at=now, host=host, pid=pid))
+            result = conn.execute(insert(cycles).values(started_at=now).returning(cycles.c.id))
+            return int(result.scalar_one())
+
+    def finish_cycle(
+        self,
+        cycle_id: int,
+        now: datetime,
+        outcome: Outcome,
+        figures: CycleFigures,
+        error: str | None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(cycles)
+                .where(cycles.c.id == cycle_id)
+                .values(
+                    finished_at=now,
+                    outcome=outcome.value,
+                    error=error,
+                    requests=figures.requests,
+                    bytes_received=figures.bytes_received,
+                    trials_checked=figures.trials_checked,
+                    changes_found=figures.changes_found,
+                    mode=figures.mode.value if figures.mode else None,
+                    data_timestamp=figures.data_timestamp,
+                )
+            )
+
+    def last_data_timestamp(self) -> str | None:
+        """The registry's data timestamp as the newest cycle saw it ("registry data as of")."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(cycles.c.data_timestamp))).scalar()
+
+    def history(self) -> History:
+        """What the planner needs of earlier good cycles."""
+        ok = cycles.c.outcome == Outcome.OK.value
+        with self.engine.connect() as conn:
+            last = conn.execute(
+                select(cycles.c.started_at, cycles.c.data_timestamp)
+                .where(ok)
+                .order_by(cycles.c.id.desc())
+                .limit(1)
+            ).first()
+            last_full = conn.execute(
+                select(func.max(cycles.c.started_at)).where(
+                    ok, cycles.c.mode == PlanMode.FULL.value
+                )
+            ).scalar()
+        if last is None:
+            return History()
+        return History(last.started_at, last.data_timestamp, last_full)
 
     def consecutive_failures(self) -> int:
         """Finished cycles that failed, counted back from the newest to the last success."""
@@ -29,24 +106,47 @@ class Journal:
         )
         count = 0
         with self.engine.connect() as conn:
-            for outcome in conn.execute(query).scalars():
-                if outcome == "ok":
-                    break
-                # A cycle stopped by a shutdown says nothing about the registry or the mail.
-                if outcome != "interrupted":
-                    count += 1
+            for stored in conn.execute(query).scalars():
+                match Outcome(stored):
+                    case Outcome.OK:
+                        break
+                    case Outcome.INTERRUPTED:
+                        # A cycle stopped by a shutdown says nothing about the registry or mail.
+                        continue
+                    case Outcome.REGISTRY_FAILED | Outcome.DELIVERY_FAILED:
+                        count += 1
+                    case unknown:
+                        assert_never(unknown)
         return count
 
-    def last_notice(self) -> str | None:
-        """The kind of the newest operator notice sent ("failing" or "recovered")."""
+    def last_ok_started(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.max(cycles.c.started_at)).where(cycles.c.outcome == Outcome.OK.value)
+            ).scalar()
+
+    # -- the service and its notices --------------------------------------------------------
+
+    def record_service_start(self, now: datetime, host: str, pid: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(services).values(started_at=now, host=host, pid=pid))
+
+    def first_service_start(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.min(services.c.started_at))).scalar()
+
+    def last_operator_notice(self) -> NoticeKind | None:
+        """The kind of the newest operator notice sent (failing or recovered)."""
+        operators = [NoticeKind.FAILING.value, NoticeKind.RECOVERED.value]
         with self.engine.connect() as conn:
             query = (
                 select(notices.c.kind)
-                .where(notices.c.kind.in_(["failing", "recovered"]))
+                .where(notices.c.kind.in_(operators))
                 .order_by(notices.c.id.desc())
                 .limit(1)
             )
-            return conn.execute(query).scalar()
+            kind = conn.execute(query).scalar()
+        return NoticeKind(kind) if kind is not None else None
 
     def last_quiet_moment(self) -> datetime | None:
         """Since when the digest's readers have heard nothing: the latest of the last digest
@@ -54,22 +154,30 @@ class Journal:
         with self.engine.connect() as conn:
             moments = [
                 conn.execute(
-                    select(func.max(deliveries.c.finished_at)).where(deliveries.c.state == "sent")
+                    select(func.max(deliveries.c.finished_at)).where(
+                        deliveries.c.state == DeliveryState.SENT.value
+                    )
                 ).scalar(),
                 conn.execute(
-                    select(func.max(notices.c.sent_at)).where(notices.c.kind == "quiet")
+                    select(func.max(notices.c.sent_at)).where(
+                        notices.c.kind == NoticeKind.QUIET.value
+                    )
                 ).scalar(),
                 conn.execute(
-                    select(func.min(cycles.c.started_at)).where(cycles.c.outcome == "ok")
+                    select(func.min(cycles.c.started_at)).where(
+                        cycles.c.outcome == Outcome.OK.value
+                    )
                 ).scalar(),
             ]
         known = [m for m in moments[:2] if m is not None]
         return max(known) if known else moments[2]
 
-    def record_notice(self, kind: str, cycle_id: int, now: datetime, recipients: str) -> None:
+    def record_notice(
+        self, kind: NoticeKind, cycle_id: int, now: datetime, recipients: str
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(notices).values(
-                    kind=kind, cycle_id=cycle_id, sent_at=now, recipients=recipients
+                    kind=kind.value, cycle_id=cycle_id, sent_at=now, recipients=recipients
                 )
             )

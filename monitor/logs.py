@@ -28,30 +28,49 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-class Redact(logging.Filter):
-    """Replaces each secret by *** in the final message, whatever code path logged it."""
+class Redacting(logging.Formatter):
+    """Blanks each secret out of the whole text a formatter makes of a record: the message, a
+    traceback (`log.exception`), a stack, the JSON fields. Redacting the finished line, not the
+    message alone, is what leaves no path around it."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self.inner = inner
+        # A secret may reach a line as it is, JSON-escaped, or repr()-escaped in a traceback.
+        forms = {
+            form
+            for secret in secrets
+            if secret
+            for form in (secret, json.dumps(secret)[1:-1], repr(secret)[1:-1])
+        }
+        self.secrets = sorted(forms, key=len, reverse=True)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(self.inner.format(record))
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def redact(text: str) -> str:
+    """Text for the terminal with the secrets the monitor's log handler knows blanked out: for
+    the one-line errors the commands print themselves."""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "trial_monitor", False) and isinstance(handler.formatter, Redacting):
+            text = handler.formatter.redact(text)
+    return text
 
 
 def setup_logging(environ: Mapping[str, str], secrets: Iterable[str] = ()) -> None:
     level = environ.get(LEVEL_ENV, "INFO").upper()
     handler = logging.StreamHandler(sys.stderr)
     if environ.get(FORMAT_ENV, "").lower() == "json":
-        handler.setFormatter(JsonFormatter())
+        inner: logging.Formatter = JsonFormatter()
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(Redact(secrets))
+        inner = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(Redacting(inner, secrets))
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "trial_monitor", False):

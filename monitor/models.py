@@ -13,31 +13,16 @@ PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 # Reference types that mean "a paper reporting this trial", as opposed to BACKGROUND reading.
 RESULT_REFERENCE_TYPES = ("RESULT", "DERIVED")
 
-# The registry's statuses and phases, in the words its website shows.
-STATUS_WORDS = {
-    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
-    "COMPLETED": "Completed",
-    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
-    "NOT_YET_RECRUITING": "Not yet recruiting",
-    "RECRUITING": "Recruiting",
-    "SUSPENDED": "Suspended",
-    "TERMINATED": "Terminated",
-    "WITHDRAWN": "Withdrawn",
-    "AVAILABLE": "Available",
-    "NO_LONGER_AVAILABLE": "No longer available",
-    "TEMPORARILY_NOT_AVAILABLE": "Temporarily not available",
-    "APPROVED_FOR_MARKETING": "Approved for marketing",
-    "WITHHELD": "Withheld",
-    "UNKNOWN": "Unknown status",
-}
-PHASE_WORDS = {
-    "NA": "not applicable",
-    "EARLY_PHASE1": "early phase 1",
-    "PHASE1": "phase 1",
-    "PHASE2": "phase 2",
-    "PHASE3": "phase 3",
-    "PHASE4": "phase 4",
-}
+# The registry's overall statuses and phases (its enums; words.py says them as its website does).
+STATUSES = frozenset(
+    {
+        *("ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING"),
+        *("RECRUITING", "SUSPENDED", "TERMINATED", "WITHDRAWN", "AVAILABLE"),
+        *("NO_LONGER_AVAILABLE", "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING"),
+        *("WITHHELD", "UNKNOWN"),
+    }
+)
+PHASES = frozenset({"NA", "EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4"})
 
 
 @dataclass(frozen=True)
@@ -116,6 +101,42 @@ class ChangeKind(StrEnum):
     CLAIM_RESOLVED = "claim_resolved"
 
 
+class Category(StrEnum):
+    """Where a change stands in the digest: its kind, except that a status change to a stop
+    (terminated, withdrawn, suspended) is a category of its own. Each has an importance
+    (importance.py); within one importance the digest keeps this order. The values are the keys
+    of `[digest.importance]`."""
+
+    RESULTS_POSTED = "results_posted"
+    PUBLICATION = "publication"
+    STOPPED = "stopped"
+    CLAIM_CONTRADICTED = "claim_contradicted"
+    RECORD_MISSING = "record_missing"
+    STATUS = "status"
+    ENROLLMENT = "enrollment"
+    PRIMARY_COMPLETION = "primary_completion"
+    CLAIM_RESOLVED = "claim_resolved"
+    RECORD_RESTORED = "record_restored"
+    NEW_TRIAL = "new_trial"
+
+
+class Importance(StrEnum):
+    """How much a change matters to the article's editors; the digest lists them in this order."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Outcome(StrEnum):
+    """How a cycle ended. Stored in `cycles.outcome`, so the values never change."""
+
+    OK = "ok"
+    REGISTRY_FAILED = "registry_failed"
+    DELIVERY_FAILED = "delivery_failed"
+    INTERRUPTED = "interrupted"  # cancelled at shutdown, or a bug: not the registry's fault
+
+
 @dataclass(frozen=True)
 class Change:
     """One reportable change. `before`/`after` are the registry's own values, as strings.
@@ -148,8 +169,8 @@ class Ranked:
     """A change with its place in the digest (see importance.py)."""
 
     change: Change
-    category: str
-    importance: str  # high | medium | low
+    category: Category
+    importance: Importance
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from monitor.config import PollingConfig
 
-FULL, INCREMENTAL, UNCHANGED = "full", "incremental", "unchanged"
+
+class PlanMode(StrEnum):
+    """How much of the registry a cycle reads. Stored in `cycles.mode`."""
+
+    FULL = "full"
+    INCREMENTAL = "incremental"
+    UNCHANGED = "unchanged"
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class History:
 
 @dataclass(frozen=True)
 class Plan:
-    mode: str  # full | incremental | unchanged
+    mode: PlanMode
     since: date | None = None  # incremental: studies last updated on or after this day
     reason: str = ""
 
@@ -42,12 +49,14 @@ def plan_cycle(
     polling: PollingConfig,
 ) -> Plan:
     if history.last_ok_started is None or history.last_full_started is None:
-        return Plan(FULL, reason="first cycle")
+        return Plan(PlanMode.FULL, reason="first cycle")
     # An hour's slack, so that a weekly reconciliation lands on the same scheduled run each week.
     due = history.last_full_started + timedelta(days=polling.reconcile_days) - timedelta(hours=1)
     if now >= due:
-        return Plan(FULL, reason="reconciliation")
+        return Plan(PlanMode.FULL, reason="reconciliation")
     if data_timestamp is not None and data_timestamp == history.last_ok_data_timestamp:
-        return Plan(UNCHANGED, reason=f"registry data unchanged since {data_timestamp}")
+        return Plan(PlanMode.UNCHANGED, reason=f"registry data unchanged since {data_timestamp}")
     since = history.last_ok_started.date() - timedelta(days=polling.margin_days)
-    return Plan(INCREMENTAL, since=since, reason=f"studies updated since {since.isoformat()}")
+    return Plan(
+        PlanMode.INCREMENTAL, since=since, reason=f"studies updated since {since.isoformat()}"
+    )

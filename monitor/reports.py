@@ -8,15 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, RowMapping, func, select
+from sqlalchemy import Engine, RowMapping, select
 
 from monitor.config import ScheduleConfig
-from monitor.db import changes, cycles, deliveries, services, snapshots, trials
+from monitor.db import changes, cycles, deliveries, snapshots, trials
 from monitor.deliveries import Deliveries
-from monitor.models import Change
-from monitor.render import change_view, date_words, enrollment_words, status_words
+from monitor.journal import Journal
+from monitor.rows import change_from_row, snapshot_from_row
 from monitor.schedule import last_due, make_trigger
-from monitor.store import pending_from_row, snapshot_from_row
+from monitor.words import change_words, snapshot_line
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ def history_text(engine: Engine, nct_id: str) -> str | None:
     for row in reported:
         when = sent.get(row["id"])
         state = f"sent {_when(when)}" if when else "not sent yet"
-        lines.append(f"  {_when(row['detected_at'])}  {_words(row)}  [{state}]")
+        words = change_words(change_from_row(row)).line
+        lines.append(f"  {_when(row['detected_at'])}  {words}  [{state}]")
     if not reported:
         lines.append("  none")
     return "\n".join(lines)
@@ -73,11 +74,8 @@ def health(engine: Engine, schedule: ScheduleConfig, now: datetime) -> Health:
     trigger = make_trigger(schedule, jitter=False)
     allowance = timedelta(seconds=schedule.jitter_seconds, minutes=schedule.health_grace_minutes)
     due = last_due(trigger, now, allowance)
-    with engine.connect() as conn:
-        last_ok = conn.execute(
-            select(func.max(cycles.c.started_at)).where(cycles.c.outcome == "ok")
-        ).scalar()
-        started = conn.execute(select(func.min(services.c.started_at))).scalar()
+    journal = Journal(engine)
+    last_ok, started = journal.last_ok_started(), journal.first_service_start()
     if last_ok is not None and (due is None or last_ok >= due):
         return Health(True, f"ok: last successful cycle started {_when(last_ok)}")
     if due is None or (last_ok is None and (started is None or started > due)):
@@ -141,7 +139,7 @@ def _unsent_section(engine: Engine) -> list[str]:
     for item in pending:
         change = item.change
         found = _when(item.detected_at)
-        lines.append(f"  {change.nct_id}  {_words(change)}  (found {found})")
+        lines.append(f"  {change.nct_id}  {change_words(change).line}  (found {found})")
     return lines
 
 
@@ -159,25 +157,7 @@ def _held_section(engine: Engine) -> list[str]:
 def _trial_state(row: RowMapping) -> str:
     if row["found"] is None:
         return "not fetched yet"
-    snapshot = snapshot_from_row(row)
-    if not snapshot.found:
-        return "record not found in the registry"
-    results = "results posted" if snapshot.has_results else "no results"
-    return (
-        f"{status_words(snapshot.status)} · {enrollment_words(snapshot.enrollment)} · {results}"
-        f" · primary completion {date_words(snapshot.primary_completion)} · {snapshot.title or ''}"
-    )
-
-
-def _words(change: Change | RowMapping) -> str:
-    if not isinstance(change, Change):
-        change = pending_from_row(change).change
-    view = change_view(change)
-    return (
-        f"{view.label}: {view.before} → {view.after}"
-        if view.before
-        else f"{view.label}: {view.after}"
-    )
+    return snapshot_line(snapshot_from_row(row))
 
 
 def _when(value: datetime | None) -> str:

@@ -8,17 +8,7 @@ field makes every trial "change"), or records arrived without the fields that de
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class SanityConfig:
-    # Hold when more than this share of the watched trials changed in one cycle...
-    max_changed_share: float = 0.3
-    # ...and at least this many did (two of three trials completing is news, not a fault).
-    min_changed_trials: int = 10
-    # Hold when the registry sent records without an NCT id or an overall status.
-    hold_on_incomplete_records: bool = True
+from monitor.config import SanityConfig
 
 
 def hold_reason(

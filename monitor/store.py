@@ -1,17 +1,18 @@
-"""Snapshots, changes, claims' verdicts and cycles in SQL (SQLite or PostgreSQL, via Core).
+"""The registry's data in SQL (SQLite or PostgreSQL, via Core): the trials watched, their
+snapshots, the changes they revealed, the searches' finds and the article claims' verdicts.
 
 A snapshot and the changes it revealed are written in one transaction, and a trial's latest
 snapshot only moves forward from the one the diff was computed against (a conditional UPDATE),
 so a change is recorded once whatever else runs at the same time. Who gets the changes, and
-whether they have, is deliveries.py's business.
+whether they have, is deliveries.py's business; the monitor's record of its own cycles is
+journal.py's.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,19 +21,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from monitor.claims import Claim, Verdict, judge
-from monitor.db import (
-    changes,
-    claim_states,
-    cycles,
-    search_hits,
-    searches,
-    snapshots,
-    trials,
-)
+from monitor.db import changes, claim_states, search_hits, searches, snapshots, trials
 from monitor.diff import diff, new_trial
 from monitor.errors import StoreError
-from monitor.models import Change, ChangeKind, Observation, PendingChange, Publication, Snapshot
-from monitor.plan import FULL, History
+from monitor.models import Change, ChangeKind, Observation, Snapshot
+from monitor.rows import change_row, snapshot_from_row, snapshot_row
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +39,6 @@ class SearchContext:
     term: str
     name: str
     baseline: bool
-
-
-@dataclass(frozen=True)
-class CycleFigures:
-    requests: int = 0
-    bytes_received: int = 0
-    trials_checked: int = 0
-    changes_found: int = 0
-    records_rejected: int = 0  # logged, not stored: records without an NCT id or a status
-    mode: str | None = None  # full | incremental | unchanged (see plan.py)
-    data_timestamp: str | None = None
 
 
 # A trial's latest snapshot and its row id (None for a trial never seen before).
@@ -84,55 +66,6 @@ class _Conflict(Exception):
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-
-    # -- cycles ---------------------------------------------------------------------------
-
-    def start_cycle(self, now: datetime) -> int:
-        with self.engine.begin() as conn:
-            result = conn.execute(insert(cycles).values(started_at=now).returning(cycles.c.id))
-            return int(result.scalar_one())
-
-    def finish_cycle(
-        self, cycle_id: int, now: datetime, outcome: str, figures: CycleFigures, error: str | None
-    ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(cycles)
-                .where(cycles.c.id == cycle_id)
-                .values(
-                    finished_at=now,
-                    outcome=outcome,
-                    error=error,
-                    requests=figures.requests,
-                    bytes_received=figures.bytes_received,
-                    trials_checked=figures.trials_checked,
-                    changes_found=figures.changes_found,
-                    mode=figures.mode,
-                    data_timestamp=figures.data_timestamp,
-                )
-            )
-
-    def last_data_timestamp(self) -> str | None:
-        """The registry's data timestamp as the newest cycle saw it ("registry data as of")."""
-        with self.engine.connect() as conn:
-            return conn.execute(select(func.max(cycles.c.data_timestamp))).scalar()
-
-    def history(self) -> History:
-        """What the planner needs of earlier good cycles."""
-        ok = cycles.c.outcome == "ok"
-        with self.engine.connect() as conn:
-            last = conn.execute(
-                select(cycles.c.started_at, cycles.c.data_timestamp)
-                .where(ok)
-                .order_by(cycles.c.id.desc())
-                .limit(1)
-            ).first()
-            last_full = conn.execute(
-                select(func.max(cycles.c.started_at)).where(ok, cycles.c.mode == FULL)
-            ).scalar()
-        if last is None:
-            return History()
-        return History(last.started_at, last.data_timestamp, last_full)
 
     def prune(self, now: datetime, retention_days: int) -> int:
         """Forget snapshots older than the retention; returns how many rows went.
@@ -243,7 +176,7 @@ class Store:
         if not writes:
             return
         rows = [
-            _snapshot_row(w.observation.snapshot)
+            snapshot_row(w.observation.snapshot)
             | {"cycle_id": cycle_id, "observed_at": now, "raw": w.observation.raw}
             for w in writes
         ]
@@ -275,16 +208,8 @@ class Store:
     ) -> None:
         """Changes, each with the snapshot that revealed it."""
         rows = [
-            {
-                "cycle_id": cycle_id,
-                "snapshot_id": snapshot_id,
-                "nct_id": change.nct_id,
-                "kind": change.kind.value,
-                "before": change.before,
-                "after": change.after,
-                "detail": change.detail,
-                "detected_at": now,
-            }
+            change_row(change)
+            | {"cycle_id": cycle_id, "snapshot_id": snapshot_id, "detected_at": now}
             for change, snapshot_id in found
         ]
         if rows:
@@ -350,7 +275,7 @@ class Store:
                 self._keep_verdict(conn, state, verdict, now)
                 if kind is not None:
                     change = Change(
-                        claim.trial, kind, claim.expected, verdict.registry, claim.field
+                        claim.trial, kind, claim.expected, verdict.registry, claim.field.value
                     )
                     found.append(change)
                     self._write_changes(conn, cycle_id, [(change, snapshot_id)], now)
@@ -366,12 +291,12 @@ class Store:
         }
         if state is None:
             conn.execute(
-                insert(claim_states).values(trial=claim.trial, field=claim.field, **values)
+                insert(claim_states).values(trial=claim.trial, field=claim.field.value, **values)
             )
             return
         conn.execute(
             update(claim_states)
-            .where(claim_states.c.trial == claim.trial, claim_states.c.field == claim.field)
+            .where(claim_states.c.trial == claim.trial, claim_states.c.field == claim.field.value)
             .values(values)
         )
 
@@ -391,40 +316,6 @@ class Store:
         with self.engine.connect() as conn:
             return {row.nct_id: row.title for row in conn.execute(query)}
 
-    # -- reading, for tests and the operator's commands -----------------------------------
-
-    def snapshot_count(self, nct_id: str) -> int:
-        with self.engine.connect() as conn:
-            query = select(func.count()).select_from(snapshots).where(snapshots.c.nct_id == nct_id)
-            return int(conn.execute(query).scalar_one())
-
-    def all_changes(self) -> list[Change]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(changes).order_by(changes.c.id)).mappings()
-            return [pending_from_row(row).change for row in rows]
-
-
-def _snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
-    return {
-        "nct_id": snapshot.nct_id,
-        "found": snapshot.found,
-        "title": snapshot.title,
-        "status": snapshot.status,
-        "why_stopped": snapshot.why_stopped,
-        "enrollment_count": snapshot.enrollment_count,
-        "enrollment_type": snapshot.enrollment_type,
-        "has_results": snapshot.has_results,
-        "results_first_posted": snapshot.results_first_posted,
-        "primary_completion_date": snapshot.primary_completion_date,
-        "primary_completion_type": snapshot.primary_completion_type,
-        "last_update_posted": snapshot.last_update_posted,
-        "publications": json.dumps(
-            [[p.pmid, p.type, p.citation] for p in snapshot.publications], ensure_ascii=False
-        ),
-        "phases": snapshot.phases,
-        "completion_date": snapshot.completion_date,
-    }
-
 
 def _claim_news(state: Any, claim: Claim, verdict: Verdict) -> ChangeKind | None:
     """Whether this verdict is news: a contradiction appearing or going away. A claim judged
@@ -436,35 +327,3 @@ def _claim_news(state: Any, claim: Claim, verdict: Verdict) -> ChangeKind | None
     if not state.agrees and verdict.agrees:
         return ChangeKind.CLAIM_RESOLVED
     return None
-
-
-def snapshot_from_row(row: Any) -> Snapshot:
-    base = Snapshot(nct_id=row["nct_id"])
-    return replace(
-        base,
-        found=bool(row["found"]),
-        title=row["title"],
-        status=row["status"],
-        why_stopped=row["why_stopped"],
-        enrollment_count=row["enrollment_count"],
-        enrollment_type=row["enrollment_type"],
-        has_results=bool(row["has_results"]),
-        results_first_posted=row["results_first_posted"],
-        primary_completion_date=row["primary_completion_date"],
-        primary_completion_type=row["primary_completion_type"],
-        last_update_posted=row["last_update_posted"],
-        publications=tuple(Publication(*p) for p in json.loads(row["publications"])),
-        phases=row["phases"],
-        completion_date=row["completion_date"],
-    )
-
-
-def pending_from_row(row: Any) -> PendingChange:
-    change = Change(
-        nct_id=row["nct_id"],
-        kind=ChangeKind(row["kind"]),
-        before=row["before"],
-        after=row["after"],
-        detail=row["detail"],
-    )
-    return PendingChange(id=row["id"], change=change, detected_at=row["detected_at"])

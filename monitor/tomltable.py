@@ -4,11 +4,13 @@ no key was left unread (an unknown key is a typo whose setting would silently no
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from monitor.errors import ConfigError
 
 _T = TypeVar("_T")
+_E = TypeVar("_E", bound=StrEnum)
 
 
 class Table:
@@ -49,14 +51,29 @@ class Table:
             )
         return value
 
-    def number(self, name: str, default: float, minimum: float) -> float:
+    def number(
+        self, name: str, default: float, minimum: float, maximum: float | None = None
+    ) -> float:
         self._seen.add(name)
         value = self._data.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{self.key(name)} = {value!r} is not a number")
+        if maximum is not None and not minimum <= value <= maximum:
+            raise ConfigError(
+                f"{self.key(name)} = {value!r} is not between {minimum:g} and {maximum:g}"
+            )
         if value < minimum:
             raise ConfigError(f"{self.key(name)} = {value!r} is below {minimum}")
         return float(value)
+
+    def choice(self, name: str, kind: type[_E], default: _E) -> _E:
+        """One of an enum's values, e.g. email.security."""
+        value = self.string(name, default.value)
+        try:
+            return kind(value)
+        except ValueError:
+            choices = ", ".join(member.value for member in kind)
+            raise ConfigError(f"{self.key(name)} = {value!r} is not one of {choices}") from None
 
     def raw(self, name: str) -> Any:
         """The value as TOML gave it, for keys that take more than one type."""

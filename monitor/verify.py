@@ -12,7 +12,7 @@ from monitor.claims import Claim, Verdict, judge
 from monitor.models import Snapshot
 from monitor.normalize import IncompleteRecord, normalize
 from monitor.registry import RegistryClient
-from monitor.render import claim_words
+from monitor.words import claim_field_name, claim_words
 
 
 async def verify(claims: Sequence[Claim], registry: RegistryClient) -> list[Verdict]:
@@ -40,7 +40,7 @@ def verdict_table(verdicts: Sequence[Verdict]) -> str:
         rows.append(
             (
                 v.claim.trial,
-                field.replace("_", " "),
+                claim_field_name(field),
                 claim_words(field, v.claim.expected),
                 registry,
                 "yes" if v.agrees else "NO",

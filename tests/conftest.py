@@ -15,15 +15,16 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import readback
 from smtp import SmtpServer
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from standin import StandinRegistry, ldn_studies
 
 from monitor.cli import main
 from monitor.db import make_engine
 from monitor.deliveries import Deliveries
-from monitor.store import Store
+from monitor.models import Change, PendingChange
 
 FINAL, DANISH = "NCT04270877", "NCT02806440"
 LDN_SEARCH = ("Low-dose naltrexone", "low dose naltrexone")
@@ -126,11 +127,27 @@ class World:
     def messages(self) -> list[EmailMessage]:
         return self.smtp.messages
 
-    def store(self) -> Store:
-        return Store(make_engine(self.database_url))
+    @contextlib.contextmanager
+    def engine(self) -> Iterator[Engine]:
+        """The monitor's database, for a look behind the commands; closed afterwards."""
+        engine = make_engine(self.database_url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
-    def deliveries(self) -> Deliveries:
-        return Deliveries(make_engine(self.database_url))
+    def snapshot_count(self, nct_id: str) -> int:
+        with self.engine() as engine:
+            return readback.snapshot_count(engine, nct_id)
+
+    def changes(self) -> list[Change]:
+        """Every change the monitor recorded, in order."""
+        with self.engine() as engine:
+            return readback.all_changes(engine)
+
+    def pending(self) -> list[PendingChange]:
+        with self.engine() as engine:
+            return Deliveries(engine).pending()
 
 
 def body(message: EmailMessage, subtype: str = "plain") -> str:
@@ -155,7 +172,16 @@ def smtp_server() -> Iterator[SmtpServer]:
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that touches the database runs on SQLite and on PostgreSQL; one marked
+    `no_database` (it never reaches the store) runs once."""
+    if "database_url" in metafunc.fixturenames:
+        once = metafunc.definition.get_closest_marker("no_database") is not None
+        kinds = ["sqlite"] if once else ["sqlite", "postgresql"]
+        metafunc.parametrize("database_url", kinds, indirect=True)
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database: a SQLite file, or a new schema in the local PostgreSQL."""
     if request.param == "sqlite":

@@ -25,15 +25,21 @@ from smtp import SmtpServer
 from sqlalchemy import select
 from standin import StandinRegistry, ldn_studies, set_piece, study
 
-from monitor.db import changes, make_engine
+from monitor.db import changes, deliveries, make_engine
 
 NEW = "NCT06000001"
+
+
+# The scenario's second cycle asks the registry twice: /version, then the saved search (which
+# also brings both cited trials, so no id batch follows).
+REQUESTS = 2
 
 
 @dataclass(frozen=True)
 class Outcome:
     point: str
     killed: bool  # the process died by the kill (not finished before it)
+    at_point: bool  # when the kill came, the process was where the point's name says
     changes: int
     lost: int
     in_window: int
@@ -41,10 +47,15 @@ class Outcome:
     crashes: int  # a run that ended in a traceback or an unexpected exit code
 
 
+# `kill(at_point)`: the arming code decides, at the moment it kills, whether the process is
+# where the point says (a request in flight, the message accepted but not recorded, ...).
+Kill = Callable[[bool], None]
+
+
 @dataclass(frozen=True)
 class KillPoint:
     name: str
-    arm: Callable[[World, Callable[[], None]], None]  # sets up when `kill` gets called
+    arm: Callable[[World, Kill, subprocess.Popen[str]], None]  # sets up when `kill` is called
 
 
 def _when(condition: Callable[[], bool], then: Callable[[], None], delay: float = 0.0) -> None:
@@ -59,55 +70,86 @@ def _when(condition: Callable[[], bool], then: Callable[[], None], delay: float 
 
 
 def during_request(number: int) -> KillPoint:
-    def arm(world: World, kill: Callable[[], None]) -> None:
-        start = len(world.registry.requests)
-        world.registry.delay = 0.3
-        _when(lambda: len(world.registry.requests) >= start + number, kill, delay=0.05)
+    """While the registry is still answering the cycle's request `number` (slowed down)."""
+
+    def arm(world: World, kill: Kill, _process: subprocess.Popen[str]) -> None:
+        registry = world.registry
+        start = len(registry.requests)  # requests are recorded as their answer goes out
+        registry.delay = 0.3
+
+        def answering() -> bool:
+            return registry.in_flight > 0 and len(registry.requests) == start + number - 1
+
+        _when(answering, lambda: kill(answering()), delay=0.05)
 
     return KillPoint(f"while the registry answers request {number}", arm)
 
 
 def after_fetching(milliseconds: float) -> KillPoint:
-    """After the registry's last answer: normalizing, diffing, writing."""
+    """After the registry's last answer: normalizing, diffing, writing, sending."""
 
-    def arm(world: World, kill: Callable[[], None]) -> None:
-        start = len(world.registry.requests)
-        done = lambda: (  # noqa: E731
-            len(world.registry.requests) >= start + 2 and world.registry.in_flight == 0
-        )
-        _when(done, kill, delay=milliseconds / 1000)
+    def arm(world: World, kill: Kill, process: subprocess.Popen[str]) -> None:
+        registry = world.registry
+        start = len(registry.requests)
+
+        def fetched() -> bool:
+            return len(registry.requests) == start + REQUESTS and registry.in_flight == 0
+
+        _when(fetched, lambda: kill(fetched() and process.poll() is None), milliseconds / 1000)
 
     return KillPoint(f"{milliseconds:g} ms after the registry's last answer", arm)
 
 
 def at(milliseconds: float) -> KillPoint:
-    def arm(world: World, kill: Callable[[], None]) -> None:
-        _when(lambda: True, kill, delay=milliseconds / 1000)
+    def arm(world: World, kill: Kill, process: subprocess.Popen[str]) -> None:
+        _when(lambda: True, lambda: kill(process.poll() is None), delay=milliseconds / 1000)
 
     return KillPoint(f"{milliseconds:g} ms after start", arm)
 
 
 def before_accept() -> KillPoint:
-    def arm(world: World, kill: Callable[[], None]) -> None:
-        world.smtp.recorder.before_accept = kill
+    def arm(world: World, kill: Kill, _process: subprocess.Popen[str]) -> None:
+        accepted = len(world.smtp.recorder.accepted)
+        world.smtp.recorder.before_accept = lambda: kill(
+            len(world.smtp.recorder.accepted) == accepted
+        )
 
     return KillPoint("with the message at the mail server, before it accepts", arm)
 
 
 def after_accept() -> KillPoint:
-    def arm(world: World, kill: Callable[[], None]) -> None:
-        world.smtp.recorder.after_accept = kill
+    """The re-send window itself: the server has taken the digest, and the monitor dies before
+    it records that. Killed synchronously, before the server's "250" can reach the monitor."""
+
+    def arm(world: World, kill: Kill, process: subprocess.Popen[str]) -> None:
+        def accepted() -> None:
+            kill(False)  # witnessed below, once the process is gone
+            process.wait()
+            if _delivery_states(world) == {"sending"}:
+                kill(True)
+
+        world.smtp.recorder.after_accept = accepted
 
     return KillPoint("after the mail server accepted, before the monitor records it", arm)
 
 
+AFTER_ACCEPT = after_accept()
 KILL_POINTS = [
     *(at(ms) for ms in (100, 200, 300, 400, 500)),
-    *(during_request(n) for n in (1, 2)),
+    *(during_request(n) for n in range(1, REQUESTS + 1)),
     *(after_fetching(ms) for ms in (0, 1, 3, 6, 10, 20, 40)),
     before_accept(),
-    after_accept(),
+    AFTER_ACCEPT,
 ]
+
+
+def _delivery_states(world: World) -> set[str]:
+    engine = make_engine(world.database_url)
+    try:
+        with engine.connect() as conn:
+            return set(conn.execute(select(deliveries.c.state)).scalars())
+    finally:
+        engine.dispose()
 
 
 def scenario(folder: Path, point: KillPoint, database_url: str) -> Outcome:
@@ -129,14 +171,16 @@ def _scenario(world: World, point: KillPoint) -> Outcome:
     world.registry.put(study(NEW, BriefTitle="Low dose naltrexone for long COVID"))
 
     process = world.spawn("check")
-    killed = threading.Event()
+    killed, at_point = threading.Event(), threading.Event()
 
-    def kill() -> None:
+    def kill(witnessed: bool) -> None:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             killed.set()
+        if witnessed:
+            at_point.set()
 
-    point.arm(world, kill)
+    point.arm(world, kill, process)
     _, err = process.communicate(timeout=60)
     crashes += _crashed(process, err)
     world.registry.delay = 0
@@ -147,7 +191,7 @@ def _scenario(world: World, point: KillPoint) -> Outcome:
         crashes += "Traceback" in run.err or run.code not in (0, 1)
         if run.code == 0:
             break
-    return _count(world, point.name, killed.is_set(), crashes)
+    return _count(world, point.name, killed.is_set(), at_point.is_set(), crashes)
 
 
 def _crashed(process: subprocess.Popen[str], err: str) -> int:
@@ -156,7 +200,7 @@ def _crashed(process: subprocess.Popen[str], err: str) -> int:
     return int("Traceback" in err or process.returncode not in (0, 1))
 
 
-def _count(world: World, point: str, killed: bool, crashes: int) -> Outcome:
+def _count(world: World, point: str, killed: bool, at_point: bool, crashes: int) -> Outcome:
     engine = make_engine(world.database_url)
     try:
         with engine.connect() as conn:
@@ -173,4 +217,4 @@ def _count(world: World, point: str, killed: bool, crashes: int) -> Outcome:
     lost = sum(1 for i in ids if copies[i] == 0)
     in_window = sum(1 for i in ids if copies[i] > 1 and len(carried[i]) == 1)
     beyond = sum(1 for i in ids if len(carried[i]) > 1)
-    return Outcome(point, killed, len(ids), lost, in_window, beyond, crashes)
+    return Outcome(point, killed, at_point, len(ids), lost, in_window, beyond, crashes)

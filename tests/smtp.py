@@ -6,7 +6,6 @@ to speak STARTTLS or TLS with a certificate from a test CA (trustme), and to req
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
 from collections.abc import Callable
@@ -39,15 +38,20 @@ class Recorder:
 
     accepted: list[Accepted] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    # Every message to one of these recipients is answered with the reply given.
+    refuse_mail_to: dict[str, str] = field(default_factory=dict)
     logins: list[str] = field(default_factory=list)
     # Hooks for the crash tests: called with the message in hand before it is accepted, and
-    # just after the server's "250" has gone out.
+    # once it is accepted (queued), before the server's "250" goes out.
     before_accept: Callable[[], None] | None = None
     after_accept: Callable[[], None] | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refusals:
             return self.refusals.pop(0)
+        for recipient in envelope.rcpt_tos:
+            if recipient in self.refuse_mail_to:
+                return self.refuse_mail_to[recipient]
         if self.before_accept is not None:
             self.before_accept()
             return "451 4.3.0 The sender went away"
@@ -55,7 +59,7 @@ class Recorder:
         assert isinstance(message, EmailMessage)
         self.accepted.append(Accepted(envelope.mail_from, list(envelope.rcpt_tos), message))
         if self.after_accept is not None:
-            asyncio.get_running_loop().call_later(0.001, self.after_accept)
+            self.after_accept()  # the message is queued; the "250" has not gone out yet
         return "250 2.0.0 OK: queued"
 
 

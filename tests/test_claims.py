@@ -6,9 +6,9 @@ import pytest
 from conftest import DANISH, FINAL, World, body
 from standin import set_piece
 
-from monitor.claims import Claim, judge
+from monitor.claims import Claim, ClaimField, judge
 from monitor.models import Snapshot
-from monitor.render import claim_sentence
+from monitor.words import claim_sentence
 
 FINAL_NOW = Snapshot(
     FINAL,
@@ -38,7 +38,7 @@ JUDGED = [
 
 @pytest.mark.parametrize(("field", "said", "agrees"), JUDGED)
 def test_claims_are_judged_field_by_field(field: str, said: str, agrees: bool) -> None:
-    assert judge(Claim(FINAL, field, said), FINAL_NOW).agrees is agrees
+    assert judge(Claim(FINAL, ClaimField(field), said), FINAL_NOW).agrees is agrees
 
 
 @pytest.mark.parametrize(
@@ -85,7 +85,7 @@ def test_claims_are_judged_field_by_field(field: str, said: str, agrees: bool) -
 def test_claims_read_as_sentences(
     field: str, said: str, registry: str | None, sentence: str
 ) -> None:
-    assert claim_sentence(field, said, registry) == sentence
+    assert claim_sentence(ClaimField(field), said, registry) == sentence
 
 
 CLAIMS = f"""
@@ -145,6 +145,7 @@ def test_a_claim_already_wrong_when_first_configured_is_reported(world: World) -
     assert len(world.messages) == 1
 
 
+@pytest.mark.no_database
 def test_verify_prints_a_table_and_exits_0_when_all_agree(world: World) -> None:
     world.extra = CLAIMS
     run = world.command("verify")
@@ -165,6 +166,7 @@ def test_verify_prints_a_table_and_exits_0_when_all_agree(world: World) -> None:
     assert lines[-1] == "verify: 6 of 6 claims agree with the registry"
 
 
+@pytest.mark.no_database
 def test_verify_exits_1_when_the_registry_disagrees_or_lost_the_record(world: World) -> None:
     world.extra = CLAIMS
     world.registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "TERMINATED"))

@@ -26,6 +26,7 @@ from monitor.db import (
     trials,
 )
 from monitor.journal import Journal
+from monitor.registry import RegistryClient
 
 HEAD = "0007"  # the newest revision
 
@@ -69,6 +70,7 @@ def test_preview_renders_the_pending_digest_and_marks_nothing(world: World, tmp_
     assert "no unsent changes" in world.command("preview").out
 
 
+@pytest.mark.no_database
 def test_send_test_reports_the_server_answer(world: World) -> None:
     run = world.command("send-test")
     assert run.code == 0
@@ -79,6 +81,7 @@ def test_send_test_reports_the_server_answer(world: World) -> None:
     assert "the mail settings work" in body(message)
 
 
+@pytest.mark.no_database
 def test_send_test_to_a_dead_server_is_one_line_and_exit_1(world: World) -> None:
     world.smtp.stop()
     run = world.command("send-test")
@@ -87,6 +90,7 @@ def test_send_test_to_a_dead_server_is_one_line_and_exit_1(world: World) -> None
     assert len(run.err.strip().splitlines()) == 1
 
 
+@pytest.mark.no_database
 def test_send_test_without_email_settings_is_a_usage_error(world: World) -> None:
     world.email = False
     run = world.command("send-test")
@@ -108,16 +112,16 @@ def test_history_lists_snapshots_and_reported_changes(world: World) -> None:
 def test_health_follows_the_schedule(world: World) -> None:
     world.extra = '\n[schedule]\ncron = "0 * * * *"\ntimezone = "UTC"\nhealth_grace_minutes = 10\njitter_seconds = 0\n'
     assert world.command("migrate").code == 0
-    store = world.store()
     now = datetime.now(UTC)
     assert world.command("health").out.startswith("health: ok: no cycle has been due yet")
-    Journal(store.engine).record_service_start(now - timedelta(hours=3), "host", 1)
+    with world.engine() as engine:
+        Journal(engine).record_service_start(now - timedelta(hours=3), "host", 1)
     run = world.command("health")
     assert run.code == 1 and "unhealthy: no successful cycle ever" in run.out
     assert world.check().code == 0
     run = world.command("health")
     assert run.code == 0 and "ok: last successful cycle" in run.out
-    with store.engine.begin() as conn:  # the last success was long ago
+    with world.engine() as engine, engine.begin() as conn:  # the last success was long ago
         conn.execute(cycles.update().values(started_at=now - timedelta(hours=5)))
     run = world.command("health")
     assert run.code == 1 and "one was due at" in run.out
@@ -260,3 +264,26 @@ def test_the_password_never_appears_in_output_logs_status_or_the_database(
             rows = conn.execute(text(f"SELECT * FROM {table}")).all()
             assert PASSWORD not in repr(rows)
     engine.dispose()
+
+
+def test_a_traceback_never_shows_the_password(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug's traceback goes through the log handler, which blanks the secret out of the
+    exception's text too, in either log format."""
+    world.email_extra = 'security = "none"\nusername = "monitor"\n'
+    monkeypatch.setenv("TRIAL_MONITOR_SMTP_PASSWORD", PASSWORD)
+
+    async def broken(self: RegistryClient) -> str:
+        raise RuntimeError(f"a bug that quotes the password {PASSWORD!r}")
+
+    monkeypatch.setattr(RegistryClient, "data_timestamp", broken)
+    for log_format, trace in (
+        ("text", "Traceback (most recent call last)"),
+        ("json", '"exception"'),
+    ):
+        monkeypatch.setenv("TRIAL_MONITOR_LOG_FORMAT", log_format)
+        run = world.check()
+        assert run.code == 1, run
+        assert trace in run.err and "a bug that quotes the password" in run.err, run.err
+        assert PASSWORD not in run.err + run.out

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from killpoints import KILL_POINTS, KillPoint, scenario
+from killpoints import AFTER_ACCEPT, KILL_POINTS, KillPoint, scenario
 
 
 @pytest.mark.parametrize("point", KILL_POINTS, ids=[p.name for p in KILL_POINTS])
@@ -14,7 +14,12 @@ def test_a_kill_anywhere_loses_and_repeats_nothing(
     tmp_path: Path, database_url: str, point: KillPoint
 ) -> None:
     outcome = scenario(tmp_path, point, database_url)
+    assert outcome.killed and outcome.at_point, outcome  # the kill came where it says
     assert outcome.changes == 3, outcome
     assert outcome.lost == 0, outcome
     assert outcome.beyond_window == 0, outcome
     assert outcome.crashes == 0, outcome
+    if point is AFTER_ACCEPT:
+        # The documented window, reached on every run: each change went out again, and only
+        # with the same Message-ID.
+        assert outcome.in_window == outcome.changes, outcome

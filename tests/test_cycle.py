@@ -25,9 +25,8 @@ def test_the_first_cycle_sets_the_baseline_and_sends_nothing(world: World) -> No
     assert run.code == 0
     assert world.messages == []
     assert "0 new changes" in run.out
-    store = world.store()
-    assert store.snapshot_count(FINAL) == 1
-    assert store.snapshot_count(DANISH) == 1
+    assert world.snapshot_count(FINAL) == 1
+    assert world.snapshot_count(DANISH) == 1
 
 
 def test_a_cycle_with_no_change_sends_nothing(world: World) -> None:
@@ -36,7 +35,7 @@ def test_a_cycle_with_no_change_sends_nothing(world: World) -> None:
     assert run.code == 0
     assert "nothing to send" in run.out
     assert world.messages == []
-    assert world.store().snapshot_count(FINAL) == 1
+    assert world.snapshot_count(FINAL) == 1
 
 
 def test_an_update_to_untracked_fields_is_stored_but_not_reported(world: World) -> None:
@@ -46,8 +45,8 @@ def test_an_update_to_untracked_fields_is_stored_but_not_reported(world: World) 
     world.registry.update(FINAL, lambda r: set_piece(r, "BriefSummary", "Reworded summary."))
     assert world.check().code == 0
     assert world.messages == []
-    assert world.store().snapshot_count(FINAL) == 2
-    assert world.store().all_changes() == []
+    assert world.snapshot_count(FINAL) == 2
+    assert world.changes() == []
 
 
 def test_a_status_change_is_reported_once_in_plain_words(world: World) -> None:
@@ -146,7 +145,7 @@ def test_a_watched_trial_that_a_search_also_finds_is_reported_once(world: World)
     assert world.check().code == 0
     [message] = world.messages
     assert body(message).count("Status: Completed → Terminated") == 1
-    assert len(world.store().all_changes()) == 1
+    assert len(world.changes()) == 1
 
 
 def test_a_trial_found_by_a_new_search_is_not_news(world: World) -> None:
@@ -201,7 +200,7 @@ def test_a_mail_server_that_is_down_then_recovers_gets_exactly_one_digest(world:
     assert run.code == 1
     assert "mail server 127.0.0.1:" in run.out
     assert "kept for the next cycle" in run.out
-    assert len(world.deliveries().pending()) == 1  # kept, unsent
+    assert len(world.pending()) == 1  # kept, unsent
     world.smtp.start()
     assert world.check().code == 0
     assert world.check().code == 0
@@ -249,7 +248,7 @@ def test_two_overlapping_checks_send_one_digest(world: World) -> None:
     [message] = world.messages
     text = body(message)
     assert text.count("Completed → Terminated") == 1 and text.count("→ 61 (actual)") == 1
-    assert len(world.store().all_changes()) == 2
+    assert len(world.changes()) == 2
 
 
 def test_without_an_email_section_digests_go_to_the_outbox(world: World) -> None:
@@ -304,7 +303,7 @@ def test_a_digest_carries_a_list_id_for_mail_filters(world: World) -> None:
 
 def age_history(world: World, days: int) -> None:
     """Pretend every cycle so far ran `days` earlier."""
-    with world.store().engine.begin() as conn:
+    with world.engine() as engine, engine.begin() as conn:
         for cycle_id, started in conn.execute(select(cycles.c.id, cycles.c.started_at)).all():
             moved = started - timedelta(days=days)
             conn.execute(cycles.update().where(cycles.c.id == cycle_id).values(started_at=moved))

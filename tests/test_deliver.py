@@ -11,7 +11,7 @@ import pytest
 import trustme
 from smtp import SmtpServer
 
-from monitor.config import EmailConfig
+from monitor.config import EmailConfig, Security
 from monitor.deliver import SmtpTransport, build_message, digest_message_id
 from monitor.errors import DeliveryError
 from monitor.models import RenderedMessage
@@ -125,7 +125,12 @@ def test_the_message_id_is_the_same_for_the_same_changes_and_people() -> None:
 def test_plain_smtp_beyond_this_machine_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
     def transport(host: str, username: str | None = None) -> None:
         config = EmailConfig(
-            host, 25, "none", "a@example.org", ("b@example.org",), username=username
+            host,
+            "a@example.org",
+            ("b@example.org",),
+            security=Security.NONE,
+            port=25,
+            username=username,
         )
         SmtpTransport(config)
 

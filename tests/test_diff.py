@@ -113,9 +113,3 @@ def test_changes_carry_the_registry_values_before_and_after() -> None:
             "RESULT Bruun KD et al. Pain. 2021.",
         ),
     ]
-
-
-def test_diff_is_pure() -> None:
-    old, new = BASE, with_(status="COMPLETED")
-    assert diff(old, new) == diff(old, new)
-    assert old == BASE

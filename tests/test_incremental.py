@@ -48,7 +48,7 @@ def pair(
 
 
 def found(world: World) -> set[Change]:
-    return set(world.store().all_changes())
+    return set(world.changes())
 
 
 def both_check(pair: tuple[World, World]) -> tuple[int, int]:

@@ -8,13 +8,8 @@ import pytest
 from sample import sample_digest
 
 from monitor.models import Change, ChangeKind, PendingChange
-from monitor.render import (
-    build_digest,
-    date_words,
-    enrollment_words,
-    make_environment,
-    render_digest,
-)
+from monitor.render import build_digest, make_environment, render_digest
+from monitor.words import date_words, enrollment_words
 
 NOW = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)
 FINAL, DANISH = "NCT04270877", "NCT02806440"

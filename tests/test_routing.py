@@ -3,6 +3,7 @@ them all; a desk whose digest fails gets it next cycle, the others do not get th
 
 from __future__ import annotations
 
+import pytest
 from conftest import DANISH, FINAL, LDN_SEARCH, World, body
 from standin import set_piece, study
 
@@ -67,6 +68,19 @@ def test_a_desk_whose_digest_fails_gets_it_next_time_and_nobody_gets_one_twice(
     )
 
 
+def test_history_shows_a_change_one_desk_got_and_another_still_waits_for(world: World) -> None:
+    setup(world)
+    world.smtp.recorder.refuse_mail_to["fm@example.org"] = "451 4.3.0 Try later"
+    assert world.check().code == 1  # everyone's digest went out, the desk's did not
+    run = world.command("history", FINAL)
+    assert run.code == 0, run
+    assert "Status: Completed → Terminated  [not sent yet]" in run.out
+    del world.smtp.recorder.refuse_mail_to["fm@example.org"]
+    assert world.check().code == 0
+    assert "Status: Completed → Terminated  [sent " in world.command("history", FINAL).out
+
+
+@pytest.mark.no_database
 def test_routes_are_config_checked(world: World) -> None:
     world.extra = '\n[[routes]]\nname = "x"\nrecipients = ["x@example.org"]\nsearches = ["Nope"]\n'
     run = world.check()

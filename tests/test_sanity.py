@@ -6,7 +6,8 @@ import pytest
 from conftest import DANISH, FINAL, World, body
 from standin import set_piece, study
 
-from monitor.sanity import SanityConfig, hold_reason
+from monitor.config import SanityConfig
+from monitor.sanity import hold_reason
 
 UNRELATED = "biomcp_get_nct02576665_full_20260903.json"
 OTHERS = [f"NCT0700{n:04d}" for n in range(10)]

@@ -25,15 +25,13 @@ shutdown_grace_seconds = {grace}
 
 def finished_cycles(world: World) -> list[tuple[str | None, bool]]:
     """(outcome, finished) of every cycle so far; none before the service made its tables."""
-    engine = world.store().engine
-    try:
-        with engine.connect() as conn:
-            query = select(cycles.c.outcome, cycles.c.finished_at).order_by(cycles.c.id)
-            return [(outcome, finished is not None) for outcome, finished in conn.execute(query)]
-    except DBAPIError:
-        return []
-    finally:
-        engine.dispose()
+    with world.engine() as engine:
+        try:
+            with engine.connect() as conn:
+                query = select(cycles.c.outcome, cycles.c.finished_at).order_by(cycles.c.id)
+                return [(outcome, done is not None) for outcome, done in conn.execute(query)]
+        except DBAPIError:
+            return []
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:

@@ -1,110 +1,162 @@
 """The store's two guarantees under real concurrency, on SQLite and PostgreSQL: a change is
-recorded once however many processes observe it, and claimed by one sender only."""
+recorded once however many processes observe it, and claimed by one sender only.
+
+The contenders are separate Python processes (racer.py), each with its own connection. While
+they start, another connection holds the rows they will write locked, so every contender reads
+the same state before any of them can write: on PostgreSQL each then blocks at its conditional
+UPDATE, and only that UPDATE's WHERE and row count decide who wins. On SQLite the write lock is
+taken at BEGIN (db.py), so the contenders queue up before they read.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+import readback
+from racer import EVERYONE, NOW, TRIALS
+from sqlalchemy import Engine, select, text
 
 from monitor.db import make_engine, migrate, snapshots
 from monitor.deliveries import Deliveries, Sending
+from monitor.journal import Journal
 from monitor.models import ChangeKind, Observation, Snapshot
 from monitor.routing import Route, Router
 from monitor.store import Store
 
-NOW = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
-TRIALS = [
-    Snapshot(f"NCT0{n}", status="RECRUITING", enrollment_count=40) for n in range(4270870, 4270880)
-]
+ROOT = Path(__file__).resolve().parent.parent
+RACER = Path(__file__).resolve().parent / "racer.py"
+CONTENDERS = 5
 
 
-def race(count: int, work: Callable[[Store], object], database_url: str) -> list[object]:
-    """Run `work` in `count` threads at once, each with an engine (a process) of its own."""
-    stores = [Store(make_engine(database_url)) for _ in range(count)]
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """The database with each trial's baseline recorded."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    observe(engine, TRIALS)
+    yield engine
+    engine.dispose()
 
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = work(stores[index])
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    for store in stores:
-        store.engine.dispose()
+def observe(engine: Engine, found: list[Snapshot]) -> None:
+    cycle = Journal(engine).start_cycle(NOW)
+    Store(engine).record(cycle, [Observation(s, raw=None) for s in found], NOW)
+
+
+def race(work: str, engine: Engine, locked: str) -> list[object]:
+    """Run `work` (racer.py) in CONTENDERS processes that all read before any can write."""
+    url = engine.url.render_as_string(hide_password=False)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(RACER.parent)])}
+    with _held(engine, locked) as wait_for_contenders:
+        processes = [
+            subprocess.Popen(
+                [sys.executable, str(RACER), work, url],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for _ in range(CONTENDERS)
+        ]
+        for process in processes:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready", process.communicate()
+        wait_for_contenders(CONTENDERS)
+    results = []
+    for process in processes:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line, process.communicate()
+        results.append(json.loads(line))
+    for process in processes:
+        _, err = process.communicate(input="", timeout=60)
+        assert process.returncode == 0, err
     return results
 
 
-def prepared(database_url: str) -> Store:
-    store = Store(make_engine(database_url))
-    migrate(store.engine)
-    cycle = store.start_cycle(NOW)
-    store.record(cycle, [Observation(s, raw=None) for s in TRIALS], NOW)
-    return store
+@contextlib.contextmanager
+def _held(engine: Engine, table: str) -> Iterator[Callable[[int], None]]:
+    """Hold `table`'s rows locked; yields a wait for that many contenders to be stuck on it."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"SELECT * FROM {table} FOR UPDATE"))
+            yield lambda count: _until_waiting(engine, count)
+        else:
+            conn.execute(text("SELECT 1"))  # db.py began this with BEGIN IMMEDIATE
+            yield lambda count: time.sleep(1.0)  # each is at its BEGIN, on the busy timeout
+        conn.commit()
 
 
-def test_the_same_change_seen_by_many_processes_is_recorded_once(database_url: str) -> None:
-    store = prepared(database_url)
-    moved = [Observation(replace(s, status="COMPLETED"), raw=None) for s in TRIALS]
-
-    def observe(other: Store) -> object:
-        return other.record(store.start_cycle(NOW), moved, NOW)
-
-    found = race(6, observe, database_url)
-    assert sum(len(f) for f in found if isinstance(f, list)) == len(TRIALS)
-    recorded = store.all_changes()
-    assert len(recorded) == len(TRIALS)
-    assert {c.kind for c in recorded} == {ChangeKind.STATUS}
-    assert all(store.snapshot_count(s.nct_id) == 2 for s in TRIALS)
-
-
-EVERYONE = Router(("editor@example.org",))
-
-
-def claim(database_url: str, router: Router = EVERYONE) -> list[Sending]:
-    return Deliveries(make_engine(database_url)).claim(router, NOW, "smtp", cycle_id=1)
-
-
-def test_unsent_changes_are_claimed_by_one_sender_only(database_url: str) -> None:
-    store = prepared(database_url)
-    cycle = store.start_cycle(NOW)
-    store.record(
-        cycle, [Observation(replace(s, enrollment_count=41), raw=None) for s in TRIALS], NOW
+def _until_waiting(engine: Engine, count: int) -> None:
+    """Until `count` PostgreSQL sessions wait for a lock (the tests run one at a time)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
     )
-
-    claims = race(6, lambda other: claim(database_url), database_url)
-    won = [c for c in claims if c]
-    assert len(won) == 1
-    sendings = won[0]
-    assert isinstance(sendings, list)
-    assert [len(s.pending) for s in sendings] == [len(TRIALS)]
-    assert claim(database_url) == []
+    deadline = time.monotonic() + 60
+    with engine.connect() as watcher:
+        while watcher.execute(waiting).scalar_one() < count:
+            assert time.monotonic() < deadline, "the contenders never reached the lock"
+            time.sleep(0.05)
+            watcher.rollback()
 
 
-def test_a_failed_send_gives_the_changes_back(database_url: str) -> None:
-    store = prepared(database_url)
-    store.record(
-        store.start_cycle(NOW), [Observation(replace(TRIALS[0], status="WITHDRAWN"), raw=None)], NOW
+def test_the_same_change_seen_by_many_processes_is_recorded_once(engine: Engine) -> None:
+    recorded = race("record", engine, locked="trials")
+    assert sum(n for n in recorded if isinstance(n, int)) == len(TRIALS), recorded
+    changes = readback.all_changes(engine)
+    assert len(changes) == len(TRIALS)
+    assert {c.kind for c in changes} == {ChangeKind.STATUS}
+    assert all(readback.snapshot_count(engine, s.nct_id) >= 2 for s in TRIALS)
+
+
+def test_unsent_changes_are_claimed_by_one_sender_only(engine: Engine) -> None:
+    observe(engine, [replace(s, enrollment_count=41) for s in TRIALS])
+    # Address the changes (one row per recipient) and give them back, so the race is the claim.
+    deliveries = Deliveries(engine)
+    for sending in deliveries.claim(EVERYONE, NOW, "smtp", cycle_id=None):
+        deliveries.release(sending.delivery_id, NOW, "given back for the race")
+
+    claims = race("claim", engine, locked="dispatches")
+
+    got = Counter(
+        (recipient, change_id)
+        for claim in claims
+        for recipient, change_id in claim  # type: ignore[attr-defined]
     )
-    deliveries = Deliveries(store.engine)
-    [sending] = claim(database_url)
+    assert got and max(got.values()) == 1, f"claimed twice: {got.most_common(3)}"
+    assert len(got) == len(TRIALS) * len(EVERYONE.everyone)
+
+
+def claim(engine: Engine, router: Router = EVERYONE) -> list[Sending]:
+    return Deliveries(engine).claim(router, NOW, "smtp", cycle_id=1)
+
+
+def test_a_failed_send_gives_the_changes_back(engine: Engine) -> None:
+    observe(engine, [replace(TRIALS[0], status="WITHDRAWN")])
+    deliveries = Deliveries(engine)
+    [sending] = claim(engine)
     deliveries.release(sending.delivery_id, NOW, "451 try later")
-    [again] = claim(database_url)
+    [again] = claim(engine)
     assert [p.id for p in again.pending] == [p.id for p in sending.pending]
     deliveries.mark_sent(again.delivery_id, NOW, "subject", "<id>", "server")
-    assert claim(database_url) == []
+    assert claim(engine) == []
     assert deliveries.sent() == {again.pending[0].id: NOW}
 
 
-def test_each_desk_gets_one_digest_with_only_its_changes(database_url: str) -> None:
-    store = prepared(database_url)
+def test_each_desk_gets_one_digest_with_only_its_changes(engine: Engine) -> None:
     first, second = TRIALS[0].nct_id, TRIALS[1].nct_id
     router = Router(
         ("editor@example.org",),
@@ -115,47 +167,57 @@ def test_each_desk_gets_one_digest_with_only_its_changes(database_url: str) -> N
             ),
         ),
     )
-    moved = [Observation(replace(s, status="COMPLETED"), raw=None) for s in TRIALS[:3]]
-    store.record(store.start_cycle(NOW), moved, NOW)
-    sendings = {
-        s.recipients: {p.change.nct_id for p in s.pending} for s in claim(database_url, router)
-    }
+    observe(engine, [replace(s, status="COMPLETED") for s in TRIALS[:3]])
+    sendings = {s.recipients: {p.change.nct_id for p in s.pending} for s in claim(engine, router)}
     assert sendings == {
         ("editor@example.org",): {first, second, TRIALS[2].nct_id},
         ("fm@example.org", "both@example.org"): {first, second},
     }
 
 
+def test_a_change_one_desk_got_and_another_waits_for_is_not_sent_yet(engine: Engine) -> None:
+    first = TRIALS[0].nct_id
+    router = Router(
+        ("editor@example.org",), (Route("FM", ("fm@example.org",), frozenset({first})),)
+    )
+    observe(engine, [replace(s, status="COMPLETED") for s in TRIALS[:2]])
+    deliveries = Deliveries(engine)
+    editor, desk = claim(engine, router)  # the editor gets both changes, the desk the first
+    deliveries.mark_sent(editor.delivery_id, NOW, "subject", "<id>", "server")
+    deliveries.release(desk.delivery_id, NOW, "451 try later")
+    [shared] = desk.pending
+    assert deliveries.sent()[shared.id] is None
+
+
 def test_pruning_keeps_each_trials_latest_and_every_snapshot_a_change_points_to(
-    database_url: str,
+    engine: Engine,
 ) -> None:
-    store = prepared(database_url)  # one snapshot per trial, at NOW
+    store = Store(engine)
     first = TRIALS[0]
     later = NOW + timedelta(days=400)
+    cycle = Journal(engine).start_cycle(NOW)
     # An untracked change (a new last-update date) and a reported one, then today's state.
     store.record(
-        store.start_cycle(NOW),
+        cycle,
         [Observation(replace(first, last_update_posted="2026-12-01"), raw="r1")],
         NOW + timedelta(days=1),
     )
     store.record(
-        store.start_cycle(NOW),
+        cycle,
         [Observation(replace(first, status="COMPLETED"), raw="r2")],
         NOW + timedelta(days=2),
     )
-    store.record(
-        store.start_cycle(NOW), [Observation(replace(first, status="TERMINATED"), raw="r3")], later
-    )
-    assert store.snapshot_count(first.nct_id) == 4
+    store.record(cycle, [Observation(replace(first, status="TERMINATED"), raw="r3")], later)
+    assert readback.snapshot_count(engine, first.nct_id) == 4
 
     gone = store.prune(later, retention_days=365)
 
     assert gone == 2  # the baseline and the untracked update
-    with store.engine.connect() as conn:
+    with engine.connect() as conn:
         rows = conn.execute(
             select(snapshots.c.status, snapshots.c.raw)
             .where(snapshots.c.nct_id == first.nct_id)
             .order_by(snapshots.c.id)
         ).all()
     assert [tuple(r) for r in rows] == [("COMPLETED", None), ("TERMINATED", "r3")]
-    assert all(store.snapshot_count(s.nct_id) == 1 for s in TRIALS[1:])  # each one's latest
+    assert all(readback.snapshot_count(engine, s.nct_id) == 1 for s in TRIALS[1:])

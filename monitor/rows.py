@@ -1,0 +1,76 @@
+"""How the typed values are kept in rows and read back: one place that knows both shapes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from monitor.models import Change, ChangeKind, PendingChange, Publication, Snapshot
+
+
+def snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "nct_id": snapshot.nct_id,
+        "found": snapshot.found,
+        "title": snapshot.title,
+        "status": snapshot.status,
+        "why_stopped": snapshot.why_stopped,
+        "enrollment_count": snapshot.enrollment_count,
+        "enrollment_type": snapshot.enrollment_type,
+        "has_results": snapshot.has_results,
+        "results_first_posted": snapshot.results_first_posted,
+        "primary_completion_date": snapshot.primary_completion_date,
+        "primary_completion_type": snapshot.primary_completion_type,
+        "last_update_posted": snapshot.last_update_posted,
+        "publications": json.dumps(
+            [[p.pmid, p.type, p.citation] for p in snapshot.publications], ensure_ascii=False
+        ),
+        "phases": snapshot.phases,
+        "completion_date": snapshot.completion_date,
+    }
+
+
+def snapshot_from_row(row: RowMapping) -> Snapshot:
+    return Snapshot(
+        nct_id=row["nct_id"],
+        found=bool(row["found"]),
+        title=row["title"],
+        status=row["status"],
+        why_stopped=row["why_stopped"],
+        enrollment_count=row["enrollment_count"],
+        enrollment_type=row["enrollment_type"],
+        has_results=bool(row["has_results"]),
+        results_first_posted=row["results_first_posted"],
+        primary_completion_date=row["primary_completion_date"],
+        primary_completion_type=row["primary_completion_type"],
+        last_update_posted=row["last_update_posted"],
+        publications=tuple(Publication(*p) for p in json.loads(row["publications"])),
+        phases=row["phases"],
+        completion_date=row["completion_date"],
+    )
+
+
+def change_row(change: Change) -> dict[str, Any]:
+    return {
+        "nct_id": change.nct_id,
+        "kind": change.kind.value,
+        "before": change.before,
+        "after": change.after,
+        "detail": change.detail,
+    }
+
+
+def change_from_row(row: RowMapping) -> Change:
+    return Change(
+        nct_id=row["nct_id"],
+        kind=ChangeKind(row["kind"]),
+        before=row["before"],
+        after=row["after"],
+        detail=row["detail"],
+    )
+
+
+def pending_from_row(row: RowMapping) -> PendingChange:
+    return PendingChange(id=row["id"], change=change_from_row(row), detected_at=row["detected_at"])

@@ -1,0 +1,301 @@
+"""The words an editor reads: each kind of change, each claim, each registry value, in plain
+English. Every message, `status`, `history` and `verify` take their wording from here.
+
+Depends on the typed values only (no templates, no database), so each phrase is a one-line test
+and a new kind of change that has no words yet is a type error here, not a wrong email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import assert_never
+
+from monitor.claims import ClaimField
+from monitor.models import PUBMED_URL, Category, Change, ChangeKind, Importance, Snapshot
+
+# The registry's statuses and phases, in the words its website shows.
+STATUS_WORDS = {
+    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
+    "COMPLETED": "Completed",
+    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
+    "NOT_YET_RECRUITING": "Not yet recruiting",
+    "RECRUITING": "Recruiting",
+    "SUSPENDED": "Suspended",
+    "TERMINATED": "Terminated",
+    "WITHDRAWN": "Withdrawn",
+    "AVAILABLE": "Available",
+    "NO_LONGER_AVAILABLE": "No longer available",
+    "TEMPORARILY_NOT_AVAILABLE": "Temporarily not available",
+    "APPROVED_FOR_MARKETING": "Approved for marketing",
+    "WITHHELD": "Withheld",
+    "UNKNOWN": "Unknown status",
+}
+PHASE_WORDS = {
+    "NA": "not applicable",
+    "EARLY_PHASE1": "early phase 1",
+    "PHASE1": "phase 1",
+    "PHASE2": "phase 2",
+    "PHASE3": "phase 3",
+    "PHASE4": "phase 4",
+}
+MONTHS = (
+    *("January", "February", "March", "April", "May", "June"),
+    *("July", "August", "September", "October", "November", "December"),
+)
+
+
+@dataclass(frozen=True)
+class ChangeWords:
+    """One change in words: `label: before → after`, then an optional note and link; `short`
+    is the few words the top of the digest uses."""
+
+    label: str
+    before: str | None
+    after: str | None
+    note: str | None = None
+    link: str | None = None
+    short: str = ""
+
+    @property
+    def line(self) -> str:
+        """The change on one line, as `status` and `history` show it."""
+        if self.before:
+            return f"{self.label}: {self.before} → {self.after}"
+        return f"{self.label}: {self.after}"
+
+
+def change_words(change: Change, cited: bool = False) -> ChangeWords:
+    """The words for one change; `cited` when the article cites the trial."""
+    before, after = change.before, change.after
+    match change.kind:
+        case ChangeKind.STATUS:
+            note = f"Reason given: {change.detail}" if change.detail else None
+            now = status_words(after)
+            return ChangeWords("Status", status_words(before), now, note=note, short=f"now {now}")
+        case ChangeKind.ENROLLMENT:
+            now = enrollment_words(after)
+            return ChangeWords(
+                "Enrollment", enrollment_words(before), now, short=f"enrollment now {now}"
+            )
+        case ChangeKind.PRIMARY_COMPLETION:
+            now = date_words(after)
+            return ChangeWords(
+                "Primary completion", date_words(before), now, short=f"primary completion {now}"
+            )
+        case ChangeKind.RESULTS_POSTED:
+            when = f"first posted {date_words(after)}" if after else "posted"
+            return ChangeWords(
+                "Results posted on ClinicalTrials.gov", None, when, short="results posted"
+            )
+        case ChangeKind.PUBLICATION:
+            return _publication_words(change, cited)
+        case ChangeKind.CLAIM_CONTRADICTED:
+            sentence = claim_sentence(_claim_field(change.detail), before or "", after)
+            return ChangeWords("The article is contradicted", None, sentence, short=sentence)
+        case ChangeKind.CLAIM_RESOLVED:
+            sentence = claim_sentence(_claim_field(change.detail), before or "", after)
+            label = "The registry agrees with the article again"
+            return ChangeWords(label, None, sentence, short=label.lower())
+        case ChangeKind.RECORD_MISSING:
+            return ChangeWords(
+                "Record not found",
+                None,
+                "the registry no longer returns this trial"
+                " (removed, or merged into another record)",
+                short="record not found in the registry",
+            )
+        case ChangeKind.RECORD_RESTORED:
+            return ChangeWords(
+                "Record found again", None, f"status {status_words(after)}", short="record back"
+            )
+        case ChangeKind.NEW_TRIAL:
+            return ChangeWords(
+                "New trial",
+                None,
+                f"found by the search “{after}”",
+                note=f"Status: {status_words(change.detail)}" if change.detail else None,
+                short="new trial",
+            )
+        case _:
+            assert_never(change.kind)
+
+
+def _publication_words(change: Change, cited: bool) -> ChangeWords:
+    ref_type, _, citation = (change.detail or "").partition(" ")
+    pmid = f"PMID {change.after}"
+    if ref_type == "RESULT":
+        label = (
+            "Results of this cited trial have been published"
+            if cited
+            else "Results have been published"
+        )
+        short = "results published" + (" (a cited trial)" if cited else "")
+    else:
+        label, short = "A paper derived from this trial was linked", "paper linked"
+    return ChangeWords(
+        label,
+        None,
+        pmid,
+        note=citation or None,
+        link=PUBMED_URL.format(pmid=change.after),
+        short=f"{short}, {pmid}",
+    )
+
+
+def headline(category: Category, ids: Sequence[str], top: Change) -> str:
+    """The subject's few words: the weightiest kind of change and the trials it concerns."""
+    named = ", ".join(ids[:2]) + (f" and {len(ids) - 2} more" if len(ids) > 2 else "")
+    match category:
+        case Category.STATUS | Category.STOPPED if len(ids) == 1:
+            return f"{ids[0]} now {status_words(top.after)}"
+        case Category.RESULTS_POSTED:
+            return f"results posted for {named}"
+        case Category.PUBLICATION:
+            return f"results published for {named}"
+        case Category.STOPPED:
+            return f"{named} stopped"
+        case Category.CLAIM_CONTRADICTED:
+            return f"the article is contradicted on {named}"
+        case Category.RECORD_MISSING:
+            return f"record not found: {named}"
+        case Category.STATUS:
+            return f"status changed for {named}"
+        case Category.ENROLLMENT:
+            return f"enrollment changed for {named}"
+        case Category.PRIMARY_COMPLETION:
+            return f"completion date moved for {named}"
+        case Category.CLAIM_RESOLVED:
+            return f"the registry agrees with the article again on {named}"
+        case Category.RECORD_RESTORED:
+            return f"record back: {named}"
+        case Category.NEW_TRIAL:
+            return named
+        case _:
+            assert_never(category)
+
+
+def summary(trial_count: int, only_new_trials: bool) -> str:
+    """ "3 trials changed", or "2 new trials found" when that is all there is."""
+    plural = "s" if trial_count != 1 else ""
+    if only_new_trials:
+        return f"{trial_count} new trial{plural} found"
+    return f"{trial_count} trial{plural} changed"
+
+
+def importance_name(level: Importance) -> str:
+    match level:
+        case Importance.HIGH:
+            return "high"
+        case Importance.MEDIUM:
+            return "medium"
+        case Importance.LOW:
+            return "low"
+        case _:
+            assert_never(level)
+
+
+def claim_sentence(field: ClaimField | None, said: str, registry: str | None) -> str:
+    """ "The article says 99 participants; the registry now says 101 (actual)"."""
+    article, now = claim_words(field, said), claim_words(field, registry)
+    return f"The article says {article}; the registry now says {now}"
+
+
+def claim_words(field: ClaimField | None, value: str | None) -> str:
+    """What a claim's value means, e.g. enrollment "99" → "99 participants"."""
+    if value is None:
+        return "no completion date" if field is ClaimField.COMPLETION_YEAR else "nothing"
+    match field:
+        case ClaimField.STATUS:
+            return status_words(value)
+        case ClaimField.ENROLLMENT:
+            count, _, kind = value.partition(" ")
+            return f"{count} participants" + (f" ({kind.lower()})" if kind else "")
+        case ClaimField.ENROLLMENT_TYPE:
+            return f"the enrollment is {value.lower()}"
+        case ClaimField.PHASE:
+            return phase_words(value)
+        case ClaimField.RESULTS_POSTED:
+            return "results are posted" if value == "true" else "no results are posted"
+        case ClaimField.COMPLETION_YEAR:
+            return (
+                f"completion in {value}" if len(value) == 4 else f"completion {date_words(value)}"
+            )
+        case None:
+            return value
+        case _:
+            assert_never(field)
+
+
+def claim_field_name(field: ClaimField) -> str:
+    """The claim's subject as a table heading: "enrollment type"."""
+    return field.value.replace("_", " ")
+
+
+def _claim_field(stored: str | None) -> ClaimField | None:
+    """A claim change keeps its field in `detail`; anything else there gets plain words."""
+    try:
+        return ClaimField(stored or "")
+    except ValueError:
+        return None
+
+
+def status_words(status: str | None) -> str:
+    if status is None:
+        return "no status"
+    return STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+
+
+def phase_words(phases: str) -> str:
+    """ "PHASE2|PHASE3" → "phase 2/phase 3"."""
+    return "/".join(PHASE_WORDS.get(p, p) for p in phases.split("|"))
+
+
+def date_words(value: str | None) -> str:
+    """ "2022-06" → "June 2022"; "2022-06-15 ACTUAL" → "15 June 2022 (actual)"."""
+    if not value:
+        return "not given"
+    date, _, kind = value.partition(" ")
+    parts = date.split("-")
+    words = date
+    if len(parts) >= 2 and parts[1].isdigit() and 1 <= int(parts[1]) <= 12:
+        month = MONTHS[int(parts[1]) - 1]
+        words = f"{month} {parts[0]}" if len(parts) == 2 else f"{int(parts[2])} {month} {parts[0]}"
+    return f"{words} ({kind.lower()})" if kind else words
+
+
+def enrollment_words(value: str | None) -> str:
+    """ "120 ESTIMATED" → "120 (estimated)"."""
+    if not value:
+        return "not given"
+    count, _, kind = value.partition(" ")
+    if not count.isdigit():
+        count, kind = "number not given", count
+    return f"{count} ({kind.lower()})" if kind else count
+
+
+def snapshot_line(snapshot: Snapshot) -> str:
+    """A trial's tracked state on one line, as `status` and `history` show it."""
+    if not snapshot.found:
+        return "record not found in the registry"
+    results = "results posted" if snapshot.has_results else "no results"
+    return (
+        f"{status_words(snapshot.status)} · {enrollment_words(snapshot.enrollment)} · {results}"
+        f" · primary completion {date_words(snapshot.primary_completion)} · {snapshot.title or ''}"
+    )
+
+
+def moment_words(value: datetime) -> str:
+    """ "25 November 2026, 09:00 UTC"."""
+    return value.strftime("%d %B %Y, %H:%M UTC").lstrip("0")
+
+
+def data_timestamp_words(value: str | None) -> str | None:
+    """The registry's data timestamp as a moment, or as it came when it is not ISO 8601."""
+    if not value:
+        return None
+    try:
+        return moment_words(datetime.fromisoformat(value))
+    except ValueError:
+        return value
