@@ -89,17 +89,18 @@ def main() -> None:
 
     outcomes = kills(postgres=not args.no_postgres)
     print(
-        "| database | kill point | killed mid-cycle | changes | lost | re-sent in the window | duplicates beyond it | crashes |"
+        "| database | kill point | killed at that point | changes | lost | re-sent in the window | duplicates beyond it | crashes |"
     )
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for database, o in outcomes:
+        where = "yes" if o.killed and o.at_point else "killed elsewhere" if o.killed else "no"
         print(
-            f"| {database} | {o.point} | {'yes' if o.killed else 'no (done first)'} | {o.changes} | {o.lost} | {o.in_window} | {o.beyond_window} | {o.crashes} |"
+            f"| {database} | {o.point} | {where} | {o.changes} | {o.lost} | {o.in_window} | {o.beyond_window} | {o.crashes} |"
         )
     tried, fuzz_crashes = fuzz(args.examples)
     print()
     print(
-        f"kill points tried:                  {len(outcomes)} ({sum(o.killed for _, o in outcomes)} killed mid-cycle)"
+        f"kill points tried:                  {len(outcomes)} ({sum(o.killed and o.at_point for _, o in outcomes)} killed at the point named)"
     )
     print(f"changes lost:                       {sum(o.lost for _, o in outcomes)}  (must be 0)")
     print(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
+import tomllib
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
+from monitor.config import EmailConfig
 from monitor.configfile import load_config, parse_config
 from monitor.errors import ConfigError
+from monitor.importance import default_importance
+from monitor.models import Category, Importance
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -261,3 +267,31 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["frobnicate"])
     assert caught.value.code == 2
+
+
+def documented(pattern: str) -> list[tuple[str, str]]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(pattern, readme, re.MULTILINE)
+
+
+def test_the_readme_states_each_default_as_config_py_declares_it() -> None:
+    config = parse_config({}, {}, "defaults")
+    rows = documented(r"^\| `([a-z_]+(?:\.[a-z_]+)*)` \| `([^`|]+)` \|")
+    assert len(rows) > 30
+    for key, literal in rows:
+        said = tomllib.loads(f"value = {literal}")["value"]
+        section, _, name = key.rpartition(".")
+        if section == "email":  # no [email] table in the defaults: its fields' own defaults
+            actual = next(f.default for f in fields(EmailConfig) if f.name == name)
+        elif key in ("article.claims", "routes"):
+            actual = config.claims if key == "article.claims" else config.routes
+        else:
+            actual = getattr(getattr(config, section), name)
+        assert (list(actual) if isinstance(actual, tuple) else actual) == said, key
+
+
+def test_the_readme_states_each_importance_as_the_rules_give_it() -> None:
+    rows = documented(r"^\| `([a-z_]+)` \| (high|medium|low) \|")
+    assert {Category(c): Importance(level) for c, level in rows} == {
+        c: default_importance(c) for c in Category
+    }

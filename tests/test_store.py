@@ -4,8 +4,9 @@ recorded once however many processes observe it, and claimed by one sender only.
 The contenders are separate Python processes (racer.py), each with its own connection. While
 they start, another connection holds the rows they will write locked, so every contender reads
 the same state before any of them can write: on PostgreSQL each then blocks at its conditional
-UPDATE, and only that UPDATE's WHERE and row count decide who wins. On SQLite the write lock is
-taken at BEGIN (db.py), so the contenders queue up before they read.
+UPDATE, and only that UPDATE's WHERE and row count decide who wins. On SQLite the monitor takes the write lock at
+BEGIN (db.py), so the contenders queue up before they read; without it they would read
+together and the conditional UPDATE alone would have to decide.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -89,14 +91,21 @@ def race(work: str, engine: Engine, locked: str) -> list[object]:
 @contextlib.contextmanager
 def _held(engine: Engine, table: str) -> Iterator[Callable[[int], None]]:
     """Hold `table`'s rows locked; yields a wait for that many contenders to be stuck on it."""
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
             conn.execute(text(f"SELECT * FROM {table} FOR UPDATE"))
             yield lambda count: _until_waiting(engine, count)
-        else:
-            conn.execute(text("SELECT 1"))  # db.py began this with BEGIN IMMEDIATE
-            yield lambda count: time.sleep(1.0)  # each is at its BEGIN, on the busy timeout
-        conn.commit()
+            conn.commit()
+        return
+    # SQLite locks the whole file for writing; a plain connection, so that the monitor's own
+    # way of beginning (BEGIN IMMEDIATE, db.py) plays no part in the hold.
+    holder = sqlite3.connect(str(engine.url.database), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        yield lambda count: time.sleep(1.0)  # each has read, or waits at its BEGIN
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
 
 
 def _until_waiting(engine: Engine, count: int) -> None:

@@ -1,0 +1,241 @@
+"""Each guarantee's guard removed, one at a time: the test that stands for it must go red.
+
+A hand-written mutation report over the guarded modules (a tool such as mutmut mutates every
+line; this removes exactly the code each promise rests on). For each guard it edits the source
+in place, runs the guarantee's tests, and restores the file, whatever happens.
+
+    .venv/bin/python benchmarks/guards.py [--only WORDS]
+
+Not part of the tests' pass/fail; it prints a table, and the README keeps the latest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Guard:
+    promise: str
+    edits: tuple[tuple[str, str, str], ...]  # (file, the guard as written, what replaces it)
+    tests: tuple[str, ...]  # pytest arguments
+
+
+GUARDS = [
+    Guard(
+        "a change is claimed by one sender only (PostgreSQL)",
+        (
+            (
+                "monitor/deliveries.py",
+                "                dispatches.c.delivery_id.is_(None),\n"
+                "                dispatches.c.change_id.in_(ids),",
+                "                dispatches.c.change_id.in_(ids),",
+            ),
+            (
+                "monitor/deliveries.py",
+                "        if claimed.rowcount != len(ids) * len(recipients):\n"
+                "            raise _Conflict(delivery_id)\n",
+                "",
+            ),
+        ),
+        ("tests/test_store.py", "-k", "claimed_by_one and postgresql"),
+    ),
+    Guard(
+        "a change is claimed by one sender only (SQLite: the guard and the write lock at BEGIN)",
+        (
+            (
+                "monitor/deliveries.py",
+                "                dispatches.c.delivery_id.is_(None),\n"
+                "                dispatches.c.change_id.in_(ids),",
+                "                dispatches.c.change_id.in_(ids),",
+            ),
+            (
+                "monitor/deliveries.py",
+                "        if claimed.rowcount != len(ids) * len(recipients):\n"
+                "            raise _Conflict(delivery_id)\n",
+                "",
+            ),
+            ("monitor/db.py", 'connection.exec_driver_sql("BEGIN IMMEDIATE")', "pass"),
+        ),
+        ("tests/test_store.py", "-k", "claimed_by_one and sqlite"),
+    ),
+    Guard(
+        "a change seen by many processes is recorded once",
+        (
+            (
+                "monitor/store.py",
+                ".where(trials.c.nct_id == nct_id, current)",
+                ".where(trials.c.nct_id == nct_id)",
+            ),
+        ),
+        ("tests/test_store.py", "-k", "recorded_once and postgresql"),
+    ),
+    Guard(
+        "a digest is marked sent only after the server accepted it",
+        (
+            (
+                "monitor/cycle.py",
+                "        where = await mailing.transport.deliver(message)\n",
+                "        out.deliveries.mark_sent(sending.delivery_id, out.clock(), '', '', '')\n"
+                "        where = await mailing.transport.deliver(message)\n",
+            ),
+        ),
+        ("tests/test_crash.py", "-k", "sqlite and before it accepts"),
+    ),
+    Guard(
+        "a failed send gives its changes back",
+        (
+            (
+                "monitor/cycle.py",
+                "        out.deliveries.release(sending.delivery_id, out.clock(), str(exc) or"
+                " type(exc).__name__)\n",
+                "",
+            ),
+        ),
+        ("tests/test_cycle.py", "-k", "down_then_recovers and sqlite"),
+    ),
+    Guard(
+        "a digest re-sent in the window carries the same Message-ID",
+        (
+            (
+                "monitor/deliver.py",
+                'key = ",".join(str(i) for i in sorted(change_ids))',
+                'key = __import__("uuid").uuid4().hex',
+            ),
+        ),
+        ("tests/test_crash.py", "-k", "sqlite and after the mail server accepted"),
+    ),
+    Guard(
+        "the sanity gate holds an implausible digest",
+        (
+            (
+                "monitor/cycle.py",
+                "    if reason is not None:\n        deps.deliveries.hold(",
+                "    if False:\n        deps.deliveries.hold(",
+            ),
+        ),
+        ("tests/test_sanity.py", "-k", "sqlite"),
+    ),
+    Guard(
+        "registry text is escaped in the HTML",
+        (
+            (
+                "monitor/render.py",
+                'autoescape=select_autoescape(["html"], default_for_string=False)',
+                "autoescape=False",
+            ),
+        ),
+        ("tests/test_cycle.py", "-k", "hostile and sqlite"),
+    ),
+    Guard(
+        "registry text cannot reach a header",
+        (("monitor/render.py", 'flat = re.sub(r"\\s+", " ", text).strip()', "flat = text"),),
+        ("tests/test_cycle.py", "-k", "hostile and sqlite"),
+    ),
+    Guard(
+        "STARTTLS is required, never silently skipped",
+        (("monitor/deliver.py", "return False, True", "return False, None  # type: ignore"),),
+        ("tests/test_deliver.py", "-k", "starttls_required"),
+    ),
+    Guard(
+        "a password never reaches a log line, tracebacks included",
+        (
+            (
+                "monitor/logs.py",
+                "        return self.redact(self.inner.format(record))",
+                "        record.msg, record.args = self.redact(record.getMessage()), None\n"
+                "        return self.inner.format(record)",
+            ),
+        ),
+        ("tests/test_commands.py", "-k", "traceback and sqlite"),
+    ),
+    Guard(
+        "`history` of a change one desk got and another waits for",
+        (
+            (
+                "monitor/deliveries.py",
+                "                if state != DeliveryState.SENT.value or finished is None:\n"
+                "                    waiting.add(change_id)\n"
+                "                    last.setdefault(change_id, None)\n"
+                "                    continue\n",
+                "                if state != DeliveryState.SENT.value:\n"
+                "                    waiting.add(change_id)\n",
+            ),
+        ),
+        ("tests/test_routing.py", "-k", "history and sqlite"),
+    ),
+    Guard(
+        "a kind of change the words forget is a type error",
+        (
+            (
+                "monitor/words.py",
+                "        case ChangeKind.NEW_TRIAL:\n            return ChangeWords(\n",
+                "        case _:\n            return ChangeWords(\n",
+            ),
+            (
+                "monitor/words.py",
+                "        case _:\n            assert_never(change.kind)\n",
+                "",
+            ),
+        ),
+        ("tests/test_exhaustive.py",),
+    ),
+    Guard(
+        "a response past registry.max_response_bytes stops the read",
+        (("monitor/registry.py", "if len(content) > limit:", "if False:"),),
+        ("tests/test_registry.py", "-k", "size_limit"),
+    ),
+]
+
+
+def try_guard(guard: Guard) -> tuple[bool, float]:
+    """Remove the guard, run its tests, put it back. True when the tests went red."""
+    originals: dict[Path, str] = {}
+    try:
+        for name, written, replacement in guard.edits:
+            path = ROOT / name
+            originals.setdefault(path, path.read_text())
+            current = path.read_text()
+            if written not in current:
+                raise SystemExit(
+                    f"{name}: the guard for {guard.promise!r} is not written as listed"
+                )
+            path.write_text(current.replace(written, replacement, 1))
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *guard.tests],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        return result.returncode != 0, time.monotonic() - started
+    finally:
+        for path, text in originals.items():
+            path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", help="try only the guards whose promise contains these words")
+    args = parser.parse_args()
+    guards = [g for g in GUARDS if not args.only or args.only in g.promise]
+    print("| guarantee | guard removed: its test | seconds |")
+    print("|---|---|---:|")
+    caught = 0
+    for guard in guards:
+        red, seconds = try_guard(guard)
+        caught += red
+        verdict = "red (caught)" if red else "**green: the test misses it**"
+        print(f"| {guard.promise} | {verdict} | {seconds:.0f} |", flush=True)
+    print(f"\n{caught} of {len(guards)} guards removed were caught by their tests")
+
+
+if __name__ == "__main__":
+    main()
