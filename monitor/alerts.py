@@ -47,6 +47,7 @@ class Alerts:
     async def send_all(self) -> None:
         await self.notify_operators()
         await self.notify_hold()
+        await self.notify_refused()
         await self.quiet_week_note()
 
     async def notify_operators(self) -> NoticeKind | None:
@@ -102,6 +103,26 @@ class Alerts:
             f"<ops-held-{result.cycle_id}@trial-monitor>",
         )
         return await self._send(notice, now)
+
+    async def notify_refused(self) -> bool:
+        """Tell the operators which saved searches the registry has started to refuse (the
+        rest of the cycle went on); True once sent."""
+        email, result = self.out.config.email, self.result
+        if not result.newly_refused or email is None or not email.ops_recipients:
+            return False
+        now = self.out.clock()
+        context = {**self._common(now), "lines": list(result.newly_refused)}
+        notice = _Notice(
+            "ops_refused",
+            context,
+            email.ops_recipients,
+            f"<ops-refused-{result.cycle_id}@trial-monitor>",
+        )
+        if not await self._send(notice, now):
+            return False
+        recipients = ", ".join(email.ops_recipients)
+        self.out.journal.record_notice(NoticeKind.REFUSED, result.cycle_id, now, recipients)
+        return True
 
     async def quiet_week_note(self) -> bool:
         """Send the quiet-week note if a week has passed with nothing said; True once sent."""

@@ -33,17 +33,35 @@ class Claim:
     expected: str
 
 
+class Agreement(StrEnum):
+    """What the registry's value says of a claim (stored as claim_states.agrees, true/false)."""
+
+    AGREES = "agrees"
+    DISAGREES = "disagrees"
+    # The registry gives no definite value to compare (an enrollment of 99999999): neither a
+    # contradiction nor a confirmation.
+    UNKNOWN = "unknown"
+
+
 @dataclass(frozen=True)
 class Verdict:
     claim: Claim
     registry: str | None  # the registry's value, canonical like the claim's; None: not given
-    agrees: bool
+    agreement: Agreement
+
+    @property
+    def agrees(self) -> bool:
+        return self.agreement is Agreement.AGREES
+
+    @property
+    def disagrees(self) -> bool:
+        return self.agreement is Agreement.DISAGREES
 
 
 def registry_value(field: ClaimField, snapshot: Snapshot) -> str | None:
     match field:
         case ClaimField.STATUS:
-            return snapshot.status
+            return snapshot.status_value  # "UNKNOWN RECRUITING": the last known one travels along
         case ClaimField.ENROLLMENT:
             return snapshot.enrollment  # "101 ACTUAL": the type travels along, for the words
         case ClaimField.ENROLLMENT_TYPE:
@@ -62,16 +80,16 @@ def judge(claim: Claim, snapshot: Snapshot) -> Verdict:
     value = registry_value(claim.field, snapshot)
     match claim.field:
         case ClaimField.ENROLLMENT:
-            agrees = value is not None and value.split(" ")[0] == claim.expected
+            count = value.split(" ")[0] if value is not None else None
+            if count == "unknown":
+                return Verdict(claim, value, Agreement.UNKNOWN)
+            agrees = count == claim.expected
         case ClaimField.COMPLETION_YEAR:
             agrees = value is not None and value[:4] == claim.expected
-        case (
-            ClaimField.STATUS
-            | ClaimField.ENROLLMENT_TYPE
-            | ClaimField.PHASE
-            | ClaimField.RESULTS_POSTED
-        ):
+        case ClaimField.STATUS:
+            agrees = value == claim.expected
+        case ClaimField.ENROLLMENT_TYPE | ClaimField.PHASE | ClaimField.RESULTS_POSTED:
             agrees = value == claim.expected
         case _:
             assert_never(claim.field)
-    return Verdict(claim, value, agrees)
+    return Verdict(claim, value, Agreement.AGREES if agrees else Agreement.DISAGREES)

@@ -254,7 +254,7 @@ def verify_command(config: Config, _args: argparse.Namespace) -> int:
 
     verdicts = asyncio.run(run())
     print(verdict_table(verdicts))
-    return EXIT_OK if all(v.agrees for v in verdicts) else EXIT_FAILED
+    return EXIT_FAILED if any(v.disagrees for v in verdicts) else EXIT_OK
 
 
 def release_command(config: Config, args: argparse.Namespace) -> int:
@@ -378,6 +378,7 @@ def _describe(result: CycleResult, config: Config) -> str:
         parts.append(f"FAILED: {result.error}; unsent changes are kept for the next cycle")
     if result.held:
         parts.append(f"HELD for a look: {result.held}; see `trial-monitor preview`, then `release`")
+    parts.extend(f"REFUSED: {line}" for line in result.refused_searches)
     return "check: " + "; ".join(parts)
 
 

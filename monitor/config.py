@@ -26,7 +26,9 @@ DEFAULT_CONFIG_PATH = "config.toml"
 DEFAULT_DATABASE_URL = "sqlite:///data/monitor.db"
 DEFAULT_REGISTRY_URL = "https://clinicaltrials.gov/api/v2"
 
-NCT_ID = re.compile(r"NCT\d{8}")
+# The API's own pattern, ^[Nn][Cc][Tt]0*[1-9]\d{0,7}$, in the form records use: NCT and eight
+# digits, not all zero. One id outside it makes the registry refuse a whole batch (400).
+NCT_ID = re.compile(r"NCT(?!0{8})\d{8}")
 # Deliberately plain: enough to catch typos and header injection, not an RFC 5322 parser.
 ADDRESS = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+")
 
@@ -50,6 +52,14 @@ class Security(StrEnum):
 DEFAULT_PORTS = {Security.NONE: 25, Security.STARTTLS: 587, Security.TLS: 465}
 
 
+class RegistryTransport(StrEnum):
+    """How requests to the registry travel: `registry.transport`."""
+
+    HTTPX = "httpx"
+    # The standard library's urllib, in a worker thread: for an edge that refuses httpx.
+    STDLIB = "stdlib"
+
+
 @dataclass(frozen=True)
 class RegistryConfig:
     base_url: str = setting(DEFAULT_REGISTRY_URL)
@@ -63,6 +73,11 @@ class RegistryConfig:
     max_response_bytes: int = setting(50_000_000, minimum=10_000, maximum=10**10)
     max_pages: int = setting(2_000, minimum=1, maximum=10**6)
     max_records_per_cycle: int = setting(1_000_000, minimum=1, maximum=10**8)
+    transport: RegistryTransport = setting(RegistryTransport.HTTPX)
+    # A 403 (the edge refusing this client) is tried again this many times, after this long,
+    # doubled each time, before the cycle fails: minutes, not the seconds a 503 gets.
+    refused_retries: int = setting(2, minimum=0, maximum=10)
+    refused_backoff_seconds: float = setting(120.0, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -109,11 +124,13 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class PollingConfig:
-    # A full fetch of every watched trial this often, to catch what the incremental cycles
-    # cannot see (a record removed from the registry leaves no "last update").
+    # Every watched trial is read in full at least this often (a rolling slice each cycle),
+    # and each search runs without its date filter: what no date shows (a record removed, a
+    # paper NLM linked) is caught by then. The cited trials are read in full every cycle.
     reconcile_days: float = setting(7.0, minimum=0)
-    # Incremental cycles ask for trials updated since the last good cycle, less this margin.
-    margin_days: int = setting(3, minimum=0, maximum=60)
+    # Cycles ask for studies updated since the day of the registry's data timestamp that the
+    # last good cycle read, less this margin.
+    margin_days: int = setting(1, minimum=0, maximum=60)
     # Snapshots older than this are pruned (never the latest of a trial, never one a reported
     # change points to, whose raw record is dropped instead).
     snapshot_retention_days: int = setting(365, minimum=1, maximum=100 * 365)

@@ -193,6 +193,9 @@ def _watch(table: Table) -> WatchConfig:
             raise ConfigError(f"{key} needs a non-empty name and term")
         if any(s.term == term.strip() for s in searches):
             raise ConfigError(f"{key}.term = {term!r} repeats an earlier search")
+        problem = _unbalanced(term)
+        if problem:
+            raise ConfigError(f"{key}.term = {term!r} has {problem}: the registry would refuse it")
         searches.append(SearchConfig(name.strip(), term.strip()))
     table.done()
     return WatchConfig(tuple(trials), tuple(searches))
@@ -352,6 +355,26 @@ def _importance(digest: Table) -> dict[Category, Importance]:
         levels[Category(name)] = Importance(level)
     table.done()
     return levels
+
+
+def _unbalanced(term: str) -> str | None:
+    """An obvious mistake in a search term (Essie syntax): a bracket or parenthesis without its
+    partner, outside double quotes. The registry answers it with a 400, every cycle."""
+    closing = {")": "(", "]": "["}
+    opened: list[str] = []
+    quoted = False
+    for char in term:
+        if char == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char in "([":
+            opened.append(char)
+        elif char in closing and (not opened or opened.pop() != closing[char]):
+            return f"a {char!r} without its opening partner"
+    if quoted:
+        return "a double quote without its closing partner"
+    return f"a {opened[-1]!r} that is never closed" if opened else None
 
 
 def _address(key: str, value: object) -> str:

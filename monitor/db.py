@@ -78,6 +78,10 @@ trials = Table(
     Column("origin", String(200), nullable=False),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("latest_snapshot_id", Integer),
+    # Revision 0008: the record this id became an alias of (the monitor follows that one), and
+    # when the trial was last read in a way that would have noticed it vanish.
+    Column("listed_under", String(16)),
+    Column("last_full_read_at", UTCDateTime),
 )
 
 snapshots = Table(
@@ -90,6 +94,7 @@ snapshots = Table(
     Column("found", Boolean, nullable=False),
     Column("title", Text),
     Column("status", String(40)),
+    Column("last_known_status", String(40)),  # revision 0008, as are aliases
     Column("why_stopped", Text),
     Column("enrollment_count", Integer),
     Column("enrollment_type", String(20)),
@@ -101,6 +106,7 @@ snapshots = Table(
     Column("publications", Text, nullable=False),
     Column("phases", String(60)),  # added in revision 0004, as was completion_date
     Column("completion_date", String(10)),
+    Column("aliases", Text),  # "NCT01234567|NCT07654321"
     Column("raw", Text),
     Index("ix_snapshots_nct_id", "nct_id", "id"),
 )
@@ -111,6 +117,10 @@ searches = Table(
     Column("term", String(1000), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("baseline_at", UTCDateTime, nullable=False),
+    # Revision 0008: when the search last ran without a date filter, and why the registry
+    # refuses it (None while it answers).
+    Column("last_full_at", UTCDateTime),
+    Column("refused", Text),
 )
 
 search_hits = Table(
@@ -173,7 +183,7 @@ notices = Table(
     "notices",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("kind", String(16), nullable=False),  # failing | recovered
+    Column("kind", String(16), nullable=False),  # a journal.NoticeKind
     Column("cycle_id", Integer, ForeignKey("cycles.id"), nullable=False),
     Column("sent_at", UTCDateTime, nullable=False),
     Column("recipients", Text, nullable=False),

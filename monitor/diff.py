@@ -15,13 +15,19 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Change]:
         return []
     if old.found != new.found:
         kind = ChangeKind.RECORD_RESTORED if new.found else ChangeKind.RECORD_MISSING
-        return [Change(new.nct_id, kind, before=old.status, after=new.status)]
+        return [Change(new.nct_id, kind, before=old.status_value, after=new.status_value)]
     if not new.found:
         return []
     changes: list[Change] = []
-    if old.status != new.status:
+    if old.status_value != new.status_value:
         changes.append(
-            Change(new.nct_id, ChangeKind.STATUS, old.status, new.status, detail=new.why_stopped)
+            Change(
+                new.nct_id,
+                ChangeKind.STATUS,
+                old.status_value,
+                new.status_value,
+                detail=new.why_stopped,
+            )
         )
     if old.enrollment != new.enrollment:
         changes.append(Change(new.nct_id, ChangeKind.ENROLLMENT, old.enrollment, new.enrollment))
@@ -29,12 +35,7 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Change]:
         changes.append(
             Change(new.nct_id, ChangeKind.RESULTS_POSTED, after=new.results_first_posted)
         )
-    known = {p.pmid for p in old.publications}
-    changes.extend(
-        Change(new.nct_id, ChangeKind.PUBLICATION, after=p.pmid, detail=f"{p.type} {p.citation}")
-        for p in new.publications
-        if p.pmid not in known
-    )
+    changes.extend(_papers(old, new))
     if old.primary_completion != new.primary_completion:
         changes.append(
             Change(
@@ -47,6 +48,37 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Change]:
     return changes
 
 
+def _papers(old: Snapshot, new: Snapshot) -> list[Change]:
+    """Papers newly linked to the trial, and retractions newly attached to its papers."""
+    known = {p.key: p for p in old.publications}
+    changes: list[Change] = []
+    for paper in new.publications:
+        before = known.get(paper.key)
+        if before is None:
+            changes.append(
+                Change(
+                    new.nct_id,
+                    ChangeKind.PUBLICATION,
+                    after=paper.pmid,
+                    detail=f"{paper.type} {paper.citation}",
+                )
+            )
+        seen = {r.pmid for r in before.retractions} if before else set()
+        changes.extend(
+            Change(
+                new.nct_id,
+                ChangeKind.RETRACTION,
+                after=paper.pmid or paper.citation,
+                detail=" ".join(part for part in (notice.pmid, notice.source) if part),
+            )
+            for notice in paper.retractions
+            if notice.pmid not in seen
+        )
+    return changes
+
+
 def new_trial(snapshot: Snapshot, search_name: str) -> Change:
     """A trial a saved search found for the first time."""
-    return Change(snapshot.nct_id, ChangeKind.NEW_TRIAL, after=search_name, detail=snapshot.status)
+    return Change(
+        snapshot.nct_id, ChangeKind.NEW_TRIAL, after=search_name, detail=snapshot.status_value
+    )

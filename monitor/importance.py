@@ -25,9 +25,12 @@ def default_importance(category: Category) -> Importance:
         case (
             Category.RESULTS_POSTED
             | Category.PUBLICATION
+            | Category.RETRACTION
+            | Category.PAPER_LINKED
             | Category.STOPPED
             | Category.CLAIM_CONTRADICTED
             | Category.RECORD_MISSING
+            | Category.LISTED_UNDER
         ):
             return Importance.HIGH
         case (
@@ -47,11 +50,19 @@ def default_importance(category: Category) -> Importance:
 def category(change: Change) -> Category:
     match change.kind:
         case ChangeKind.STATUS:
-            return Category.STOPPED if change.after in STOPPED else Category.STATUS
+            stopped = (change.after or "").split(" ")[0] in STOPPED
+            return Category.STOPPED if stopped else Category.STATUS
         case ChangeKind.RESULTS_POSTED:
             return Category.RESULTS_POSTED
         case ChangeKind.PUBLICATION:
-            return Category.PUBLICATION
+            # Only a RESULT reference is the trial's results paper; a DERIVED one is any paper
+            # that names the trial (a review, a protocol, a preclinical study).
+            result = (change.detail or "").startswith("RESULT ")
+            return Category.PUBLICATION if result else Category.PAPER_LINKED
+        case ChangeKind.RETRACTION:
+            return Category.RETRACTION
+        case ChangeKind.LISTED_UNDER:
+            return Category.LISTED_UNDER
         case ChangeKind.RECORD_MISSING:
             return Category.RECORD_MISSING
         case ChangeKind.RECORD_RESTORED:

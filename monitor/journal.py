@@ -23,6 +23,7 @@ class NoticeKind(StrEnum):
     FAILING = "failing"  # to the operators, after several failed cycles in a row
     RECOVERED = "recovered"  # to the operators, when a cycle succeeds again
     QUIET = "quiet"  # to the readers, after a week without a digest
+    REFUSED = "refused"  # to the operators, when the registry starts refusing a saved search
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,9 @@ class Journal:
                 .order_by(cycles.c.id.desc())
                 .limit(1)
             ).first()
-            last_full = conn.execute(
-                select(func.max(cycles.c.started_at)).where(
-                    ok, cycles.c.mode == PlanMode.FULL.value
-                )
-            ).scalar()
         if last is None:
             return History()
-        return History(last.started_at, last.data_timestamp, last_full)
+        return History(last.started_at, last.data_timestamp)
 
     def consecutive_failures(self) -> int:
         """Finished cycles that failed, counted back from the newest to the last success."""

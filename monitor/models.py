@@ -10,8 +10,12 @@ STUDY_URL = "https://clinicaltrials.gov/study/{nct_id}"
 HISTORY_URL = "https://clinicaltrials.gov/study/{nct_id}?tab=history"
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 
-# Reference types that mean "a paper reporting this trial", as opposed to BACKGROUND reading.
+# Reference types that mean "a paper about this trial", as opposed to BACKGROUND reading: RESULT,
+# which the sponsor enters as a results paper, and DERIVED, which NLM links automatically from any
+# PubMed record that names the trial (a review, a protocol, a preclinical study, or its results).
 RESULT_REFERENCE_TYPES = ("RESULT", "DERIVED")
+# EnrollmentCount 99999999 is the registry's way of saying the count is unknown.
+ENROLLMENT_UNKNOWN = 99_999_999
 
 # The registry's overall statuses and phases (its enums; words.py says them as its website does).
 STATUSES = frozenset(
@@ -26,10 +30,25 @@ PHASES = frozenset({"NA", "EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4"
 
 
 @dataclass(frozen=True)
-class Publication:
+class Retraction:
+    """A retraction notice the registry attaches to a reference (RetractionPMID, -Source)."""
+
     pmid: str
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A RESULT or DERIVED reference; one without a PMID is known by its citation."""
+
+    pmid: str | None
     type: str
     citation: str
+    retractions: tuple[Retraction, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.pmid or f"citation:{self.citation}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,8 @@ class Snapshot:
     found: bool = True
     title: str | None = None
     status: str | None = None
+    # The status before the registry itself switched an unverified trial to UNKNOWN.
+    last_known_status: str | None = None
     why_stopped: str | None = None
     enrollment_count: int | None = None
     enrollment_type: str | None = None
@@ -56,15 +77,27 @@ class Snapshot:
     # Tracked for the article's claims (see claims.py), not reported as changes of their own.
     phases: str | None = None  # "PHASE2", or "PHASE2|PHASE3"
     completion_date: str | None = None
+    # Other NCT ids the registry knows this study by (duplicate registrations merged into it).
+    aliases: tuple[str, ...] = ()
 
     @classmethod
     def missing(cls, nct_id: str) -> Snapshot:
         return cls(nct_id=nct_id, found=False)
 
     @property
+    def status_value(self) -> str | None:
+        """The status as changes store it, with the last known one when the registry says
+        UNKNOWN: "UNKNOWN RECRUITING"."""
+        if self.status == "UNKNOWN" and self.last_known_status:
+            return f"{self.status} {self.last_known_status}"
+        return self.status
+
+    @property
     def enrollment(self) -> str | None:
-        """Count and type as one value, as changes store it: "120 ESTIMATED"."""
-        return _pair(self.enrollment_count, self.enrollment_type)
+        """Count and type as one value, as changes store it: "120 ESTIMATED"; a count the
+        registry gives as unknown (99999999) is "unknown ESTIMATED"."""
+        count = "unknown" if self.enrollment_count == ENROLLMENT_UNKNOWN else self.enrollment_count
+        return _pair(count, self.enrollment_type)
 
     @property
     def primary_completion(self) -> str | None:
@@ -91,6 +124,8 @@ class ChangeKind(StrEnum):
 
     RESULTS_POSTED = "results_posted"
     PUBLICATION = "publication"
+    RETRACTION = "retraction"  # a paper linked to the trial was retracted
+    LISTED_UNDER = "listed_under"  # the watched id became an alias of another record
     RECORD_MISSING = "record_missing"
     RECORD_RESTORED = "record_restored"
     STATUS = "status"
@@ -108,10 +143,13 @@ class Category(StrEnum):
     of `[digest.importance]`."""
 
     RESULTS_POSTED = "results_posted"
-    PUBLICATION = "publication"
+    PUBLICATION = "publication"  # a RESULT reference: the trial's results paper
+    RETRACTION = "retraction"
+    PAPER_LINKED = "paper_linked"  # a DERIVED reference: a paper that names the trial
     STOPPED = "stopped"
     CLAIM_CONTRADICTED = "claim_contradicted"
     RECORD_MISSING = "record_missing"
+    LISTED_UNDER = "listed_under"
     STATUS = "status"
     ENROLLMENT = "enrollment"
     PRIMARY_COMPLETION = "primary_completion"
@@ -141,11 +179,13 @@ class Outcome(StrEnum):
 class Change:
     """One reportable change. `before`/`after` are the registry's own values, as strings.
 
-    Status: the enum value (WHY_STOPPED goes in `detail`); enrollment: "120 ESTIMATED";
-    dates: "2022-06 ACTUAL"; publication: the PMID (citation and type in `detail`, as
-    "TYPE citation"); results posted: the first-posted date; new trial: the search's name;
-    claims: what the article says (`before`) and the registry's value (`after`), with the
-    claim's field in `detail`.
+    Status: the enum value, with the last known one after UNKNOWN ("UNKNOWN RECRUITING";
+    WHY_STOPPED goes in `detail`); enrollment: "120 ESTIMATED"; dates: "2022-06 ACTUAL";
+    publication: the PMID, or None for a reference known only by its citation (citation and
+    type in `detail`, as "TYPE citation"); retraction: the retracted paper's PMID (the notice's
+    PMID and source in `detail`); results posted: the first-posted date; listed under: the
+    canonical NCT id; new trial: the search's name; claims: what the article says (`before`)
+    and the registry's value (`after`), with the claim's field in `detail`.
     """
 
     nct_id: str

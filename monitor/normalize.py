@@ -13,13 +13,21 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.models import RESULT_REFERENCE_TYPES, Observation, Publication, Snapshot
+from monitor.models import (
+    RESULT_REFERENCE_TYPES,
+    Observation,
+    Publication,
+    Retraction,
+    Snapshot,
+)
 
 # The `fields` the registry client asks for: exactly what a Snapshot is built from.
 TRACKED_FIELDS = (
     "NCTId",
+    "NCTIdAlias",
     "BriefTitle",
     "OverallStatus",
+    "LastKnownStatus",
     "WhyStopped",
     "EnrollmentCount",
     "EnrollmentType",
@@ -31,11 +39,15 @@ TRACKED_FIELDS = (
     "ReferencePMID",
     "ReferenceType",
     "ReferenceCitation",
+    "RetractionPMID",
+    "RetractionSource",
     "Phase",
     "CompletionDate",
 )
 
 _WHITESPACE = re.compile(r"\s+")
+# A record's own id is always NCT and eight digits; anything else never reaches the store.
+_NCT_ID = re.compile(r"NCT\d{8}")
 _PMID = re.compile(r"\d{1,9}")
 _DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 _ENUM = re.compile(r"[A-Z][A-Z0-9_]{0,40}")
@@ -46,23 +58,32 @@ class IncompleteRecord(ValueError):
 
 
 def study_id(study: object) -> str | None:
-    """The NCT id of a raw study, or None when it has none."""
+    """The NCT id of a raw study, or None when it has none (or not one of the API's form)."""
     value = _path(study, "protocolSection", "identificationModule", "nctId")
-    return value.strip().upper() if isinstance(value, str) and value.strip() else None
+    return _nct_id(value)
+
+
+def _nct_id(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    cleaned = value.strip().upper()
+    return cleaned if _NCT_ID.fullmatch(cleaned) else None
 
 
 def normalize(study: object) -> Observation:
     nct_id = study_id(study)
     status = _enum(_path(study, "protocolSection", "statusModule", "overallStatus"))
     if nct_id is None or status is None:
-        raise IncompleteRecord(f"record {nct_id or '(no NCT id)'} has no overall status")
+        raise IncompleteRecord(f"record {nct_id or '(no valid NCT id)'} has no overall status")
+    identification = _path(study, "protocolSection", "identificationModule")
     status_module = _path(study, "protocolSection", "statusModule")
     enrollment = _path(study, "protocolSection", "designModule", "enrollmentInfo")
     completion = _path(status_module, "primaryCompletionDateStruct")
     snapshot = Snapshot(
         nct_id=nct_id,
-        title=_text(_path(study, "protocolSection", "identificationModule", "briefTitle")),
+        title=_text(_path(identification, "briefTitle")),
         status=status,
+        last_known_status=_enum(_path(status_module, "lastKnownStatus")),
         why_stopped=_text(_path(status_module, "whyStopped")),
         enrollment_count=_count(_path(enrollment, "count")),
         enrollment_type=_enum(_path(enrollment, "type")),
@@ -76,6 +97,7 @@ def normalize(study: object) -> Observation:
         ),
         phases=_phases(_path(study, "protocolSection", "designModule", "phases")),
         completion_date=_date(_path(status_module, "completionDateStruct", "date")),
+        aliases=_aliases(_path(identification, "nctIdAliases"), nct_id),
     )
     raw = json.dumps(study, ensure_ascii=False, separators=(",", ":"))
     return Observation(snapshot=snapshot, raw=raw)
@@ -118,17 +140,42 @@ def _phases(value: object) -> str | None:
     return "|".join(phases) or None
 
 
+def _aliases(values: object, nct_id: str) -> tuple[str, ...]:
+    if not isinstance(values, list):
+        return ()
+    found = {alias for alias in map(_nct_id, values) if alias and alias != nct_id}
+    return tuple(sorted(found))
+
+
 def _publications(references: object) -> tuple[Publication, ...]:
+    """RESULT and DERIVED references, by PMID, or by citation when the reference has none."""
     if not isinstance(references, list):
         return ()
     found: dict[str, Publication] = {}
     for reference in references:
-        pmid = _path(reference, "pmid")
         kind = _path(reference, "type")
-        if not isinstance(pmid, str) or not _PMID.fullmatch(pmid.strip()):
-            continue
         if kind not in RESULT_REFERENCE_TYPES:
             continue
+        pmid = _pmid(_path(reference, "pmid"))
         citation = _text(_path(reference, "citation"), limit=4000) or ""
-        found.setdefault(pmid.strip(), Publication(pmid.strip(), kind, citation))
-    return tuple(sorted(found.values(), key=lambda p: int(p.pmid)))
+        if pmid is None and not citation:
+            continue
+        publication = Publication(pmid, kind, citation, _retractions(reference))
+        found.setdefault(publication.key, publication)
+    return tuple(sorted(found.values(), key=lambda p: (p.pmid is None, int(p.pmid or 0), p.key)))
+
+
+def _pmid(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and _PMID.fullmatch(value.strip()) else None
+
+
+def _retractions(reference: object) -> tuple[Retraction, ...]:
+    notices = _path(reference, "retractions")
+    if not isinstance(notices, list):
+        return ()
+    found = {
+        pmid: Retraction(pmid, _text(_path(notice, "source"), limit=200))
+        for notice in notices
+        if (pmid := _pmid(_path(notice, "pmid")))
+    }
+    return tuple(found[pmid] for pmid in sorted(found, key=int))

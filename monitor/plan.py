@@ -2,9 +2,11 @@
 
 - Nothing, when the registry's data timestamp is the one the last good cycle saw: the registry
   refreshes once a day, so most polls can stop at /version.
-- Everything (a reconciliation) on the first cycle and every `polling.reconcile_days`: only a
-  full read notices a record that vanished, since a deleted record has no "last update".
-- Otherwise only studies updated since the last good cycle, less a safety margin of days.
+- Everything on the first cycle: it sets the baseline.
+- Otherwise what changed: studies updated since the day of the registry's data timestamp that
+  the last good cycle read, less a safety margin of days. The registry's own clock, not this
+  machine's: a monitor that was down for a week asks for that week. The cycle adds to this what
+  a date cannot show (cycle.py): the cited trials in full, and a rolling slice of the others.
 
 Whatever the plan, a trial or search new to the watch list is read in full: it needs a baseline.
 """
@@ -32,7 +34,6 @@ class History:
 
     last_ok_started: datetime | None = None
     last_ok_data_timestamp: str | None = None
-    last_full_started: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -42,21 +43,21 @@ class Plan:
     reason: str = ""
 
 
-def plan_cycle(
-    history: History,
-    data_timestamp: str | None,
-    now: datetime,
-    polling: PollingConfig,
-) -> Plan:
-    if history.last_ok_started is None or history.last_full_started is None:
+def plan_cycle(history: History, data_timestamp: str | None, polling: PollingConfig) -> Plan:
+    if history.last_ok_started is None:
         return Plan(PlanMode.FULL, reason="first cycle")
-    # An hour's slack, so that a weekly reconciliation lands on the same scheduled run each week.
-    due = history.last_full_started + timedelta(days=polling.reconcile_days) - timedelta(hours=1)
-    if now >= due:
-        return Plan(PlanMode.FULL, reason="reconciliation")
     if data_timestamp is not None and data_timestamp == history.last_ok_data_timestamp:
         return Plan(PlanMode.UNCHANGED, reason=f"registry data unchanged since {data_timestamp}")
-    since = history.last_ok_started.date() - timedelta(days=polling.margin_days)
+    read = _day(history.last_ok_data_timestamp) or history.last_ok_started.date()
+    since = read - timedelta(days=polling.margin_days)
     return Plan(
         PlanMode.INCREMENTAL, since=since, reason=f"studies updated since {since.isoformat()}"
     )
+
+
+def _day(data_timestamp: str | None) -> date | None:
+    """The day of a data timestamp ("2026-11-24T09:00:06"), if it reads as one."""
+    try:
+        return datetime.fromisoformat(data_timestamp).date() if data_timestamp else None
+    except ValueError:
+        return None

@@ -1,8 +1,14 @@
 """The ClinicalTrials.gov data API v2 client: batched, paginated, paced and retried.
 
-Only this module speaks HTTP. What it hands on are raw study dicts, page by page, so that a cycle
-never holds more than one page in memory; httpx's exceptions are translated into RegistryError
-here and nowhere else.
+Only this module speaks to the registry. What it hands on are raw study dicts, page by page, so
+that a cycle never holds more than one page in memory; httpx's exceptions are translated into
+RegistryError here and nowhere else.
+
+What the real registry does that the client allows for (see README, "The registry as it is"):
+its edge may refuse a client with 403 (retried with a long back-off, then one clear line);
+`filter.ids` matches aliases too; a page token expires at the daily refresh (the listing starts
+again once); a search term it cannot parse is a 400 for that search alone; markup fields come
+CommonMark-escaped unless asked for in the legacy format.
 """
 
 from __future__ import annotations
@@ -13,25 +19,30 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, assert_never
 from urllib.parse import quote
 
 import httpx
 
 from monitor import __version__
-from monitor.config import RegistryConfig
+from monitor.config import RegistryConfig, RegistryTransport
 from monitor.errors import LimitError, RegistryError
+from monitor.http import StdlibTransport, tls_context
 from monitor.normalize import TRACKED_FIELDS
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"trial-monitor/{__version__} (ClinicalTrials.gov change monitor; httpx)"
+USER_AGENT = f"trial-monitor/{__version__} (ClinicalTrials.gov change monitor)"
 # nginx refuses request lines over 8 KB by default; stay clear of it with room for headers.
 MAX_URL_BYTES = 8000
 MAX_RETRY_AFTER_SECONDS = 300.0
+MAX_REDIRECTS = 5
+# What the registry-wide "updated since" listing asks for: enough to know which watched trials
+# changed, a twentieth of the bytes of the tracked fields.
+LISTING_FIELDS = ("NCTId", "LastUpdatePostDate")
 
 Study = dict[str, Any]
 Page = list[Study]
@@ -43,6 +54,15 @@ class RequestStats:
     bytes_received: int = 0
 
 
+class RegistryRefused(RegistryError):
+    """The registry's edge refused this client (HTTP 403), after the long back-off."""
+
+
+class QueryRefused(RegistryError):
+    """The registry refused a request as malformed (HTTP 400): a search term it cannot parse,
+    for instance. Retrying the same request cannot help."""
+
+
 class _Retry(Exception):
     """A failure worth another attempt, with the server's own wait when it gave one."""
 
@@ -51,11 +71,31 @@ class _Retry(Exception):
         self.wait = wait
 
 
+class _Refused(Exception):
+    """A 403: worth trying again, but only after minutes."""
+
+
+class _TokenExpired(Exception):
+    """A page token the registry no longer knows (it expires at the daily refresh)."""
+
+
 def make_http_client(config: RegistryConfig) -> httpx.AsyncClient:
+    """The HTTP client, with a TLS context built as the standard library builds its own (so the
+    monitor's handshake is any Python program's), through httpx or through urllib."""
+    context = tls_context()
+    match config.transport:
+        case RegistryTransport.HTTPX:
+            transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(verify=context)
+        case RegistryTransport.STDLIB:
+            transport = StdlibTransport(context, config.timeout_seconds)
+        case _:
+            assert_never(config.transport)
     return httpx.AsyncClient(
+        transport=transport,
         timeout=httpx.Timeout(config.timeout_seconds),
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        follow_redirects=True,
+        # Redirects are followed by hand, and only within the registry's own origin.
+        follow_redirects=False,
     )
 
 
@@ -71,6 +111,7 @@ class RegistryClient:
         self._http = http
         self._sleep = sleep
         self._last_request = 0.0
+        self._origin = httpx.URL(config.base_url)
         self.stats = RequestStats()
 
     async def data_timestamp(self) -> str | None:
@@ -84,36 +125,34 @@ class RegistryClient:
     async def search(self, term: str, since: date | None = None) -> AsyncIterator[Page]:
         """Every study matching `term` (sent as query.term), one page at a time; with `since`,
         only those last updated on or after that day."""
-        params = {"query.term": term, **_updated_since(since), **self._common_params()}
+        params = {"query.term": term, **_updated_since(since), **self._tracked()}
         async for page in self._pages(params):
             yield page
 
     async def studies(self, batch: Sequence[str], since: date | None = None) -> AsyncIterator[Page]:
         """The studies of one batch of ids (see `batches`), one page at a time; with `since`,
-        only those last updated on or after that day."""
-        params = {"filter.ids": "|".join(batch), **_updated_since(since), **self._common_params()}
+        only those last updated on or after that day. The registry matches aliases too, and
+        answers them under the record they are listed under."""
+        params = {"filter.ids": "|".join(batch), **_updated_since(since), **self._tracked()}
         async for page in self._pages(params):
             yield page
 
-    async def updated(self, since: date) -> AsyncIterator[Page]:
-        """Every study in the registry last updated on or after `since`."""
-        async for page in self._pages({**_updated_since(since), **self._common_params()}):
-            yield page
-
-    async def count_updated(self, since: date) -> int:
-        """How many studies `updated(since)` would list, at the cost of one small request."""
+    async def updated(self, since: date) -> AsyncGenerator[tuple[int | None, Page], None]:
+        """Every study in the registry last updated on or after `since`, with only its id and
+        update date; each page with the listing's total (given with the first page only)."""
         params = {
             **_updated_since(since),
             "format": "json",
-            "fields": "NCTId",
+            "fields": ",".join(LISTING_FIELDS),
+            "pageSize": str(self._config.page_size),
             "countTotal": "true",
-            "pageSize": "1",
         }
-        body = await self._get_json("/studies", params, _check_page)
-        total = body.get("totalCount")
-        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-            raise RegistryError("registry answered a count request without a totalCount")
-        return total
+        async for body in self._bodies(params):
+            total = body.get("totalCount")
+            yield (
+                (total if isinstance(total, int) and not isinstance(total, bool) else None),
+                (body["studies"]),
+            )
 
     def batches(self, nct_ids: Sequence[str]) -> Iterator[list[str]]:
         """Split ids into filter.ids batches whose request URL stays under MAX_URL_BYTES."""
@@ -133,10 +172,12 @@ class RegistryClient:
         if batch:
             yield batch
 
-    def _common_params(self) -> dict[str, str]:
+    def _tracked(self) -> dict[str, str]:
         return {
             "format": "json",
             "fields": ",".join(TRACKED_FIELDS),
+            # Markup fields (whyStopped) as written, not CommonMark-escaped ("\[", "\>").
+            "markupFormat": "legacy",
             "pageSize": str(self._config.page_size),
         }
 
@@ -145,20 +186,45 @@ class RegistryClient:
         params = {
             "filter.ids": "|".join(batch),
             **_updated_since(date(2000, 1, 1)),
-            **self._common_params(),
+            **self._tracked(),
             "pageToken": "x" * 64,
         }
         return len(str(httpx.URL(self._config.base_url + "/studies", params=params)))
 
     async def _pages(self, params: dict[str, str]) -> AsyncIterator[Page]:
+        async for body in self._bodies(params):
+            yield body["studies"]
+
+    async def _bodies(self, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+        """Every page of a listing. A page token the registry has forgotten (tokens expire at
+        its daily refresh) starts the listing again from its first page, once: what the pages
+        already read held is recorded again, which finds nothing new."""
+        for restart in (False, True):
+            try:
+                async for body in self._listing(params):
+                    yield body
+                return
+            except _TokenExpired:
+                if restart:
+                    raise RegistryError(
+                        "registry forgot a page token twice in one listing; stopped there"
+                    ) from None
+                log.warning("registry forgot a page token (a refresh?); reading the listing again")
+
+    async def _listing(self, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
         token: str | None = None
         seen: set[str] = set()
         limit = self._config.max_pages
         for _ in range(limit):
             # The API ties a page token to the query: later pages repeat every parameter.
             page_params = params if token is None else {**params, "pageToken": token}
-            body = await self._get_json("/studies", page_params, _check_page)
-            yield body["studies"]
+            try:
+                body = await self._get_json("/studies", page_params, _check_page)
+            except QueryRefused:
+                if token is None:
+                    raise
+                raise _TokenExpired from None
+            yield body
             token = body.get("nextPageToken")
             if not token:
                 return
@@ -176,18 +242,30 @@ class RegistryClient:
         check: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         url = self._config.base_url + path
-        for attempt in range(1, self._config.max_attempts + 1):
+        config = self._config
+        refusals = failures = 0
+        while True:
             try:
                 return await self._attempt(url, params, check)
-            except _Retry as retry:
-                if attempt == self._config.max_attempts:
-                    raise RegistryError(
-                        f"registry {path} failed after {attempt} attempts: {retry}"
+            except _Refused:
+                refusals += 1
+                if refusals > config.refused_retries:
+                    raise RegistryRefused(
+                        f"the registry refused this client (HTTP 403) at {self._shown(url)}"
+                        f" after {refusals} tries over minutes; see README, Troubleshooting"
                     ) from None
-                wait = retry.wait if retry.wait is not None else self._backoff(attempt)
+                wait = config.refused_backoff_seconds * 2.0 ** (refusals - 1)
+                log.warning("registry %s answered 403; trying again in %.0f s", path, wait)
+                await self._sleep(wait)
+            except _Retry as retry:
+                failures += 1
+                if failures >= config.max_attempts:
+                    raise RegistryError(
+                        f"registry {path} failed after {failures} attempts: {retry}"
+                    ) from None
+                wait = retry.wait if retry.wait is not None else self._backoff(failures)
                 log.warning("registry %s: %s; retrying in %.1f s", path, retry, wait)
                 await self._sleep(wait)
-        raise AssertionError("unreachable: max_attempts >= 1")
 
     async def _attempt(
         self,
@@ -198,19 +276,25 @@ class RegistryClient:
         await self._pace()
         self.stats.requests += 1
         try:
-            status, headers, content = await self._fetch(url, params)
+            # One deadline for the whole request, body included: a server that trickles a
+            # byte at a time cannot hold a cycle longer than timeout_seconds per request.
+            async with asyncio.timeout(self._config.timeout_seconds):
+                status, headers, content = await self._fetch(httpx.URL(url, params=params))
+        except TimeoutError:
+            raise _Retry(f"no whole answer within {self._config.timeout_seconds:g} s") from None
         except httpx.TransportError as exc:
-            raise _Retry(
-                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            ) from None
+            raise _Retry(_transport_problem(exc)) from None
         if status == 429:
             raise _Retry("HTTP 429 rate limited", _retry_after(headers))
         if status >= 500:
             raise _Retry(f"HTTP {status}", _retry_after(headers))
+        if status == 403:
+            raise _Refused
         if status != 200:
             # Error bodies are text/plain; quote them, never parse them.
             text = " ".join(content.decode("utf-8", "replace").split())[:300]
-            raise RegistryError(f"registry refused {url}: HTTP {status}: {text}")
+            error = QueryRefused if status == 400 else RegistryError
+            raise error(f"registry refused {self._shown(url)}: HTTP {status}: {text}")
         try:
             body = json.loads(content)
             if not isinstance(body, dict):
@@ -221,21 +305,49 @@ class RegistryClient:
             raise _Retry(f"body is not the JSON expected ({exc})") from None
         return body
 
-    async def _fetch(self, url: str, params: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
-        """One GET, its body read as it streams in and cut off past registry.max_response_bytes,
-        so that a runaway answer cannot fill the memory."""
+    async def _fetch(self, url: httpx.URL) -> tuple[int, httpx.Headers, bytes]:
+        """One GET, following the registry's own redirects (an alias id's 301) and no others,
+        its body read as it streams in and cut off past registry.max_response_bytes, so that a
+        runaway answer cannot fill the memory."""
+        for _ in range(MAX_REDIRECTS + 1):
+            async with self._http.stream("GET", url) as response:
+                if response.is_redirect:
+                    url = self._redirect(url, response)
+                    continue
+                return response.status_code, response.headers, await self._read(response)
+        raise RegistryError(
+            f"registry redirected {MAX_REDIRECTS} times from {self._shown(str(url))}"
+        )
+
+    def _redirect(self, url: httpx.URL, response: httpx.Response) -> httpx.URL:
+        target = url.join(response.headers.get("Location", ""))
+        if (target.scheme, target.host, target.port) != (
+            self._origin.scheme,
+            self._origin.host,
+            self._origin.port,
+        ):
+            raise RegistryError(
+                f"registry answered {response.status_code} to {target.scheme}://{target.host}:"
+                " another host, not followed (only the registry's own redirects are)"
+            )
+        return target
+
+    async def _read(self, response: httpx.Response) -> bytes:
         limit = self._config.max_response_bytes
-        async with self._http.stream("GET", url, params=params) as response:
-            content = bytearray()
-            async for chunk in response.aiter_bytes():
-                content += chunk
-                self.stats.bytes_received += len(chunk)
-                if len(content) > limit:
-                    raise LimitError(
-                        f"a registry response passed {limit:,} bytes "
-                        "(registry.max_response_bytes); stopped reading it"
-                    )
-            return response.status_code, response.headers, bytes(content)
+        content = bytearray()
+        async for chunk in response.aiter_bytes():
+            content += chunk
+            self.stats.bytes_received += len(chunk)
+            if len(content) > limit:
+                raise LimitError(
+                    f"a registry response passed {limit:,} bytes "
+                    "(registry.max_response_bytes); stopped reading it"
+                )
+        return bytes(content)
+
+    def _shown(self, url: str) -> str:
+        """A URL for an error line: whole, but not a 7 KB batch of ids."""
+        return url if len(url) <= 200 else url[:197] + "..."
 
     async def _pace(self) -> None:
         wait = self._last_request + self._config.min_interval_seconds - time.monotonic()
@@ -246,6 +358,10 @@ class RegistryClient:
     def _backoff(self, attempt: int) -> float:
         base = self._config.backoff_seconds * 2.0 ** (attempt - 1)
         return base * random.uniform(0.8, 1.2)
+
+
+def _transport_problem(exc: httpx.TransportError) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _updated_since(since: date | None) -> dict[str, str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
-from monitor.models import Change, ChangeKind, PendingChange, Publication, Snapshot
+from monitor.models import Change, ChangeKind, PendingChange, Publication, Retraction, Snapshot
 
 
 def snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
@@ -16,6 +16,7 @@ def snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
         "found": snapshot.found,
         "title": snapshot.title,
         "status": snapshot.status,
+        "last_known_status": snapshot.last_known_status,
         "why_stopped": snapshot.why_stopped,
         "enrollment_count": snapshot.enrollment_count,
         "enrollment_type": snapshot.enrollment_type,
@@ -25,10 +26,15 @@ def snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
         "primary_completion_type": snapshot.primary_completion_type,
         "last_update_posted": snapshot.last_update_posted,
         "publications": json.dumps(
-            [[p.pmid, p.type, p.citation] for p in snapshot.publications], ensure_ascii=False
+            [
+                [p.pmid, p.type, p.citation, [[r.pmid, r.source] for r in p.retractions]]
+                for p in snapshot.publications
+            ],
+            ensure_ascii=False,
         ),
         "phases": snapshot.phases,
         "completion_date": snapshot.completion_date,
+        "aliases": "|".join(snapshot.aliases) or None,
     }
 
 
@@ -38,6 +44,7 @@ def snapshot_from_row(row: RowMapping) -> Snapshot:
         found=bool(row["found"]),
         title=row["title"],
         status=row["status"],
+        last_known_status=row["last_known_status"],
         why_stopped=row["why_stopped"],
         enrollment_count=row["enrollment_count"],
         enrollment_type=row["enrollment_type"],
@@ -46,10 +53,19 @@ def snapshot_from_row(row: RowMapping) -> Snapshot:
         primary_completion_date=row["primary_completion_date"],
         primary_completion_type=row["primary_completion_type"],
         last_update_posted=row["last_update_posted"],
-        publications=tuple(Publication(*p) for p in json.loads(row["publications"])),
+        publications=tuple(_publication(p) for p in json.loads(row["publications"])),
         phases=row["phases"],
         completion_date=row["completion_date"],
+        aliases=tuple(row["aliases"].split("|")) if row["aliases"] else (),
     )
+
+
+def _publication(stored: list[Any]) -> Publication:
+    """[pmid, type, citation, [[retraction pmid, source], ...]]; rows written before revision
+    0008 have no retractions."""
+    pmid, kind, citation, *rest = stored
+    retractions = tuple(Retraction(*notice) for notice in (rest[0] if rest else []))
+    return Publication(pmid, kind, citation, retractions)
 
 
 def change_row(change: Change) -> dict[str, Any]:

@@ -84,6 +84,19 @@ def last_due(trigger: CronTrigger, now: datetime, allowance: timedelta) -> datet
     return None
 
 
+def cycles_within(config: ScheduleConfig, now: datetime, days: float) -> int:
+    """How many scheduled cycles fall in the next `days` (at most 10,000): what a rolling
+    reconciliation divides its watch list by."""
+    trigger = make_trigger(config, jitter=False)
+    end = now + timedelta(days=days)
+    count = 0
+    fire: datetime | None = trigger.get_next_fire_time(None, now)
+    while fire is not None and fire <= end and count < 10_000:
+        count += 1
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return count
+
+
 class Service:
     """Runs `run_one` on the trigger until `stop` is set, then lets a cycle in flight finish."""
 

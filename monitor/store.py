@@ -14,13 +14,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from monitor.claims import Claim, Verdict, judge
+from monitor.claims import Agreement, Claim, Verdict, judge
 from monitor.db import changes, claim_states, search_hits, searches, snapshots, trials
 from monitor.diff import diff, new_trial
 from monitor.errors import StoreError
@@ -41,8 +41,15 @@ class SearchContext:
     baseline: bool
 
 
-# A trial's latest snapshot and its row id (None for a trial never seen before).
-_Latest = tuple[int | None, Snapshot | None]
+@dataclass(frozen=True)
+class _Known:
+    """A trial the store has: its latest snapshot (and that row's id), where it came from, and
+    the record it is now listed under when it became an alias."""
+
+    snapshot_id: int | None
+    snapshot: Snapshot | None
+    origin: str
+    listed_under: str | None
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class _Write:
     previous_id: int | None
     changes: list[Change]
     is_new_trial: bool = False
+    origin: str = "watch"
+    aliases: tuple[str, ...] = ()  # known trials this record now stands for
 
     @property
     def nct_id(self) -> str:
@@ -90,23 +99,56 @@ class Store:
         with self.engine.connect() as conn:
             return set(conn.execute(select(trials.c.nct_id)).scalars())
 
-    def known_search_terms(self) -> set[str]:
+    def searches(self) -> dict[str, datetime | None]:
+        """Each search that has set its baseline, with when it last ran without a date."""
         with self.engine.connect() as conn:
-            return set(conn.execute(select(searches.c.term)).scalars())
+            rows = conn.execute(select(searches.c.term, searches.c.last_full_at))
+            return {row.term: row.last_full_at for row in rows}
 
-    def complete_search(self, term: str, name: str, now: datetime) -> None:
+    def complete_search(self, term: str, name: str, now: datetime, *, full: bool) -> None:
         """A search ran to its last page: from now on, what it finds first is news."""
+        done = {"name": name, "refused": None} | ({"last_full_at": now} if full else {})
         with self.engine.begin() as conn:
             exists = conn.execute(select(searches.c.term).where(searches.c.term == term)).first()
             if exists is None:
-                conn.execute(insert(searches).values(term=term, name=name, baseline_at=now))
+                conn.execute(insert(searches).values(term=term, baseline_at=now, **done))
+            else:
+                conn.execute(update(searches).where(searches.c.term == term).values(done))
+
+    def refuse_search(self, term: str, error: str) -> bool:
+        """The registry refused the search; kept for `status`. True when that is news (it
+        answered last time, or refused it for another reason). A search without its baseline
+        keeps nothing: its first complete run sets it."""
+        with self.engine.begin() as conn:
+            before = conn.execute(select(searches.c.refused).where(searches.c.term == term))
+            was = before.scalar()
+            conn.execute(update(searches).where(searches.c.term == term).values(refused=error))
+        return bool(was != error)
+
+    def refused_searches(self) -> dict[str, str]:
+        """The searches the registry refused in their latest run, with its answer."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(searches.c.name, searches.c.refused).where(searches.c.refused.is_not(None))
+            )
+            return {row.name: row.refused for row in rows}
+
+    def last_updates(self) -> dict[str, str | None]:
+        """Each trial's LastUpdatePostDate as its latest snapshot has it."""
+        query = select(trials.c.nct_id, snapshots.c.last_update_posted).select_from(
+            trials.join(snapshots, snapshots.c.id == trials.c.latest_snapshot_id)
+        )
+        with self.engine.connect() as conn:
+            return {row.nct_id: row.last_update_posted for row in conn.execute(query)}
 
     def watched_ids(self, configured: Sequence[str], terms: Iterable[str]) -> list[str]:
-        """The configured trials, then those the configured searches have found, no repeats."""
+        """The configured trials (each as the record it is listed under, once it became an
+        alias), then those the configured searches have found, no repeats."""
         terms = list(terms)
         found: list[str] = []
-        if terms:
-            with self.engine.connect() as conn:
+        with self.engine.connect() as conn:
+            canonical = self._canonical(conn, configured)
+            if terms:
                 found = list(
                     conn.execute(
                         select(search_hits.c.nct_id)
@@ -115,7 +157,28 @@ class Store:
                         .order_by(search_hits.c.nct_id)
                     ).scalars()
                 )
-        return list(dict.fromkeys([*configured, *found]))
+        return list(dict.fromkeys([*(canonical[i] for i in configured), *found]))
+
+    def read_in_full(self, nct_ids: Iterable[str], now: datetime) -> None:
+        """These trials were just read in a way that would have noticed them vanish."""
+        ids = list(nct_ids)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(trials).where(trials.c.nct_id.in_(ids)).values(last_full_read_at=now)
+            )
+
+    def stalest(self, nct_ids: Sequence[str], count: int, due_before: datetime) -> list[str]:
+        """Of these trials, the `count` read in full longest ago, and every one not read in full
+        since `due_before`: the rolling reconciliation's slice for this cycle."""
+        ids = set(nct_ids)
+        with self.engine.connect() as conn:
+            every = conn.execute(select(trials.c.nct_id, trials.c.last_full_read_at)).all()
+        rows = [row for row in every if row.nct_id in ids]
+        never = datetime.min.replace(tzinfo=due_before.tzinfo)
+        by_age = sorted(rows, key=lambda row: (row.last_full_read_at or never, row.nct_id))
+        chosen = {row.nct_id for row in by_age[:count]}
+        chosen |= {row.nct_id for row in by_age if (row.last_full_read_at or never) < due_before}
+        return [i for i in nct_ids if i in chosen]
 
     # -- observations → snapshots and changes ---------------------------------------------
 
@@ -150,28 +213,44 @@ class Store:
         # One page of a listing never repeats a study; if a caller's list does, the first wins.
         unique = list({o.snapshot.nct_id: o for o in reversed(observations)}.values())[::-1]
         ids = [o.snapshot.nct_id for o in unique]
-        latest = self._latest(conn, ids)
-        news = search is not None and not search.baseline
-        writes: list[_Write] = []
-        for observation in unique:
-            new = observation.snapshot
-            if new.nct_id not in latest:
-                found = [new_trial(new, search.name)] if news and search and new.found else []
-                writes.append(_Write(observation, None, found, is_new_trial=True))
-                continue
-            previous_id, previous = latest[new.nct_id]
-            if previous != new:
-                writes.append(_Write(observation, previous_id, diff(previous, new)))
-        self._write(
-            conn, cycle_id, writes, now, origin=f"search: {search.name}" if search else "watch"
-        )
+        known = self._known(conn, ids + [a for o in unique for a in o.snapshot.aliases])
+        origin = f"search: {search.name}" if search else "watch"
+        writes = [self._compare(o, known, origin, search) for o in unique]
+        self._write(conn, cycle_id, [w for w in writes if w is not None], now)
         if search:
             self._add_hits(conn, search.term, ids, now)
-        return [change for write in writes for change in write.changes]
+        return [change for write in writes if write is not None for change in write.changes]
 
-    def _write(
-        self, conn: Connection, cycle_id: int, writes: list[_Write], now: datetime, origin: str
-    ) -> None:
+    def _compare(
+        self,
+        observation: Observation,
+        known: dict[str, _Known],
+        origin: str,
+        search: SearchContext | None,
+    ) -> _Write | None:
+        """What storing this observation means: nothing (unchanged), a baseline, or changes.
+
+        A record that lists a known trial among its aliases is that trial, merged: its history
+        goes on under the new id, from the alias's last snapshot, and the change of id is news.
+        """
+        new = observation.snapshot
+        merged = [a for a in new.aliases if a in known and known[a].listed_under is None]
+        listed = [Change(alias, ChangeKind.LISTED_UNDER, after=new.nct_id) for alias in merged]
+        if new.nct_id in known:
+            trial = known[new.nct_id]
+            if trial.snapshot == new and not listed:
+                return None
+            changes = [*listed, *diff(trial.snapshot, new)]
+            return _Write(observation, trial.snapshot_id, changes, aliases=tuple(merged))
+        if merged:
+            alias = known[merged[0]]
+            changes = [*listed, *diff(alias.snapshot, new)]
+            return _Write(observation, None, changes, True, alias.origin, tuple(merged))
+        news = search is not None and not search.baseline and new.found
+        found = [new_trial(new, search.name)] if news and search else []
+        return _Write(observation, None, found, is_new_trial=True, origin=origin)
+
+    def _write(self, conn: Connection, cycle_id: int, writes: list[_Write], now: datetime) -> None:
         """New snapshots, their trials' latest pointers and their changes, in bulk."""
         if not writes:
             return
@@ -183,7 +262,7 @@ class Store:
         returning = insert(snapshots).returning(snapshots.c.id, sort_by_parameter_order=True)
         snapshot_ids = [int(i) for i in conn.execute(returning, rows).scalars()]
         new_trials = [
-            {"nct_id": w.nct_id, "origin": origin, "first_seen_at": now, "latest_snapshot_id": i}
+            {"nct_id": w.nct_id, "origin": w.origin, "first_seen_at": now, "latest_snapshot_id": i}
             for w, i in zip(writes, snapshot_ids, strict=True)
             if w.is_new_trial
         ]
@@ -192,6 +271,8 @@ class Store:
         for write, snapshot_id in zip(writes, snapshot_ids, strict=True):
             if not write.is_new_trial:
                 self._move_latest(conn, write.nct_id, write.previous_id, snapshot_id)
+            if write.aliases:
+                self._list_under(conn, write.aliases, write.nct_id)
         self._write_changes(
             conn,
             cycle_id,
@@ -202,6 +283,16 @@ class Store:
             ],
             now,
         )
+
+    def _list_under(self, conn: Connection, aliases: Sequence[str], canonical: str) -> None:
+        """From now on these ids stand for `canonical`: once, whoever records it first."""
+        moved = conn.execute(
+            update(trials)
+            .where(trials.c.nct_id.in_(aliases), trials.c.listed_under.is_(None))
+            .values(listed_under=canonical)
+        )
+        if moved.rowcount != len(aliases):
+            raise _Conflict(canonical)
 
     def _write_changes(
         self, conn: Connection, cycle_id: int, found: list[tuple[Change, int]], now: datetime
@@ -232,16 +323,25 @@ class Store:
         if moved.rowcount != 1:
             raise _Conflict(nct_id)
 
-    def _latest(self, conn: Connection, ids: list[str]) -> dict[str, _Latest]:
+    def _known(self, conn: Connection, ids: list[str]) -> dict[str, _Known]:
         query = (
-            select(trials.c.nct_id, trials.c.latest_snapshot_id, snapshots)
+            select(
+                trials.c.nct_id,
+                trials.c.latest_snapshot_id,
+                trials.c.origin,
+                trials.c.listed_under,
+                snapshots,
+            )
             .select_from(trials.outerjoin(snapshots, snapshots.c.id == trials.c.latest_snapshot_id))
             .where(trials.c.nct_id.in_(ids))
         )
-        result: dict[str, _Latest] = {}
+        result: dict[str, _Known] = {}
         for row in conn.execute(query).mappings():
-            snapshot = snapshot_from_row(row) if row["latest_snapshot_id"] is not None else None
-            result[row["nct_id"]] = (row["latest_snapshot_id"], snapshot)
+            snapshot_id = row["latest_snapshot_id"]
+            snapshot = snapshot_from_row(row) if snapshot_id is not None else None
+            result[row["nct_id"]] = _Known(
+                snapshot_id, snapshot, row["origin"], row["listed_under"]
+            )
         return result
 
     def _add_hits(self, conn: Connection, term: str, ids: list[str], now: datetime) -> None:
@@ -256,36 +356,58 @@ class Store:
     # -- the article's claims -------------------------------------------------------------
 
     def judge_claims(self, cycle_id: int, claims: Sequence[Claim], now: datetime) -> list[Change]:
-        """Judge each claim against its trial's latest snapshot; a claim that has just come to
-        disagree, or to agree again, is a change. A trial the registry lost is not judged."""
+        """Judge each claim against its trial's latest snapshot (the record it is listed under,
+        once it became an alias); a claim that has just come to disagree, or to agree again,
+        is a change. A trial the registry lost is not judged."""
         if not claims:
             return []
         with self.engine.begin() as conn:
-            latest = self._latest(conn, sorted({c.trial for c in claims}))
-            rows = conn.execute(select(claim_states).where(claim_states.c.trial.in_(list(latest))))
+            canonical = self._canonical(conn, {c.trial for c in claims})
+            known = self._known(conn, sorted(set(canonical.values())))
+            rows = conn.execute(select(claim_states).where(claim_states.c.trial.in_(canonical)))
             states = {(r.trial, r.field): r for r in rows}
             found: list[Change] = []
             for claim in claims:
-                snapshot_id, snapshot = latest.get(claim.trial, (None, None))
-                if snapshot_id is None or snapshot is None or not snapshot.found:
+                trial = known.get(canonical[claim.trial])
+                if trial is None or trial.snapshot is None or not trial.snapshot.found:
                     continue
-                verdict = judge(claim, snapshot)
+                assert trial.snapshot_id is not None
+                verdict = judge(claim, trial.snapshot)
                 state = states.get((claim.trial, claim.field))
                 kind = _claim_news(state, claim, verdict)
                 self._keep_verdict(conn, state, verdict, now)
                 if kind is not None:
                     change = Change(
-                        claim.trial, kind, claim.expected, verdict.registry, claim.field.value
+                        trial.snapshot.nct_id,
+                        kind,
+                        claim.expected,
+                        verdict.registry,
+                        claim.field.value,
                     )
                     found.append(change)
-                    self._write_changes(conn, cycle_id, [(change, snapshot_id)], now)
+                    self._write_changes(conn, cycle_id, [(change, trial.snapshot_id)], now)
         return found
+
+    def _canonical(self, conn: Connection, ids: Iterable[str]) -> dict[str, str]:
+        """Each id, or the record it became an alias of."""
+        # Aliases are few and watch lists may be long: read the aliases, not the watch list.
+        listed = conn.execute(
+            select(trials.c.nct_id, trials.c.listed_under).where(trials.c.listed_under.is_not(None))
+        )
+        aliases = {row.nct_id: row.listed_under for row in listed}
+        return {nct_id: aliases.get(nct_id, nct_id) for nct_id in ids}
 
     def _keep_verdict(self, conn: Connection, state: Any, verdict: Verdict, now: datetime) -> None:
         claim = verdict.claim
+        # An unknown value leaves the last definite judgement as it was.
+        agrees = (
+            state.agrees
+            if state is not None and verdict.agreement is Agreement.UNKNOWN
+            else (not verdict.disagrees)
+        )
         values = {
             "expected": claim.expected,
-            "agrees": verdict.agrees,
+            "agrees": agrees,
             "registry_value": verdict.registry,
             "judged_at": now,
         }
@@ -319,11 +441,16 @@ class Store:
 
 def _claim_news(state: Any, claim: Claim, verdict: Verdict) -> ChangeKind | None:
     """Whether this verdict is news: a contradiction appearing or going away. A claim judged
-    for the first time (or restated in the config) is news only if the registry contradicts it."""
-    if state is None or state.expected != claim.expected:
-        return None if verdict.agrees else ChangeKind.CLAIM_CONTRADICTED
-    if state.agrees and not verdict.agrees:
-        return ChangeKind.CLAIM_CONTRADICTED
-    if not state.agrees and verdict.agrees:
-        return ChangeKind.CLAIM_RESOLVED
-    return None
+    for the first time (or restated in the config) is news only if the registry contradicts it;
+    a value the registry gives as unknown is never news."""
+    match verdict.agreement:
+        case Agreement.UNKNOWN:
+            return None
+        case Agreement.DISAGREES:
+            fresh = state is None or state.expected != claim.expected
+            return ChangeKind.CLAIM_CONTRADICTED if fresh or state.agrees else None
+        case Agreement.AGREES:
+            fresh = state is None or state.expected != claim.expected
+            return None if fresh or state.agrees else ChangeKind.CLAIM_RESOLVED
+        case _:
+            assert_never(verdict.agreement)

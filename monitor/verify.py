@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monitor.claims import Claim, Verdict, judge
+from monitor.claims import Agreement, Claim, Verdict, judge
 from monitor.models import Snapshot
 from monitor.normalize import IncompleteRecord, normalize
 from monitor.registry import RegistryClient
-from monitor.words import claim_field_name, claim_words
+from monitor.words import agreement_words, claim_field_name, claim_words
 
 
 async def verify(claims: Sequence[Claim], registry: RegistryClient) -> list[Verdict]:
@@ -25,9 +25,12 @@ async def verify(claims: Sequence[Claim], registry: RegistryClient) -> list[Verd
                     snapshot = normalize(study).snapshot
                 except IncompleteRecord:
                     continue  # judged as not found below: the registry gave nothing usable
-                found[snapshot.nct_id] = snapshot
+                # A cited id that became an alias comes back under the record it is listed
+                # under; the claims are about that record now.
+                for nct_id in (snapshot.nct_id, *snapshot.aliases):
+                    found[nct_id] = snapshot
     return [
-        judge(c, found[c.trial]) if c.trial in found else Verdict(c, None, agrees=False)
+        judge(c, found[c.trial]) if c.trial in found else Verdict(c, None, Agreement.DISAGREES)
         for c in claims
     ]
 
@@ -43,7 +46,7 @@ def verdict_table(verdicts: Sequence[Verdict]) -> str:
                 claim_field_name(field),
                 claim_words(field, v.claim.expected),
                 registry,
-                "yes" if v.agrees else "NO",
+                agreement_words(v.agreement),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

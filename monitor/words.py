@@ -12,8 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import assert_never
 
-from monitor.claims import ClaimField
-from monitor.models import PUBMED_URL, Category, Change, ChangeKind, Importance, Snapshot
+from monitor.claims import Agreement, ClaimField
+from monitor.models import (
+    PUBMED_URL,
+    STUDY_URL,
+    Category,
+    Change,
+    ChangeKind,
+    Importance,
+    Snapshot,
+)
 
 # The registry's statuses and phases, in the words its website shows.
 STATUS_WORDS = {
@@ -85,12 +93,33 @@ def change_words(change: Change, cited: bool = False) -> ChangeWords:
                 "Primary completion", date_words(before), now, short=f"primary completion {now}"
             )
         case ChangeKind.RESULTS_POSTED:
-            when = f"first posted {date_words(after)}" if after else "posted"
+            when = f"first posted {date_words(after)}" if after else "the registry gives no date"
             return ChangeWords(
                 "Results posted on ClinicalTrials.gov", None, when, short="results posted"
             )
         case ChangeKind.PUBLICATION:
             return _publication_words(change, cited)
+        case ChangeKind.RETRACTION:
+            notice, _, source = (change.detail or "").partition(" ")
+            paper = f"PMID {after}" if (after or "").isdigit() else (after or "a linked paper")
+            return ChangeWords(
+                "A paper linked to this trial was retracted",
+                None,
+                paper,
+                note=f"Retraction notice: PMID {notice}" + (f" ({source})" if source else ""),
+                link=PUBMED_URL.format(pmid=after) if (after or "").isdigit() else None,
+                short=f"linked paper retracted, {paper}",
+            )
+        case ChangeKind.LISTED_UNDER:
+            return ChangeWords(
+                "Now listed under another NCT number",
+                None,
+                f"{change.nct_id} is now listed under {after}",
+                note="The registry merged this registration into that record; the monitor"
+                " follows it from now on.",
+                link=STUDY_URL.format(nct_id=after),
+                short=f"now listed under {after}",
+            )
         case ChangeKind.CLAIM_CONTRADICTED:
             sentence = claim_sentence(_claim_field(change.detail), before or "", after)
             return ChangeWords("The article is contradicted", None, sentence, short=sentence)
@@ -124,7 +153,7 @@ def change_words(change: Change, cited: bool = False) -> ChangeWords:
 
 def _publication_words(change: Change, cited: bool) -> ChangeWords:
     ref_type, _, citation = (change.detail or "").partition(" ")
-    pmid = f"PMID {change.after}"
+    paper = f"PMID {change.after}" if change.after else "a reference without a PMID"
     if ref_type == "RESULT":
         label = (
             "Results of this cited trial have been published"
@@ -133,14 +162,16 @@ def _publication_words(change: Change, cited: bool) -> ChangeWords:
         )
         short = "results published" + (" (a cited trial)" if cited else "")
     else:
-        label, short = "A paper derived from this trial was linked", "paper linked"
+        # A DERIVED reference is any PubMed paper that names the trial: not necessarily its
+        # results, so it is never called so.
+        label, short = "A paper that names this trial was linked", "paper naming it linked"
     return ChangeWords(
         label,
         None,
-        pmid,
+        paper,
         note=citation or None,
-        link=PUBMED_URL.format(pmid=change.after),
-        short=f"{short}, {pmid}",
+        link=PUBMED_URL.format(pmid=change.after) if change.after else None,
+        short=f"{short}, {paper}",
     )
 
 
@@ -154,6 +185,12 @@ def headline(category: Category, ids: Sequence[str], top: Change) -> str:
             return f"results posted for {named}"
         case Category.PUBLICATION:
             return f"results published for {named}"
+        case Category.PAPER_LINKED:
+            return f"a paper naming {named} was linked"
+        case Category.RETRACTION:
+            return f"a paper linked to {named} was retracted"
+        case Category.LISTED_UNDER:
+            return f"{named} now listed under another NCT number"
         case Category.STOPPED:
             return f"{named} stopped"
         case Category.CLAIM_CONTRADICTED:
@@ -211,6 +248,7 @@ def claim_words(field: ClaimField | None, value: str | None) -> str:
             return status_words(value)
         case ClaimField.ENROLLMENT:
             count, _, kind = value.partition(" ")
+            count = "an unknown number of" if count == "unknown" else count
             return f"{count} participants" + (f" ({kind.lower()})" if kind else "")
         case ClaimField.ENROLLMENT_TYPE:
             return f"the enrollment is {value.lower()}"
@@ -228,6 +266,19 @@ def claim_words(field: ClaimField | None, value: str | None) -> str:
             assert_never(field)
 
 
+def agreement_words(agreement: Agreement) -> str:
+    """Whether the registry agrees with a claim, as `verify`'s table says it."""
+    match agreement:
+        case Agreement.AGREES:
+            return "yes"
+        case Agreement.DISAGREES:
+            return "NO"
+        case Agreement.UNKNOWN:
+            return "unknown"
+        case _:
+            assert_never(agreement)
+
+
 def claim_field_name(field: ClaimField) -> str:
     """The claim's subject as a table heading: "enrollment type"."""
     return field.value.replace("_", " ")
@@ -242,9 +293,13 @@ def _claim_field(stored: str | None) -> ClaimField | None:
 
 
 def status_words(status: str | None) -> str:
+    """ "COMPLETED" → "Completed"; "UNKNOWN RECRUITING" → "Unknown status (last known:
+    Recruiting)"."""
     if status is None:
         return "no status"
-    return STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+    value, _, last_known = status.partition(" ")
+    words = STATUS_WORDS.get(value, value.replace("_", " ").capitalize())
+    return f"{words} (last known: {status_words(last_known)})" if last_known else words
 
 
 def phase_words(phases: str) -> str:
@@ -270,7 +325,7 @@ def enrollment_words(value: str | None) -> str:
     if not value:
         return "not given"
     count, _, kind = value.partition(" ")
-    if not count.isdigit():
+    if not count.isdigit() and count != "unknown":
         count, kind = "number not given", count
     return f"{count} ({kind.lower()})" if kind else count
 
@@ -280,8 +335,9 @@ def snapshot_line(snapshot: Snapshot) -> str:
     if not snapshot.found:
         return "record not found in the registry"
     results = "results posted" if snapshot.has_results else "no results"
+    status, enrollment = status_words(snapshot.status_value), enrollment_words(snapshot.enrollment)
     return (
-        f"{status_words(snapshot.status)} · {enrollment_words(snapshot.enrollment)} · {results}"
+        f"{status} · {enrollment} · {results}"
         f" · primary completion {date_words(snapshot.primary_completion)} · {snapshot.title or ''}"
     )
 

@@ -22,12 +22,25 @@ Deliberate simplifications, so a test never relies on them by accident:
   substring of the lower-cased JSON text of its ``protocolSection``. ``OR``, ``NOT``, brackets
   and parentheses are refused with 400 rather than silently misread.
 * ``filter.advanced`` understands only ``AREA[LastUpdatePostDate]RANGE[YYYY-MM-DD,MAX]``.
-* Studies are always ordered by NCT ID; ``sort`` is validated loosely and otherwise ignored.
+* Results come in a fixed order that is not NCT ID order, as the real API's are not sorted by
+  default; ``sort`` is validated loosely and otherwise ignored.
 * Parameters listed in the spec but not implemented here (``query.cond``, ``filter.geo``, ...)
   and parameters the spec does not list are refused with 400, as is a repeated parameter.
-* A page token is a cursor (the last NCT ID served) bound to the query that produced it. As the
-  spec says, a later page must repeat every parameter of the first page except ``countTotal``,
-  ``pageSize`` and ``pageToken``; otherwise 400 ``pageToken does not match the query``.
+* A page token is a cursor bound to the query that produced it. As the spec says, a later page
+  must repeat every parameter of the first page except ``countTotal``, ``pageSize`` and
+  ``pageToken``; otherwise 400 ``pageToken does not match the query``. Tokens are tied to the
+  data version: a refresh expires every token handed out before it (400 on its next use).
+
+Behaviours of the real registry it models (see ``shared/ctgov/NOTES.md``):
+
+* ``filter.ids`` matches NCTId and NCTIdAlias and answers under the canonical id;
+  ``/studies/{alias}`` answers 301 to the canonical study (``merge``).
+* A change need not move LastUpdatePostDate (NLM linking a PubMed paper, the registry's own
+  switch to Unknown status): ``update(..., touch=False)``.
+* ``markup`` fields (whyStopped, briefSummary, ...) are stored as the API's default
+  ``markupFormat=markdown`` sends them, CommonMark-escaped (``\\[``, ``\\>``);
+  ``markupFormat=legacy`` answers them unescaped.
+* An edge that refuses a client answers 403 (``Fault.refused()``).
 * In a ``fields`` projection, list items left empty by the projection are dropped.
 """
 
@@ -35,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import re
 import secrets
@@ -44,13 +58,13 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 T = TypeVar("T")
 JSONObject = dict[str, Any]
@@ -113,7 +127,9 @@ PIECES: dict[str, tuple[str, ...]] = {
     "OfficialTitle": (*_ID, "officialTitle"),
     "Acronym": (*_ID, "acronym"),
     "OverallStatus": (*_STATUS, "overallStatus"),
+    "NCTIdAlias": (*_ID, "nctIdAliases"),
     "WhyStopped": (*_STATUS, "whyStopped"),
+    "LastKnownStatus": (*_STATUS, "lastKnownStatus"),
     "StatusVerifiedDate": (*_STATUS, "statusVerifiedDate"),
     "StartDate": (*_STATUS, "startDateStruct", "date"),
     "StartDateType": (*_STATUS, "startDateStruct", "type"),
@@ -139,6 +155,8 @@ PIECES: dict[str, tuple[str, ...]] = {
     "ReferencePMID": (*_REFS, "pmid"),
     "ReferenceType": (*_REFS, "type"),
     "ReferenceCitation": (*_REFS, "citation"),
+    "RetractionPMID": (*_REFS, "retractions", "pmid"),
+    "RetractionSource": (*_REFS, "retractions", "source"),
     "HasResults": ("hasResults",),
 }
 # Section and module pieces ("ProtocolSection", "StatusModule") select whole subtrees.
@@ -152,6 +170,16 @@ STUDIES_PARAMS = _words(
     "fields sort countTotal pageSize pageToken"
 )
 SINGLE_STUDY_PARAMS = frozenset({"format", "markupFormat", "fields"})
+# Fields of type `markup` (spec: their format follows markupFormat), by their path.
+MARKUP = (
+    (*_STATUS, "whyStopped"),
+    (_PS, "descriptionModule", "briefSummary"),
+    (_PS, "descriptionModule", "detailedDescription"),
+    (_PS, "eligibilityModule", "eligibilityCriteria"),
+)
+# CommonMark's backslash escapes: a backslash before ASCII punctuation.
+MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
 # Spec parameters of /studies that the stand-in refuses rather than ignores.
 UNSUPPORTED_PARAMS = _words(
     "query.cond query.locn query.titles query.intr query.outc query.spons query.lead "
@@ -211,6 +239,12 @@ class Fault:
         return cls.status(429, headers={"Retry-After": retry_after})
 
     @classmethod
+    def refused(cls) -> Fault:
+        """403, as the registry's edge answers a client it will not serve."""
+        body = "<html><head><title>403 Forbidden</title></head><body>Access denied</body></html>"
+        return cls.status(403, body, content_type=HTML_TYPE)
+
+    @classmethod
     def drop(cls) -> Fault:
         """Close the connection without sending any response."""
         return cls("drop")
@@ -250,7 +284,7 @@ class RecordedRequest:
 @dataclass(frozen=True)
 class _Cursor:
     signature: tuple[tuple[str, str], ...]
-    last_nct_id: str
+    last_key: str  # the order key of the last study served
 
 
 @dataclass(frozen=True)
@@ -264,6 +298,7 @@ class _Query:
     count_total: bool
     page_token: str | None
     signature: tuple[tuple[str, str], ...]
+    legacy_markup: bool = False
 
     def matches(self, record: JSONObject) -> bool:
         ident = record.get(_PS, {}).get("identificationModule", {})
@@ -405,6 +440,7 @@ def parse_studies_query(params: dict[str, str]) -> _Query:
         count_total=_parse_bool("countTotal", params.get("countTotal", "false")),
         page_token=params.get("pageToken"),
         signature=signature,
+        legacy_markup=params.get("markupFormat") == "legacy",
     )
 
 
@@ -464,6 +500,7 @@ class StandinRegistry:
         self.studies: dict[str, JSONObject] = {}
         self.requests: list[RecordedRequest] = []
         self.data_timestamp = "2026-09-04T09:00:06"
+        self.today: date | None = None  # the registry's day; None: the wall clock's
         self.api_version = API_VERSION
         self.delay = 0.0
         self.in_flight = 0
@@ -472,7 +509,7 @@ class StandinRegistry:
         self._always: Fault | None = None
         self._cursors: dict[str, _Cursor] = {}
         # Caches for large registries, checked against len(studies); put/remove reset them.
-        self._sorted_keys: list[str] | None = None
+        self._order: list[str] | None = None  # the ids in the order results come
         self._alias_count: tuple[int, int] | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -520,23 +557,28 @@ class StandinRegistry:
     # -- data ---------------------------------------------------------------------------------
 
     # Like the real registry, every change to the data is published by a refresh: /version's
-    # dataTimestamp moves on, and a changed record's LastUpdatePostDate becomes today.
+    # dataTimestamp moves on, page tokens handed out before expire, and a changed record's
+    # LastUpdatePostDate becomes today (the wall clock's, or `today` when a test sets it).
 
     def refresh(self) -> None:
         """Move dataTimestamp on, as the registry's daily refresh does."""
         with self.lock:
             stamp = datetime.fromisoformat(self.data_timestamp) + timedelta(seconds=1)
-            self.data_timestamp = max(stamp, datetime.now(UTC).replace(tzinfo=None)).strftime(
-                "%Y-%m-%dT%H:%M:%S"
-            )
+            now = datetime.now(UTC).replace(tzinfo=None)
+            if self.today is not None:
+                now = datetime.combine(self.today, datetime.min.time()).replace(hour=9)
+            self.data_timestamp = max(stamp, now).strftime("%Y-%m-%dT%H:%M:%S")
+            self._cursors.clear()
+
+    def _today(self) -> str:
+        return (self.today or datetime.now(UTC).date()).isoformat()
 
     def put(self, study: JSONObject) -> None:
         """Add or replace a full study record (a deep copy is stored, as it is given)."""
         nct_id = study["protocolSection"]["identificationModule"]["nctId"]
         with self.lock:
             self.studies[nct_id] = copy.deepcopy(study)
-            self._sorted_keys = self._alias_count = None
-            self.refresh()
+            self._changed()
 
     def put_all(self, studies: Iterable[JSONObject]) -> None:
         for record in studies:
@@ -548,27 +590,44 @@ class StandinRegistry:
         with self.lock:
             for record in records:
                 self.studies[_nct_id(record)] = record
-            self._sorted_keys = self._alias_count = None
+            self._order = self._alias_count = None
 
     def remove(self, nct_id: str) -> None:
         with self.lock:
             self.studies.pop(nct_id, None)
-            self._sorted_keys = self._alias_count = None
-            self.refresh()
+            self._changed()
 
-    def update(self, nct_id: str, change: Callable[[JSONObject], object]) -> None:
+    def update(
+        self, nct_id: str, change: Callable[[JSONObject], object], *, touch: bool = True
+    ) -> None:
         """Apply ``change`` to the stored record in place, under the lock; its
-        LastUpdatePostDate becomes today unless ``change`` set one itself."""
+        LastUpdatePostDate becomes today unless ``change`` set one itself, or ``touch`` is
+        False: NLM linking a paper, or the registry's own switch to Unknown status, keeps the
+        record's old date."""
         with self.lock:
             record = self.studies[nct_id]
             status = record.setdefault(_PS, {}).setdefault("statusModule", {})
             before = copy.deepcopy(status.get("lastUpdatePostDateStruct"))
             change(record)
-            if status.get("lastUpdatePostDateStruct") == before:
-                today = datetime.now(UTC).date().isoformat()
-                status["lastUpdatePostDateStruct"] = {"date": today, "type": "ACTUAL"}
-            self._sorted_keys = self._alias_count = None
-            self.refresh()
+            if touch and status.get("lastUpdatePostDateStruct") == before:
+                status["lastUpdatePostDateStruct"] = {"date": self._today(), "type": "ACTUAL"}
+            self._changed()
+
+    def merge(self, alias: str, into: str) -> None:
+        """The registration `alias` becomes an alias of the study `into` (a duplicate merged
+        into it): `alias` disappears as a record of its own, and `into` lists it in
+        nctIdAliases. `into` must already be stored."""
+        with self.lock:
+            self.studies.pop(alias, None)
+            ident = self.studies[into].setdefault(_PS, {}).setdefault("identificationModule", {})
+            aliases = ident.setdefault("nctIdAliases", [])
+            if alias not in aliases:
+                aliases.append(alias)
+            self._changed()
+
+    def _changed(self) -> None:
+        self._order = self._alias_count = None
+        self.refresh()
 
     # -- faults and log -----------------------------------------------------------------------
 
@@ -637,30 +696,45 @@ class StandinRegistry:
         with self.lock:
             record = self.studies.get(nct_id)
             if record is None:
-                return Response.text(404, f"Study {nct_id} not found")
-            return Response.json(project(record, fields))
+                canonical = self._canonical(nct_id)
+                if canonical is None:
+                    return Response.text(404, f"Study {nct_id} not found")
+                query = urlencode(params)
+                location = f"{API_PREFIX}/studies/{canonical}" + (f"?{query}" if query else "")
+                return Response(301, b"", TEXT_TYPE, (("Location", location),))
+            return Response.json(render(record, fields, legacy=_legacy(params)))
+
+    def _canonical(self, alias: str) -> str | None:
+        """The study that lists `alias` among its NCTIdAliases, if any."""
+        for nct_id, record in self.studies.items():
+            if alias in record.get(_PS, {}).get("identificationModule", {}).get("nctIdAliases", []):
+                return nct_id
+        return None
 
     def _search(self, query: _Query) -> Response:
         with self.lock:
             after = self._resolve_token(query)
             matches = [rec for rec in self._candidates(query) if query.matches(rec)]
-            remaining = [rec for rec in matches if after is None or _nct_id(rec) > after]
+            remaining = [rec for rec in matches if after is None or _order_key(rec) > after]
             page = remaining[: query.page_size]
-            payload: JSONObject = {"studies": [project(rec, query.fields) for rec in page]}
+            payload: JSONObject = {
+                "studies": [render(rec, query.fields, legacy=query.legacy_markup) for rec in page]
+            }
             if after is None and query.count_total:
                 payload["totalCount"] = len(matches)
             if len(remaining) > len(page):
-                payload["nextPageToken"] = self._issue_token(query, _nct_id(page[-1]))
+                payload["nextPageToken"] = self._issue_token(query, _order_key(page[-1]))
         return Response.json(payload)
 
     def _candidates(self, query: _Query) -> list[JSONObject]:
-        """The studies a query can match, in NCT ID order. With ids given, only those (and any
-        whose alias is asked for): a benchmark's registry holds 100,000 studies."""
+        """The studies a query can match, in the order results come. With ids given, only those
+        (and any whose alias is asked for): a benchmark's registry holds 100,000 studies."""
         if query.ids is not None and not self._has_aliases():
-            return [self.studies[i] for i in sorted(query.ids) if i in self.studies]
-        if self._sorted_keys is None or len(self._sorted_keys) != len(self.studies):
-            self._sorted_keys = sorted(self.studies)
-        return [self.studies[key] for key in self._sorted_keys if key in self.studies]
+            chosen = [self.studies[i] for i in query.ids if i in self.studies]
+            return sorted(chosen, key=_order_key)
+        if self._order is None or len(self._order) != len(self.studies):
+            self._order = sorted(self.studies, key=_key_of_id)
+        return [self.studies[key] for key in self._order if key in self.studies]
 
     def _has_aliases(self) -> bool:
         if self._alias_count is None or self._alias_count[0] != len(self.studies):
@@ -680,16 +754,44 @@ class StandinRegistry:
             raise BadRequest("Invalid or expired pageToken")
         if cursor.signature != query.signature:
             raise BadRequest("pageToken does not match the query")
-        return cursor.last_nct_id
+        return cursor.last_key
 
-    def _issue_token(self, query: _Query, last_nct_id: str) -> str:
+    def _issue_token(self, query: _Query, last_key: str) -> str:
         token = secrets.token_urlsafe(36)
-        self._cursors[token] = _Cursor(query.signature, last_nct_id)
+        self._cursors[token] = _Cursor(query.signature, last_key)
         return token
 
 
 def _nct_id(record: JSONObject) -> str:
     return str(record["protocolSection"]["identificationModule"]["nctId"])
+
+
+def _key_of_id(nct_id: str) -> str:
+    """Where a study comes in results: a fixed order that is not NCT ID order (the real API's
+    results are not sorted unless asked), so nothing can rely on them being sorted."""
+    return hashlib.sha256(nct_id.encode()).hexdigest()[:16] + nct_id
+
+
+def _order_key(record: JSONObject) -> str:
+    return _key_of_id(_nct_id(record))
+
+
+def _legacy(params: dict[str, str]) -> bool:
+    return params.get("markupFormat") == "legacy"
+
+
+def render(record: JSONObject, fields: FieldTree | None, *, legacy: bool) -> JSONObject:
+    """The record as the API sends it: projected on ``fields``; its markup fields as stored
+    (markdown, CommonMark-escaped) or, with markupFormat=legacy, unescaped."""
+    out = project(record, fields)
+    if legacy:
+        for path in MARKUP:
+            node: Any = out
+            for key in path[:-1]:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict) and isinstance(node.get(path[-1]), str):
+                node[path[-1]] = MARKDOWN_ESCAPE.sub(r"\1", node[path[-1]])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -106,6 +106,18 @@ ERRORS = [
     ('[watch]\ntrials = ["NCT0427087"]', {}, "watch.trials[0] = 'NCT0427087' is not an NCT id"),
     ('[watch]\ntrials = ["NCT04270877", 42]', {}, "watch.trials[1] = 42 is not an NCT id"),
     ('[watch]\ntrials = "NCT04270877"', {}, "watch.trials = 'NCT04270877' is not a list"),
+    # The API's pattern has no room for an all-zero id: one would fail every batch it is in.
+    ('[watch]\ntrials = ["NCT00000000"]', {}, "watch.trials[0] = 'NCT00000000' is not an NCT id"),
+    (
+        '[[watch.searches]]\nname = "LDN"\nterm = "AREA[Condition(fibromyalgia"',
+        {},
+        "watch.searches[0].term = 'AREA[Condition(fibromyalgia' has a '(' that is never closed",
+    ),
+    (
+        '[[watch.searches]]\nname = "LDN"\nterm = "naltrexone)"',
+        {},
+        "has a ')' without its opening partner",
+    ),
     ('[[watch.searches]]\nname = "LDN"', {}, "watch.searches[0].term is missing"),
     (
         '[[watch.searches]]\nname = "LDN"\nterm = "x"\nterms = "y"',

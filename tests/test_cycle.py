@@ -105,14 +105,11 @@ def test_every_kind_of_change_reaches_the_digest(world: World) -> None:
     assert text.index(FINAL) < text.index(DANISH) < text.index(NEW_LDN)
 
 
-def test_a_record_that_disappears_is_a_change_not_a_crash(world: World) -> None:
+def test_a_cited_record_that_disappears_is_reported_in_the_next_cycle(world: World) -> None:
     world.searches = []
     baseline(world)
     world.registry.remove(DANISH)
-    # An incremental cycle cannot see a deletion (nothing was updated); a reconciliation can.
-    assert world.check().code == 0
-    assert world.messages == []
-    world.extra = "\n[polling]\nreconcile_days = 0\n"
+    # A deletion moves no date: the cited trials are read in full whenever the data changed.
     run = world.check()
     assert run.code == 0
     [message] = world.messages

@@ -23,8 +23,10 @@ ENUMS = {
     "Importance": ("models.py", {"words.py"}),
     "Outcome": ("models.py", {"journal.py"}),
     "ClaimField": ("claims.py", {"claims.py", "configfile.py", "words.py"}),
-    "PlanMode": ("plan.py", {"cycle.py"}),
+    "Agreement": ("claims.py", {"store.py", "words.py"}),
+    "PlanMode": ("plan.py", {"poll.py"}),
     "Security": ("config.py", {"deliver.py"}),
+    "RegistryTransport": ("config.py", {"registry.py"}),
 }
 
 

@@ -34,7 +34,12 @@ def check_normalize(record: Record) -> None:
     assert snapshot.title is None or ("\n" not in snapshot.title and len(snapshot.title) <= 2000)
     assert snapshot.enrollment_count is None or isinstance(snapshot.enrollment_count, int)
     assert isinstance(snapshot.has_results, bool)
-    assert all(p.pmid.isdigit() and p.type in ("RESULT", "DERIVED") for p in snapshot.publications)
+    assert all(
+        (p.pmid is None or p.pmid.isdigit())
+        and (p.pmid or p.citation)
+        and p.type in ("RESULT", "DERIVED")
+        for p in snapshot.publications
+    )
     assert diff(snapshot, snapshot) == []
 
 
@@ -45,14 +50,27 @@ def check_changes_are_in_the_data(old_record: Record, new_record: Record) -> Non
     for change in diff(old, new):
         kind = change.kind
         if kind is ChangeKind.STATUS:
-            assert old.status != new.status and change.after == new.status
+            assert old.status_value != new.status_value and change.after == new.status_value
         elif kind is ChangeKind.ENROLLMENT:
             assert old.enrollment != new.enrollment and change.after == new.enrollment
         elif kind is ChangeKind.RESULTS_POSTED:
             assert new.has_results and not old.has_results
         elif kind is ChangeKind.PUBLICATION:
-            assert change.after in {p.pmid for p in new.publications}
-            assert change.after not in {p.pmid for p in old.publications}
+            [paper] = [
+                p
+                for p in new.publications
+                if p.pmid == change.after and (p.pmid or f"{p.type} {p.citation}" == change.detail)
+            ]
+            assert paper.key not in {p.key for p in old.publications}
+        elif kind is ChangeKind.RETRACTION:
+            notices = {
+                (p.pmid or p.citation, r.pmid) for p in new.publications for r in p.retractions
+            }
+            before = {
+                (p.pmid or p.citation, r.pmid) for p in old.publications for r in p.retractions
+            }
+            notice = (change.detail or "").split(" ")[0]
+            assert (change.after, notice) in notices - before
         elif kind is ChangeKind.PRIMARY_COMPLETION:
             assert old.primary_completion != new.primary_completion
         else:

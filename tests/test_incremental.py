@@ -1,8 +1,9 @@
 """Incremental polling reports exactly what reading everything would.
 
 Two monitors watch the same stand-in registry as it changes: one reads everything every cycle
-(`reconcile_days = 0`), the other reads only what changed, with a weekly reconciliation. After
-every step both must have found the same changes; the incremental one with far fewer requests.
+(`reconcile_days = 0`), the other reads only what changed, its cited trials in full and a
+rolling slice of the rest. After every step both must have found the same changes; the
+incremental one with far fewer requests.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from conftest import DANISH, FINAL, World, postgres_schema
 from smtp import SmtpServer
 from standin import StandinRegistry, add_reference, set_piece, study
 
-from monitor.models import Change
+from monitor.models import Change, ChangeKind
 
 UNRELATED = "biomcp_get_nct02576665_full_20260903.json"
 EVERY_CYCLE_FULL = "\n[polling]\nreconcile_days = 0\n"
@@ -80,40 +81,58 @@ def test_incremental_cycles_find_what_full_cycles_find(pair: tuple[World, World]
     registry.update("NCT06000001", lambda r: set_piece(r, "OverallStatus", "RECRUITING"))
     both_check(pair)
     assert len(found(pair[0])) == 6
-    # Nothing new in the registry: the incremental monitor asks /version and stops.
-    assert both_check(pair) == (1, 2)  # the full one: /version and the search
+    # Nothing new in the registry: both ask /version and stop.
+    assert both_check(pair) == (1, 1)
 
 
-def test_a_removed_record_is_found_by_the_reconciliation(pair: tuple[World, World]) -> None:
-    incremental, full = pair
+def test_a_removed_cited_record_is_found_in_the_next_cycle(pair: tuple[World, World]) -> None:
     both_check(pair)
-    incremental.registry.remove(DANISH)
-    assert full.check().code == 0
-    assert incremental.check().code == 0
-    assert len(found(full)) == 1 and found(incremental) == set()  # not visible incrementally
-    incremental.extra = EVERY_CYCLE_FULL  # the weekly reconciliation comes round
-    assert incremental.check().code == 0
-    assert found(incremental) == found(full)
+    pair[0].registry.remove(DANISH)
+    both_check(pair)
+    assert [c.kind for c in found(pair[0])] == [ChangeKind.RECORD_MISSING]
 
 
-def test_a_large_watch_list_reads_one_registry_wide_listing(pair: tuple[World, World]) -> None:
+def test_a_paper_linked_without_a_new_date_is_found_in_the_next_cycle(
+    pair: tuple[World, World],
+) -> None:
+    both_check(pair)
     registry = pair[0].registry
-    many = [f"NCT{n:08d}" for n in range(20_000_001, 20_001_501)]  # three id batches
+    # NLM links a PubMed paper that names the trial; the record keeps its old date.
+    registry.update(FINAL, lambda r: add_reference(r, "38258677", "DERIVED"), touch=False)
+    both_check(pair)
+    [linked] = found(pair[0])
+    assert (linked.kind, linked.after) == (ChangeKind.PUBLICATION, "38258677")
+
+
+def test_a_large_watch_list_reads_the_registry_wide_listing(pair: tuple[World, World]) -> None:
+    registry = pair[0].registry
+    many = [f"NCT{n:08d}" for n in range(20_000_001, 20_002_001)]  # four id batches
     for nct_id in many:
         registry.put(study(nct_id, template=UNRELATED, LastUpdatePostDate="2025-01-10"))
     for world in pair:
         world.trials = [FINAL, DANISH, *many]
+    pair[0].extra = '\n[schedule]\ncron = "30 10 * * 1-5"\ntimezone = "UTC"\n'  # 5 a week
     both_check(pair)
     for nct_id in many[::300]:
         registry.update(nct_id, lambda r: set_piece(r, "OverallStatus", "SUSPENDED"))
-    incremental_requests, full_requests = both_check(pair)
-    assert len(found(pair[0])) == 5
-    # /version, the search, the count, one page of the registry-wide listing.
-    assert incremental_requests == 4
-    assert full_requests >= 4 + 1
-    listing = [
-        r
-        for r in registry.requests[-(incremental_requests + full_requests) :]
-        if "filter.ids" not in r.params
+    start = len(registry.requests)
+    assert pair[0].check().code == 0
+    asked = registry.requests[start:]
+    assert pair[1].check().code == 0
+    assert found(pair[0]) == found(pair[1])
+    assert len(found(pair[0])) == 7
+    # /version, the search, this cycle's slice of the rolling reconciliation (a fifth of the
+    # list: five scheduled cycles a week), one page of the registry-wide listing (ids and
+    # update dates), and the changed trials in full.
+    assert len(asked) == 5, [r.params for r in asked]
+    [listing] = [r for r in asked if "filter.ids" not in r.params and "query.term" not in r.params][
+        1:
     ]
-    assert any(r.params.get("countTotal") == "true" for r in listing)
+    assert listing.params["fields"] == "NCTId,LastUpdatePostDate"
+    assert listing.params["countTotal"] == "true"
+    batches = [set(r.params["filter.ids"].split("|")) for r in asked if "filter.ids" in r.params]
+    [rolling] = [ids for ids in batches if len(ids) > 10]
+    assert len(rolling) == 401  # a fifth of the 2,002 watched
+    [changed] = [ids for ids in batches if len(ids) < 10]
+    # The listing names the changed trials the slice did not already read in full.
+    assert changed == set(many[::300]) - rolling

@@ -7,7 +7,7 @@ import json
 import pytest
 from standin import load_fixture, parse_fields, project
 
-from monitor.models import Publication, Snapshot
+from monitor.models import Publication, Retraction, Snapshot
 from monitor.normalize import TRACKED_FIELDS, IncompleteRecord, normalize
 
 
@@ -60,15 +60,42 @@ def test_the_raw_record_is_kept_as_received() -> None:
     assert json.loads(normalize(record).raw or "") == record
 
 
-def test_background_references_and_references_without_pmid_are_not_publications() -> None:
+def test_results_and_derived_papers_are_kept_by_pmid_or_else_by_citation() -> None:
     record = tracked("biomcp_get_nct02576665_full_20260903.json")
     record["protocolSection"]["referencesModule"]["references"] = [  # type: ignore[index]
-        {"pmid": "123", "type": "BACKGROUND", "citation": "x"},
-        {"type": "RESULT", "citation": "no pmid"},
+        {"pmid": "123", "type": "BACKGROUND", "citation": "background reading"},
+        {"type": "RESULT", "citation": "Results in a journal PubMed does not index."},
         {"pmid": "not-a-number", "type": "RESULT"},
         {"pmid": "456", "type": "RESULT"},
+        {
+            "pmid": "789",
+            "type": "DERIVED",
+            "citation": "A review.",
+            "retractions": [{"pmid": "999", "source": "Pain. 2025"}, {"pmid": "x"}],
+        },
     ]
-    assert normalize(record).snapshot.publications == (Publication("456", "RESULT", ""),)
+    assert normalize(record).snapshot.publications == (
+        Publication("456", "RESULT", ""),
+        Publication("789", "DERIVED", "A review.", (Retraction("999", "Pain. 2025"),)),
+        Publication(None, "RESULT", "Results in a journal PubMed does not index."),
+    )
+
+
+def test_aliases_and_the_last_known_status_are_read() -> None:
+    record = tracked("biomcp_get_nct02576665_full_20260903.json")
+    record["protocolSection"]["identificationModule"]["nctIdAliases"] = ["NCT00000001", "junk"]  # type: ignore[index]
+    status = record["protocolSection"]["statusModule"]  # type: ignore[index]
+    status["overallStatus"], status["lastKnownStatus"] = "UNKNOWN", "RECRUITING"
+    snapshot = normalize(record).snapshot
+    assert snapshot.aliases == ("NCT00000001",)
+    assert snapshot.status_value == "UNKNOWN RECRUITING"
+
+
+def test_a_record_whose_id_is_not_an_nct_id_is_rejected() -> None:
+    record = tracked("biomcp_get_nct02576665_full_20260903.json")
+    record["protocolSection"]["identificationModule"]["nctId"] = "NCT02576665 FREE MONEY"  # type: ignore[index]
+    with pytest.raises(IncompleteRecord):
+        normalize(record)
 
 
 @pytest.mark.parametrize(

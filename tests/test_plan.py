@@ -10,28 +10,33 @@ from monitor.config import PollingConfig
 from monitor.plan import History, PlanMode, plan_cycle
 
 FULL, INCREMENTAL, UNCHANGED = PlanMode.FULL, PlanMode.INCREMENTAL, PlanMode.UNCHANGED
-
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
 DAY = timedelta(days=1)
 STAMP = "2026-11-25T09:00:06"
-SEEN = History(NOW - DAY, "2026-11-24T09:00:06", NOW - 3 * DAY)
+SEEN = History(NOW - DAY, "2026-11-24T09:00:06")
 
 CASES = [
     # id, history, registry's data timestamp, expected mode, expected since
     ("first cycle", History(), STAMP, FULL, None),
-    ("no full cycle yet", History(NOW - DAY, STAMP, None), STAMP, FULL, None),
-    ("registry refreshed", SEEN, STAMP, INCREMENTAL, date(2026, 11, 21)),
+    ("registry refreshed", SEEN, STAMP, INCREMENTAL, date(2026, 11, 23)),
     ("registry unchanged", SEEN, "2026-11-24T09:00:06", UNCHANGED, None),
-    ("no data timestamp", SEEN, None, INCREMENTAL, date(2026, 11, 21)),
-    ("a week since the last full", History(NOW - DAY, STAMP, NOW - 7 * DAY), STAMP, FULL, None),
+    ("no data timestamp now", SEEN, None, INCREMENTAL, date(2026, 11, 23)),
+    # The registry's clock, not this machine's: a monitor down for a week asks for that week.
     (
-        "weekly, a minute early",
-        History(NOW - DAY, STAMP, NOW - 7 * DAY + timedelta(minutes=1)),
+        "down for a week",
+        History(NOW - DAY, "2026-11-17T09:00:06"),
         STAMP,
-        FULL,
-        None,
+        INCREMENTAL,
+        date(2026, 11, 16),
     ),
-    ("reconciliation beats unchanged", History(NOW - DAY, STAMP, NOW - 8 * DAY), STAMP, FULL, None),
+    ("no stamp read before", History(NOW - 2 * DAY, None), STAMP, INCREMENTAL, date(2026, 11, 22)),
+    (
+        "a stamp that is no date",
+        History(NOW - 2 * DAY, "v2"),
+        STAMP,
+        INCREMENTAL,
+        date(2026, 11, 22),
+    ),
 ]
 
 
@@ -39,12 +44,10 @@ CASES = [
     ("history", "stamp", "mode", "since"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_plan(history: History, stamp: str | None, mode: PlanMode, since: date | None) -> None:
-    plan = plan_cycle(history, stamp, NOW, PollingConfig())
+    plan = plan_cycle(history, stamp, PollingConfig())
     assert (plan.mode, plan.since) == (mode, since)
 
 
-def test_the_margin_and_the_reconciliation_interval_are_settings() -> None:
-    polling = PollingConfig(reconcile_days=30, margin_days=0)
-    history = History(NOW - DAY, "old", NOW - 8 * DAY)
-    plan = plan_cycle(history, STAMP, NOW, polling)
+def test_the_margin_is_a_setting() -> None:
+    plan = plan_cycle(SEEN, STAMP, PollingConfig(margin_days=0))
     assert (plan.mode, plan.since) == (INCREMENTAL, date(2026, 11, 24))
