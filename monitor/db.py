@@ -116,7 +116,9 @@ searches = Table(
     metadata,
     Column("term", String(1000), primary_key=True),
     Column("name", String(200), nullable=False),
-    Column("baseline_at", UTCDateTime, nullable=False),
+    # None until the search first runs to its last page (revision 0008: a search the registry
+    # refuses from the start has a row, for its refusal, before it has a baseline).
+    Column("baseline_at", UTCDateTime),
     # Revision 0008: when the search last ran without a date filter, and why the registry
     # refuses it (None while it answers).
     Column("last_full_at", UTCDateTime),

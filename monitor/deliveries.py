@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from monitor.db import changes, deliveries, dispatches, holds, search_hits
+from monitor.db import trials as trials_table
 from monitor.errors import StoreError
 from monitor.models import PendingChange
 from monitor.routing import Router
@@ -141,10 +142,19 @@ class Deliveries:
         found_by: dict[str, set[str]] = {}
         for hit in conn.execute(select(search_hits).where(search_hits.c.nct_id.in_(trials))):
             found_by.setdefault(hit.nct_id, set()).add(hit.term)
+        # A desk that named a registration merged into this record wants the record's news.
+        known_as: dict[str, set[str]] = {nct_id: {nct_id} for nct_id in trials}
+        merged = select(trials_table.c.nct_id, trials_table.c.listed_under).where(
+            trials_table.c.listed_under.in_(trials)
+        )
+        for alias, canonical in conn.execute(merged):
+            known_as[canonical].add(alias)
         rows = [
             {"change_id": row.id, "recipient": recipient}
             for row in unaddressed
-            for recipient in router.recipients(row.nct_id, found_by.get(row.nct_id, set()))
+            for recipient in router.recipients(
+                known_as[row.nct_id], found_by.get(row.nct_id, set())
+            )
         ]
         conn.execute(insert(dispatches), rows)  # a duplicate key: another process addressed it
 

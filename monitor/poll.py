@@ -122,7 +122,7 @@ async def _searches(reading: Reading) -> set[str]:
             line = f"the saved search “{search.name}” ({search.term!r}) was refused: {exc}"
             log.error("%s; the other searches and trials go on", line)
             reading.refused_searches.append(line)
-            if reading.store.refuse_search(search.term, str(exc)):
+            if reading.store.refuse_search(search.term, search.name, str(exc)):
                 reading.newly_refused.append(line)
             continue
         # Only a search that ran to its last page has set its baseline.
@@ -163,12 +163,12 @@ async def _watched(reading: Reading, seen: set[str]) -> None:
         case PlanMode.INCREMENTAL:
             assert plan.since is not None
             always = _always_in_full(reading)
-            await _fetch_ids(reading, [i for i in rest if i in always])
             others = [i for i in rest if i not in always]
-            full = _rolling_slice(reading, others)
-            await _fetch_ids(reading, full)
-            chosen = set(full)
-            await _fetch_updated(reading, [i for i in others if i not in chosen], plan.since)
+            rolling = _rolling_slice(reading, others)
+            by_date = [i for i in others if i not in set(rolling)]
+            changed = await _changed_since(reading, by_date, plan.since)
+            # One series of batches for all that is read in full: fewer, fuller requests.
+            await _fetch_ids(reading, [*(i for i in rest if i in always), *rolling, *changed])
         case PlanMode.UNCHANGED:
             pass
         case _:
@@ -216,16 +216,17 @@ async def _fetch_ids(reading: Reading, ids: list[str], since: date | None = None
         reading.store.read_in_full(set(batch) | returned, reading.clock())
 
 
-async def _fetch_updated(reading: Reading, ids: list[str], since: date) -> None:
-    """The watched trials updated since `since`, by the cheaper of two ways: the id batches
-    with a date filter, or the registry-wide listing of every study updated since then (ids
-    and update dates only), followed by the changed watched trials in full. The listing's first
-    page says how long it is; the batches win when reading the rest would cost more."""
-    registry, config = reading.registry, reading.config.registry
+async def _changed_since(reading: Reading, ids: list[str], since: date) -> list[str]:
+    """The watched trials updated since `since`, by the cheaper of two ways: the id batches with
+    a date filter (read here; returns nothing more to read), or the registry-wide listing of
+    every study updated since then, ids and update dates only (returns the watched ones that
+    changed, to be read in full with the rest). The listing's first page says how long it is;
+    the batches win when reading the rest would cost more."""
+    registry = reading.registry
     batches = sum(1 for _ in registry.batches(ids))
     if batches <= 2:  # the listing takes two requests at the least: it cannot pay off
         await _fetch_ids(reading, ids, since)
-        return
+        return []
     watched, seen = set(ids), reading.store.last_updates()
     changed: list[str] = []
     pages = registry.updated(since)
@@ -234,17 +235,15 @@ async def _fetch_updated(reading: Reading, ids: list[str], since: date) -> None:
             await pages.aclose()
             log.info("%d studies updated since %s: %d id batches instead", total, since, batches)
             await _fetch_ids(reading, ids, since)
-            return
+            return []
         for study in page:
             nct_id, updated = study_id(study), _updated(study)
             # A trial whose update the monitor already read (the margin's days) is not read
             # again; the rolling slice reads every trial in full in its turn anyway.
             if nct_id in watched and (updated is None or updated != seen.get(nct_id)):
                 changed.append(nct_id)
-    log.info(
-        "%d watched trials changed since %s (of %d pages)", len(changed), since, config.page_size
-    )
-    await _fetch_ids(reading, changed)
+    log.info("%d watched trials changed since %s", len(changed), since)
+    return changed
 
 
 def _listing_pays(reading: Reading, total: int, batches: int) -> bool:

@@ -16,6 +16,7 @@ from monitor.deliveries import Deliveries
 from monitor.journal import Journal
 from monitor.rows import change_from_row, snapshot_from_row
 from monitor.schedule import last_due, make_trigger
+from monitor.store import Store
 from monitor.words import change_words, snapshot_line
 
 
@@ -34,6 +35,7 @@ def status_text(engine: Engine, cycle_count: int = 10) -> str:
             "",
             *_unsent_section(engine),
             *_held_section(engine),
+            *_refused_section(engine),
         ]
     )
 
@@ -151,6 +153,18 @@ def _held_section(engine: Engine) -> list[str]:
     for hold in waiting:
         when = _when(hold.held_at)
         lines.append(f"  cycle {hold.cycle_id} ({when}): {hold.changes} changes; {hold.reason}")
+    return lines
+
+
+def _refused_section(engine: Engine) -> list[str]:
+    refused = Store(engine).refused_searches()
+    if not refused:
+        return []
+    lines = [
+        "",
+        f"Saved searches the registry refuses ({len(refused)}): fix them in watch.searches",
+    ]
+    lines += [f"  “{name}”: {error}" for name, error in sorted(refused.items())]
     return lines
 
 

@@ -20,11 +20,12 @@ class Router:
     everyone: tuple[str, ...]  # get every change ("" alone: the outbox, addressed to no one)
     routes: tuple[Route, ...] = ()
 
-    def recipients(self, nct_id: str, found_by: Collection[str]) -> tuple[str, ...]:
-        """Everyone, then each route's desk that wants this trial, without repeats."""
+    def recipients(self, nct_ids: Collection[str], found_by: Collection[str]) -> tuple[str, ...]:
+        """Everyone, then each route's desk that wants this trial (known by any of `nct_ids`:
+        its own, and those it was registered under before a merge), without repeats."""
         chosen = dict.fromkeys(self.everyone)
         for route in self.routes:
-            if nct_id in route.trials or not route.search_terms.isdisjoint(found_by):
+            if not route.trials.isdisjoint(nct_ids) or not route.search_terms.isdisjoint(found_by):
                 chosen.update(dict.fromkeys(route.recipients))
         return tuple(chosen)
 

@@ -102,28 +102,37 @@ class Store:
     def searches(self) -> dict[str, datetime | None]:
         """Each search that has set its baseline, with when it last ran without a date."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(searches.c.term, searches.c.last_full_at))
+            rows = conn.execute(
+                select(searches.c.term, searches.c.last_full_at).where(
+                    searches.c.baseline_at.is_not(None)
+                )
+            )
             return {row.term: row.last_full_at for row in rows}
 
     def complete_search(self, term: str, name: str, now: datetime, *, full: bool) -> None:
         """A search ran to its last page: from now on, what it finds first is news."""
         done = {"name": name, "refused": None} | ({"last_full_at": now} if full else {})
         with self.engine.begin() as conn:
-            exists = conn.execute(select(searches.c.term).where(searches.c.term == term)).first()
-            if exists is None:
+            row = conn.execute(select(searches.c.baseline_at).where(searches.c.term == term))
+            found = row.first()
+            if found is None:
                 conn.execute(insert(searches).values(term=term, baseline_at=now, **done))
             else:
-                conn.execute(update(searches).where(searches.c.term == term).values(done))
+                baseline = {"baseline_at": now} if found.baseline_at is None else {}
+                conn.execute(
+                    update(searches).where(searches.c.term == term).values(done | baseline)
+                )
 
-    def refuse_search(self, term: str, error: str) -> bool:
+    def refuse_search(self, term: str, name: str, error: str) -> bool:
         """The registry refused the search; kept for `status`. True when that is news (it
-        answered last time, or refused it for another reason). A search without its baseline
-        keeps nothing: its first complete run sets it."""
+        answered last time, or refused it for another reason)."""
         with self.engine.begin() as conn:
-            before = conn.execute(select(searches.c.refused).where(searches.c.term == term))
-            was = before.scalar()
-            conn.execute(update(searches).where(searches.c.term == term).values(refused=error))
-        return bool(was != error)
+            found = conn.execute(select(searches.c.refused).where(searches.c.term == term)).first()
+            if found is None:  # refused from the start: a row without a baseline
+                conn.execute(insert(searches).values(term=term, name=name, refused=error))
+            else:
+                conn.execute(update(searches).where(searches.c.term == term).values(refused=error))
+        return found is None or found.refused != error
 
     def refused_searches(self) -> dict[str, str]:
         """The searches the registry refused in their latest run, with its answer."""
@@ -142,12 +151,11 @@ class Store:
             return {row.nct_id: row.last_update_posted for row in conn.execute(query)}
 
     def watched_ids(self, configured: Sequence[str], terms: Iterable[str]) -> list[str]:
-        """The configured trials (each as the record it is listed under, once it became an
-        alias), then those the configured searches have found, no repeats."""
+        """The configured trials, then those the configured searches have found, each as the
+        record it is listed under once it became an alias, no repeats."""
         terms = list(terms)
         found: list[str] = []
         with self.engine.connect() as conn:
-            canonical = self._canonical(conn, configured)
             if terms:
                 found = list(
                     conn.execute(
@@ -157,7 +165,9 @@ class Store:
                         .order_by(search_hits.c.nct_id)
                     ).scalars()
                 )
-        return list(dict.fromkeys([*(canonical[i] for i in configured), *found]))
+            every = [*configured, *found]
+            canonical = self._canonical(conn, every)
+        return list(dict.fromkeys(canonical[i] for i in every))
 
     def read_in_full(self, nct_ids: Iterable[str], now: datetime) -> None:
         """These trials were just read in a way that would have noticed them vanish."""

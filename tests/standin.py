@@ -170,6 +170,11 @@ STUDIES_PARAMS = _words(
     "fields sort countTotal pageSize pageToken"
 )
 SINGLE_STUDY_PARAMS = frozenset({"format", "markupFormat", "fields"})
+# Search areas (a few of the spec's /studies/search-areas); AREA[X] with another X is refused.
+KNOWN_AREAS = frozenset(
+    {"Condition", "InterventionName", "BriefTitle", "OfficialTitle", "LastUpdatePostDate"}
+)
+
 # Fields of type `markup` (spec: their format follows markupFormat), by their path.
 MARKUP = (
     (*_STATUS, "whyStopped"),
@@ -347,6 +352,10 @@ def _parse_statuses(value: str) -> frozenset[str]:
 
 
 def _parse_term(term: str) -> tuple[str, ...]:
+    # The real API's answer to an area it does not know (cyanheads' tests record it).
+    for area in re.findall(r"AREA\[([^\]]*)\]", term):
+        if area not in KNOWN_AREAS:
+            raise BadRequest(f"Error parsing query in advanced filter: Unknown area name: `{area}`")
     if any(char in term for char in "()[]"):
         raise BadRequest("query.term: the stand-in supports plain words only")
     words = term.replace('"', " ").replace("-", " ").split()
@@ -508,6 +517,7 @@ class StandinRegistry:
         self._faults: deque[Fault] = deque()
         self._always: Fault | None = None
         self._cursors: dict[str, _Cursor] = {}
+        self._refresh_before: int | None = None
         # Caches for large registries, checked against len(studies); put/remove reset them.
         self._order: list[str] | None = None  # the ids in the order results come
         self._alias_count: tuple[int, int] | None = None
@@ -638,6 +648,18 @@ class StandinRegistry:
     def fail_always(self, fault: Fault | None) -> None:
         with self.lock:
             self._always = fault
+
+    def refresh_at_request(self, number: int) -> None:
+        """Refresh just before answering the `number`-th request from now (1: the next), as
+        the daily refresh can fall in the middle of a listing."""
+        with self.lock:
+            self._refresh_before = len(self.requests) + number
+
+    def _refresh_if_due(self) -> None:
+        with self.lock:
+            if self._refresh_before is not None and len(self.requests) + 1 >= self._refresh_before:
+                self._refresh_before = None
+                self.refresh()
 
     def expire_page_tokens(self) -> None:
         """Forget every page token handed out so far (the next use gets 400)."""
@@ -853,6 +875,7 @@ class _Handler(BaseHTTPRequestHandler):
             registry._leave()
 
     def _handle(self, registry: StandinRegistry) -> None:
+        registry._refresh_if_due()
         fault = registry._take_fault()
         time.sleep(registry.delay + (fault.seconds if fault is not None else 0.0))
         if fault is not None and fault.kind == "drop":
@@ -967,11 +990,21 @@ def study(nct_id: str, template: str = "ldn_nct04270877.json", **pieces: Any) ->
 
 
 def add_reference(
-    record: JSONObject, pmid: str, ref_type: str = "RESULT", citation: str | None = None
+    record: JSONObject, pmid: str | None, ref_type: str = "RESULT", citation: str | None = None
 ) -> JSONObject:
-    """Append a reference to the record (in place) and return the record."""
+    """Append a reference to the record (in place) and return the record; without a PMID, as
+    the registry lists a paper PubMed does not index."""
     references = record.setdefault(_PS, {}).setdefault("referencesModule", {})
-    entry: JSONObject = {"pmid": pmid, "type": ref_type}
+    entry: JSONObject = {"pmid": pmid, "type": ref_type} if pmid else {"type": ref_type}
     entry["citation"] = citation if citation is not None else f"Citation for PMID {pmid}."
     references.setdefault("references", []).append(entry)
     return record
+
+
+def add_retraction(record: JSONObject, pmid: str, notice: str, source: str) -> JSONObject:
+    """Attach a retraction notice to the record's reference `pmid` (in place), as NLM does."""
+    for entry in record[_PS]["referencesModule"]["references"]:
+        if entry.get("pmid") == pmid:
+            entry.setdefault("retractions", []).append({"pmid": notice, "source": source})
+            return record
+    raise KeyError(pmid)

@@ -18,7 +18,7 @@ from conftest import DANISH, FINAL
 from contract import check_request, check_response
 from standin import RecordedRequest, StandinRegistry, ldn_studies, load_fixture, study
 
-from monitor.config import RegistryConfig
+from monitor.config import RegistryConfig, RegistryTransport
 from monitor.registry import Page, RegistryClient, make_http_client
 
 API = "http://127.0.0.1:8080/api/v2"  # any host: the checker maps it onto the spec's server
@@ -176,12 +176,15 @@ CALLS: list[tuple[str, Call]] = [
 ]
 
 
-@pytest.fixture
-def client_requests(registry: StandinRegistry) -> list[RecordedRequest]:
-    """Every request the client sent making CALLS, against a registry holding more matching
-    studies than one page takes, so that later pages (with pageToken) are asked for too."""
+@pytest.fixture(params=list(RegistryTransport))
+def client_requests(
+    registry: StandinRegistry, request: pytest.FixtureRequest
+) -> list[RecordedRequest]:
+    """Every request the client sent making CALLS, through each transport (each writes the URL
+    on the wire itself), against a registry holding more matching studies than one page
+    takes, so that later pages (with pageToken) are asked for too."""
     registry.put_all(study(nct_id) for nct_id in MANY_IDS[::2])
-    config = RegistryConfig(base_url=registry.url, min_interval_seconds=0)
+    config = RegistryConfig(base_url=registry.url, min_interval_seconds=0, transport=request.param)
 
     async def go() -> None:
         async with make_http_client(config) as http:

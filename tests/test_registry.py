@@ -9,12 +9,30 @@ from typing import Any
 import pytest
 from standin import Fault, StandinRegistry, study
 
-from monitor.config import RegistryConfig
+from monitor.config import RegistryConfig, RegistryTransport
 from monitor.errors import LimitError, RegistryError
 from monitor.normalize import TRACKED_FIELDS
-from monitor.registry import MAX_URL_BYTES, Page, RegistryClient, make_http_client
+from monitor.registry import (
+    MAX_URL_BYTES,
+    Page,
+    RegistryClient,
+    RegistryRefused,
+    make_http_client,
+)
 
 UNRELATED = "biomcp_get_nct02576665_full_20260903.json"
+# Every test here runs through both transports (registry.transport): httpx's own, and urllib's.
+TRANSPORT = {"current": RegistryTransport.HTTPX}
+
+
+@pytest.fixture(autouse=True, params=list(RegistryTransport))
+def transport(request: pytest.FixtureRequest) -> RegistryTransport:
+    TRANSPORT["current"] = request.param
+    return TRANSPORT["current"]
+
+
+def config_of(reg: StandinRegistry, **settings: Any) -> RegistryConfig:
+    return RegistryConfig(base_url=reg.url, transport=TRANSPORT["current"], **settings)
 
 
 class Sleeps:
@@ -32,9 +50,7 @@ def client_run(
 ) -> tuple[list[Page], Sleeps]:
     """Run `work` with a client of the stand-in; sleeps are recorded, not slept."""
     sleeps = Sleeps()
-    config = RegistryConfig(
-        base_url=reg.url, min_interval_seconds=0, backoff_seconds=0.5, **settings
-    )
+    config = config_of(reg, min_interval_seconds=0, backoff_seconds=0.5, **settings)
 
     async def go() -> list[Page]:
         async with make_http_client(config) as http:
@@ -149,7 +165,7 @@ def test_version_gives_the_data_timestamp(registry: StandinRegistry) -> None:
     registry.data_timestamp = "2026-11-24T09:00:06"
 
     async def go() -> str | None:
-        config = RegistryConfig(base_url=registry.url, min_interval_seconds=0)
+        config = config_of(registry, min_interval_seconds=0)
         async with make_http_client(config) as http:
             return await RegistryClient(config, http).data_timestamp()
 
@@ -160,7 +176,7 @@ def test_requests_are_paced(registry: StandinRegistry) -> None:
     sleeps = Sleeps()
 
     async def go() -> None:
-        config = RegistryConfig(base_url=registry.url, min_interval_seconds=5)
+        config = config_of(registry, min_interval_seconds=5)
         async with make_http_client(config) as http:
             client = RegistryClient(config, http, sleep=sleeps)
             await client.data_timestamp()
@@ -182,3 +198,47 @@ def test_a_response_past_the_size_limit_stops_the_read(registry: StandinRegistry
 def test_a_listing_past_the_page_limit_stops(registry: StandinRegistry) -> None:
     with pytest.raises(LimitError, match=r"went past 1 pages \(registry.max_pages\)"):
         search(registry, "low dose naltrexone", page_size=1, max_pages=1)
+
+
+def version(reg: StandinRegistry, **settings: Any) -> tuple[str | None, Sleeps]:
+    """`/version` through a client of the stand-in; sleeps are recorded, not slept."""
+    sleeps = Sleeps()
+    config = config_of(reg, min_interval_seconds=0, backoff_seconds=0.5, **settings)
+
+    async def go() -> str | None:
+        async with make_http_client(config) as http:
+            return await RegistryClient(config, http, sleep=sleeps).data_timestamp()
+
+    return asyncio.run(go()), sleeps
+
+
+def test_a_403_is_tried_again_after_minutes_then_named_in_one_line(
+    registry: StandinRegistry,
+) -> None:
+    registry.fail_always(Fault.refused())
+    with pytest.raises(RegistryRefused) as caught:
+        version(registry, refused_retries=2, refused_backoff_seconds=120)
+    assert str(caught.value) == (
+        f"the registry refused this client (HTTP 403) at {registry.url}/version after 3 tries"
+        " over minutes; see README, Troubleshooting"
+    )
+    registry.fail_always(None)
+    registry.fail_next(Fault.refused())
+    stamp, sleeps = version(registry, refused_retries=2, refused_backoff_seconds=120)
+    assert stamp == registry.data_timestamp
+    assert sleeps.waits == [120]  # minutes, not the seconds a 503 gets
+
+
+def test_a_redirect_within_the_registry_is_followed(registry: StandinRegistry) -> None:
+    registry.fail_next(Fault.status(301, "", headers={"Location": "/api/v2/version"}))
+    stamp, _ = version(registry)
+    assert stamp == registry.data_timestamp
+
+
+def test_a_redirect_to_another_host_is_not_followed(registry: StandinRegistry) -> None:
+    elsewhere = "http://forged.example/api/v2/version"
+    registry.fail_next(Fault.status(302, "", headers={"Location": elsewhere}))
+    with pytest.raises(
+        RegistryError, match=r"to http://forged\.example: another host, not followed"
+    ):
+        version(registry)

@@ -106,9 +106,14 @@ def test_the_router_adds_desks_to_everyone_without_repeats() -> None:
             Route("LDN", ("ldn@example.org",), search_terms=frozenset({"low dose naltrexone"})),
         ),
     )
-    assert router.recipients(FINAL, set()) == ("editor@example.org", "fm@example.org")
-    assert router.recipients(DANISH, {"low dose naltrexone"}) == (
+    assert router.recipients({FINAL}, set()) == ("editor@example.org", "fm@example.org")
+    assert router.recipients({DANISH}, {"low dose naltrexone"}) == (
         "editor@example.org",
         "ldn@example.org",
     )
-    assert router.recipients(DANISH, set()) == ("editor@example.org",)
+    assert router.recipients({DANISH}, set()) == ("editor@example.org",)
+    # A record FINAL was merged into is FINAL's desk's business too.
+    assert router.recipients({"NCT06999999", FINAL}, set()) == (
+        "editor@example.org",
+        "fm@example.org",
+    )

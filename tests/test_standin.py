@@ -405,3 +405,19 @@ def test_a_refused_client_gets_403(registry: StandinRegistry, client: httpx.Clie
     response = client.get("/version")
     assert response.status_code == 403
     assert client.get("/version").status_code == 200
+
+
+def test_an_unknown_search_area_is_refused_as_the_registry_words_it(client: httpx.Client) -> None:
+    response = client.get("/studies", params={"query.term": "AREA[Bogus]fibromyalgia"})
+    assert response.status_code == 400
+    assert response.text == "Error parsing query in advanced filter: Unknown area name: `Bogus`"
+
+
+def test_a_refresh_can_fall_in_the_middle_of_a_listing(
+    registry: StandinRegistry, client: httpx.Client
+) -> None:
+    params = {"fields": "NCTId", "pageSize": "1"}
+    first = client.get("/studies", params=params).json()
+    registry.refresh_at_request(1)
+    again = client.get("/studies", params={**params, "pageToken": first["nextPageToken"]})
+    assert again.status_code == 400

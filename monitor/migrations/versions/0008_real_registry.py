@@ -29,10 +29,13 @@ def upgrade() -> None:
     with op.batch_alter_table("searches") as batch:
         batch.add_column(sa.Column("last_full_at", UTCDateTime))
         batch.add_column(sa.Column("refused", sa.Text))
+        batch.alter_column("baseline_at", existing_type=UTCDateTime, nullable=True)
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM searches WHERE baseline_at IS NULL")
     with op.batch_alter_table("searches") as batch:
+        batch.alter_column("baseline_at", existing_type=UTCDateTime, nullable=False)
         batch.drop_column("refused")
         batch.drop_column("last_full_at")
     with op.batch_alter_table("trials") as batch:
