@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 120  # seconds; a test that hangs without its guard (a trickling server) is caught
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,10 @@ GUARDS = [
         "a digest is marked sent only after the server accepted it",
         (
             (
-                "monitor/cycle.py",
-                "        where = await mailing.transport.deliver(message)\n",
-                "        out.deliveries.mark_sent(sending.delivery_id, out.clock(), '', '', '')\n"
-                "        where = await mailing.transport.deliver(message)\n",
+                "monitor/sending.py",
+                "        delivered = await mailing.transport.deliver(message)\n",
+                "        out.deliveries.mark_sent(sending.delivery_id, out.clock(), SentDigest('', '', ''))\n"
+                "        delivered = await mailing.transport.deliver(message)\n",
             ),
         ),
         ("tests/test_crash.py", "-k", "sqlite and before it accepts"),
@@ -93,7 +94,7 @@ GUARDS = [
         "a failed send gives its changes back",
         (
             (
-                "monitor/cycle.py",
+                "monitor/sending.py",
                 "        out.deliveries.release(sending.delivery_id, out.clock(), str(exc) or"
                 " type(exc).__name__)\n",
                 "",
@@ -192,6 +193,137 @@ GUARDS = [
         (("monitor/registry.py", "if len(content) > limit:", "if False:"),),
         ("tests/test_registry.py", "-k", "size_limit"),
     ),
+    Guard(
+        "a set a sender that died had claimed is sent again as it was, before newer news",
+        (
+            (
+                "monitor/deliveries.py",
+                ".where(dispatches.c.delivery_id == old).values(delivery_id=new)",
+                ".where(dispatches.c.delivery_id == old).values(delivery_id=None)",
+            ),
+            (
+                "monitor/deliveries.py",
+                "            taken.append(Sending(new, recipients, self._changes(conn, ids)))",
+                "            pass",
+            ),
+        ),
+        ("tests/test_crash.py", "-k", "resent and sqlite"),
+    ),
+    Guard(
+        "a recipient the mail server refused keeps their copy (or is named, if for good)",
+        (
+            (
+                "monitor/deliveries.py",
+                "            for refusal in refused:",
+                "            for refusal in ():",
+            ),
+        ),
+        ("tests/test_trust.py", "-k", "refused_for_now and sqlite"),
+    ),
+    Guard(
+        "NUL, bidi and escape characters are cleaned from registry text",
+        (
+            (
+                "monitor/normalize.py",
+                'flat = _WHITESPACE.sub(" ", _INVISIBLE.sub("", value)).strip()',
+                'flat = _WHITESPACE.sub(" ", value).strip()',
+            ),
+        ),
+        ("tests/test_trust.py", "-k", "nul_bidi and sqlite"),
+    ),
+    Guard(
+        "a record's id that is no NCT id is turned away",
+        (
+            (
+                "monitor/normalize.py",
+                "return cleaned if _NCT_ID.fullmatch(cleaned) else None",
+                "return cleaned",
+            ),
+        ),
+        ("tests/test_trust.py", "-k", "no_nct_id and sqlite"),
+    ),
+    Guard(
+        "one record the database refuses is turned away alone",
+        (
+            (
+                "monitor/poll.py",
+                "        except Unstorable:\n",
+                "        except ZeroDivisionError:\n",
+            ),
+        ),
+        ("tests/test_store.py", "-k", "refuses"),
+    ),
+    Guard(
+        "a record whose tracked fields all vanish is not news",
+        (
+            (
+                "monitor/store.py",
+                "hollow = [o.snapshot.nct_id for o in unique if _hollow(known, o.snapshot)]",
+                "hollow: list[str] = []",
+            ),
+        ),
+        ("tests/test_trust.py", "-k", "vanish and sqlite"),
+    ),
+    Guard(
+        "a disappearance is confirmed before it is news",
+        (("monitor/poll.py", "        if lacking:", "        if False:"),),
+        ("tests/test_trust.py", "-k", "empty_once and sqlite"),
+    ),
+    Guard(
+        "data older than data already read is not news",
+        (
+            (
+                "monitor/plan.py",
+                "if now is not None and before is not None and now < before:",
+                "if False:",
+            ),
+        ),
+        ("tests/test_trust.py", "-k", "backwards and sqlite"),
+    ),
+    Guard(
+        "redirects are followed only within the registry's origin",
+        (
+            (
+                "monitor/registry.py",
+                "        if (target.scheme, target.host, target.port) != (",
+                "        if False and (target.scheme, target.host, target.port) != (",
+            ),
+        ),
+        ("tests/test_trust.py", "-k", "redirect and sqlite"),
+    ),
+    Guard(
+        "one deadline bounds a whole request, body included",
+        (
+            (
+                "monitor/registry.py",
+                "async with asyncio.timeout(self._config.timeout_seconds):",
+                "async with asyncio.timeout(None):",
+            ),
+        ),
+        ("tests/test_trust.py", "-k", "trickles and sqlite"),
+    ),
+    Guard(
+        "SIGHUP stops the service gracefully",
+        (
+            (
+                "monitor/cli.py",
+                "(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)",
+                "(signal.SIGTERM, signal.SIGINT)",
+            ),
+        ),
+        ("tests/test_service.py", "-k", "SIGHUP and sqlite"),
+    ),
+    Guard(
+        "a send cancelled at shutdown is one line, not a traceback",
+        (
+            (
+                "monitor/schedule.py",
+                "        except asyncio.CancelledError:\n",
+                "        except ZeroDivisionError:\n",
+            ),
+        ),
+        ("tests/test_service.py", "-k", "cancelled_at and sqlite"),
+    ),
 ]
 
 
@@ -209,12 +341,25 @@ def try_guard(guard: Guard) -> tuple[bool, float]:
                 )
             path.write_text(current.replace(written, replacement, 1))
         started = time.monotonic()
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *guard.tests],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
+        try:
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-x",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    *guard.tests,
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            return True, time.monotonic() - started  # without its guard the test hangs: red
         return result.returncode != 0, time.monotonic() - started
     finally:
         for path, text in originals.items():

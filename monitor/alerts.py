@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.config import list_header
-from monitor.cycle import CycleResult, Outgoing
+from monitor.cycle import CycleResult
 from monitor.deliver import build_message
 from monitor.deliveries import OUTBOX
 from monitor.errors import DeliveryError
 from monitor.journal import NoticeKind
+from monitor.plan import PlanMode
 from monitor.render import render_message
+from monitor.sending import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ class Alerts:
         await self.notify_operators()
         await self.notify_hold()
         await self.notify_refused()
+        await self.notify_bounced()
+        await self.notify_stale()
         await self.quiet_week_note()
 
     async def notify_operators(self) -> NoticeKind | None:
@@ -122,6 +126,47 @@ class Alerts:
             return False
         recipients = ", ".join(email.ops_recipients)
         self.out.journal.record_notice(NoticeKind.REFUSED, result.cycle_id, now, recipients)
+        return True
+
+    async def notify_bounced(self) -> bool:
+        """Name to the operators the recipients the mail server refused for good this cycle:
+        they did not get their copy, and will not until the address is fixed; True once sent."""
+        email, result = self.out.config.email, self.result
+        if not result.bounced or email is None or not email.ops_recipients:
+            return False
+        now = self.out.clock()
+        notice = _Notice(
+            "ops_bounced",
+            {**self._common(now), "lines": list(result.bounced)},
+            email.ops_recipients,
+            f"<ops-bounced-{result.cycle_id}@trial-monitor>",
+        )
+        if not await self._send(notice, now):
+            return False
+        recipients = ", ".join(email.ops_recipients)
+        self.out.journal.record_notice(NoticeKind.BOUNCED, result.cycle_id, now, recipients)
+        return True
+
+    async def notify_stale(self) -> bool:
+        """Warn the operators, once, that the registry answered with older data than the
+        monitor had read (so it read nothing); True once sent."""
+        out, result = self.out, self.result
+        email = out.config.email
+        if result.stale is None or email is None or not email.ops_recipients:
+            return False
+        if out.journal.previous_mode(result.cycle_id) is PlanMode.STALE:
+            return False  # said when it began
+        now = out.clock()
+        notice = _Notice(
+            "ops_stale",
+            {**self._common(now), "reason": result.stale},
+            email.ops_recipients,
+            f"<ops-stale-{result.cycle_id}@trial-monitor>",
+        )
+        if not await self._send(notice, now):
+            return False
+        recipients = ", ".join(email.ops_recipients)
+        out.journal.record_notice(NoticeKind.STALE, result.cycle_id, now, recipients)
         return True
 
     async def quiet_week_note(self) -> bool:

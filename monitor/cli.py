@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import logging
 import os
-import re
 import signal
 import socket
 import sys
@@ -31,19 +30,12 @@ from monitor.alerts import Alerts
 from monitor.claims import Verdict
 from monitor.config import NCT_ID, Config, config_path
 from monitor.configfile import load_config
-from monitor.cycle import (
-    CycleDeps,
-    CycleResult,
-    Mailing,
-    Outgoing,
-    compose_digest,
-    deliver_pending,
-    run_cycle,
-)
+from monitor.cycle import CycleDeps, CycleResult, run_cycle
 from monitor.db import make_engine, migrate, require_current_schema, schema_revision
+from monitor.dberrors import database_error
 from monitor.deliver import OUTBOX_SENDER, OutboxTransport, SmtpTransport, build_message
 from monitor.deliveries import OUTBOX, Deliveries
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError, MonitorError, first_line
 from monitor.journal import Journal
 from monitor.lock import cycle_lock
 from monitor.logs import redact, setup_logging
@@ -52,6 +44,7 @@ from monitor.render import make_environment, render_message
 from monitor.reports import health, history_text, status_text
 from monitor.routing import Router
 from monitor.schedule import Service, make_trigger
+from monitor.sending import Mailing, Outgoing, compose_digest, deliver_pending
 from monitor.store import Store
 from monitor.verify import verdict_table, verify
 
@@ -77,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(str(exc))
         return EXIT_FAILED
     except SQLAlchemyError as exc:
-        _fail(f"database error: {_first_line(exc)}")
+        _fail(f"database error: {first_line(exc)}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         _fail("interrupted")
@@ -149,7 +142,9 @@ def run_command(config: Config, _args: argparse.Namespace) -> int:
         async def serve() -> None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            # SIGHUP (a closed terminal, a supervisor's reload) stops it as SIGTERM does: the
+            # config is read at start, so a restart is how a new one takes effect.
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.add_signal_handler(signum, stop.set)
             await service.serve(stop)
 
@@ -217,9 +212,13 @@ def send_test_command(config: Config, _args: argparse.Namespace) -> int:
     message_id = f"<test-{int(now.timestamp())}@trial-monitor>"
     message = build_message(rendered, email.sender, email.recipients, message_id, now)
     # One attempt: the operator wants the server's own answer now, not after the back-off.
-    answer = asyncio.run(SmtpTransport(replace(email, max_attempts=1)).deliver(message))
-    print(f"send-test: accepted for {', '.join(email.recipients)}; server answered {answer}")
-    return EXIT_OK
+    sent = asyncio.run(SmtpTransport(replace(email, max_attempts=1)).deliver(message))
+    refused = {r.recipient for r in sent.refused}
+    taken = [r for r in email.recipients if r not in refused]
+    print(f"send-test: accepted for {', '.join(taken)}; server answered {sent.where}")
+    for refusal in sent.refused:
+        _fail(f"send-test: the mail server refused {refusal}")
+    return EXIT_FAILED if refused else EXIT_OK
 
 
 def history_command(config: Config, args: argparse.Namespace) -> int:
@@ -269,11 +268,11 @@ def release_command(config: Config, args: argparse.Namespace) -> int:
             print(f"release: {count} held changes discarded; they will never be sent")
             return EXIT_OK
         stamp = out.journal.last_data_timestamp()
-        delivered, failures = asyncio.run(deliver_pending(out, None, stamp))
-    print(f"release: {count} held changes released; {_digests(delivered)} sent")
-    for failure in failures:
+        sent = asyncio.run(deliver_pending(out, None, stamp))
+    print(f"release: {count} held changes released; {_digests(sent.delivered)} sent")
+    for failure in sent.failures:
         _fail(f"{failure}; the changes are kept for the next cycle")
-    return EXIT_FAILED if failures else EXIT_OK
+    return EXIT_FAILED if sent.failures else EXIT_OK
 
 
 # -- the pieces the commands share ---------------------------------------------------------
@@ -290,6 +289,9 @@ def _database(config: Config, *, read_only: bool = False, schema: bool = True) -
         elif schema:
             require_current_schema(engine)
         yield engine
+    except SQLAlchemyError as exc:
+        # Every command that opens the database passes here: one line saying what to do.
+        raise database_error(exc, config.database.url) from exc
     finally:
         engine.dispose()
 
@@ -379,6 +381,8 @@ def _describe(result: CycleResult, config: Config) -> str:
     if result.held:
         parts.append(f"HELD for a look: {result.held}; see `trial-monitor preview`, then `release`")
     parts.extend(f"REFUSED: {line}" for line in result.refused_searches)
+    if result.stale:
+        parts.append(f"NOT READ: {result.stale}")
     return "check: " + "; ".join(parts)
 
 
@@ -398,11 +402,3 @@ def _now() -> datetime:
 
 def _fail(message: str) -> None:
     print(redact(f"trial-monitor: {message}"), file=sys.stderr)
-
-
-def _first_line(exc: SQLAlchemyError) -> str:
-    original = getattr(exc, "orig", None)
-    text = str(original if original is not None else exc).strip()
-    # A connection error may quote the URL; never its password.
-    text = re.sub(r"(//[^:/@\s]*):[^@\s]*@", r"\1:***@", text)
-    return text.splitlines()[0] if text else type(exc).__name__

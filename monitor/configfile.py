@@ -43,7 +43,7 @@ from monitor.config import (
     WatchConfig,
     default_outbox,
 )
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, without_password
 from monitor.models import PHASES, STATUSES, Category, Importance
 from monitor.routing import Route
 from monitor.schedule import make_trigger
@@ -164,7 +164,9 @@ def _database(table: Table, environ: Mapping[str, str]) -> DatabaseConfig:
     if environ.get(DATABASE_URL_ENV):
         url, key = environ[DATABASE_URL_ENV], DATABASE_URL_ENV
     if not re.match(r"(sqlite|postgresql)(\+\w+)?://", url):
-        raise ConfigError(f"{key} = {_redact_url(url)!r} is not a sqlite:/// or postgresql:// URL")
+        raise ConfigError(
+            f"{key} = {without_password(url)!r} is not a sqlite:/// or postgresql:// URL"
+        )
     password = _secret(environ, DATABASE_PASSWORD_ENV)
     if password:
         if not url.startswith("postgresql"):
@@ -408,8 +410,3 @@ def _password(environ: Mapping[str, str], username: str | None) -> str | None:
     if password and not username:
         raise ConfigError(f"{PASSWORD_ENV} is set but email.username is not")
     return password or None
-
-
-def _redact_url(url: str) -> str:
-    """A database URL may carry a password; error messages must not."""
-    return re.sub(r"(//[^:/@]*):[^@]*@", r"\1:***@", url)

@@ -1,7 +1,8 @@
 """The database: its engine, its tables, and their migrations (Alembic).
 
 SQLite (the default, one file) and PostgreSQL are both first-class; nothing outside this module
-and store.py knows which one is in use.
+and store.py knows which one is in use. `database_error` turns a failure of either into the one
+line an operator reads: what is wrong with the database and what to do about it.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, ExceptionContext
 from sqlalchemy.types import TypeDecorator
 
+from monitor.dberrors import database_error
 from monitor.errors import StoreError
 
 
@@ -176,6 +178,9 @@ dispatches = Table(
     Column("change_id", Integer, ForeignKey("changes.id"), primary_key=True),
     Column("recipient", String(320), primary_key=True),  # "" = the outbox, addressed to no one
     Column("delivery_id", Integer, ForeignKey("deliveries.id")),
+    # Revision 0009: the mail server's answer when it refused this recipient for good (their
+    # copy is not sent again); None when delivered, or not yet.
+    Column("refused", Text),
     Index("ix_dispatches_delivery_id", "delivery_id"),
 )
 
@@ -230,14 +235,25 @@ holds = Table(
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True)
+        engine = _sqlite_engine(url)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+
+    # A driver that decodes text itself raises UnicodeDecodeError, which SQLAlchemy passes on
+    # unwrapped; only here is it known to come from the database's rows and not from a bug.
+    @event.listens_for(engine, "handle_error")
+    def _undecodable(context: ExceptionContext) -> BaseException | None:
+        if isinstance(context.original_exception, UnicodeDecodeError):
+            return database_error(context.original_exception, url)
+        return None
+
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:
     path = url.split("///", 1)[1] if "///" in url else ""
     if path and not path.startswith(":"):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(Path(path).absolute().parent)
     engine = create_engine(url, connect_args={"timeout": 60})
 
     # pysqlite's own transaction handling starts transactions lazily, which lets two processes
@@ -256,6 +272,22 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"the database folder {folder} cannot be created ({_os_reason(exc)}): create it, or"
+            " set database.url to a folder the monitor's user can write"
+        ) from exc
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        return "a file is in the way of the folder or of one above it"
+    return (exc.strerror or type(exc).__name__).lower()
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (the newest by default); a no-op when it is there."""
     config = _alembic_config()
@@ -267,6 +299,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
         try:
             with conn.begin():
+                _refuse_newer(MigrationContext.configure(conn).get_current_revision())
                 config.attributes["connection"] = conn
                 command.upgrade(config, revision)
                 if sqlite:
@@ -289,11 +322,25 @@ def schema_revision(engine: Engine) -> tuple[str | None, str]:
 
 def require_current_schema(engine: Engine) -> None:
     current, head = schema_revision(engine)
+    _refuse_newer(current)
     if current != head:
         raise StoreError(
             f"the database is at schema revision {current or 'none'}, this version needs {head}:"
             " run `trial-monitor migrate` (or set database.auto_migrate = true)"
         )
+
+
+def _refuse_newer(current: str | None) -> None:
+    """A revision this code has no script for was stamped by a newer monitor (Alembic would
+    only say that it cannot locate it); going on would mangle the newer schema."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    if current is None or current in {s.revision for s in script.walk_revisions()}:
+        return
+    raise StoreError(
+        f"the database is at schema revision {current}, newer than this version knows"
+        f" (newest {script.get_current_head()}): run the newer trial-monitor, or restore a"
+        " backup taken before it"
+    )
 
 
 def _alembic_config() -> AlembicConfig:

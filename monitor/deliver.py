@@ -14,6 +14,7 @@ import logging
 import os
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -31,11 +32,36 @@ log = logging.getLogger(__name__)
 OUTBOX_SENDER = "trial-monitor <trial-monitor@localhost>"
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A recipient the mail server would not take (its answer to RCPT TO)."""
+
+    recipient: str
+    code: int
+    message: str
+
+    @property
+    def permanent(self) -> bool:
+        return self.code >= 500
+
+    def __str__(self) -> str:
+        return f"{self.recipient}: {self.code} {self.message}"
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Where a message went, and which recipients the server refused while it took it for the
+    others (their copies are not delivered)."""
+
+    where: str
+    refused: tuple[Refusal, ...] = ()
+
+
 class Transport(Protocol):
     name: str
 
-    async def deliver(self, message: EmailMessage) -> str:
-        """Deliver the message; return where it went (server answer, or file path)."""
+    async def deliver(self, message: EmailMessage) -> Delivered:
+        """Deliver the message; say where it went (server answer, or file path)."""
         ...
 
 
@@ -80,7 +106,7 @@ class OutboxTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def deliver(self, message: EmailMessage) -> str:
+    async def deliver(self, message: EmailMessage) -> Delivered:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         digest = str(message["Message-ID"]).strip("<>").split(".", 1)[0][:12]
         path = self.folder / f"digest-{stamp}-{digest}.eml"
@@ -92,7 +118,7 @@ class OutboxTransport:
             os.replace(partial, path)
         except OSError as exc:
             raise DeliveryError(f"cannot write to outbox {self.folder}: {exc.strerror}") from None
-        return str(path)
+        return Delivered(str(path))
 
 
 class SmtpTransport:
@@ -113,7 +139,7 @@ class SmtpTransport:
                 ", and so does the login" if config.username else "",
             )
 
-    async def deliver(self, message: EmailMessage) -> str:
+    async def deliver(self, message: EmailMessage) -> Delivered:
         config = self._config
         for attempt in range(1, config.max_attempts + 1):
             try:
@@ -126,7 +152,7 @@ class SmtpTransport:
                 await self._sleep(wait)
         raise AssertionError("unreachable: max_attempts >= 1")
 
-    async def _send_once(self, message: EmailMessage) -> str:
+    async def _send_once(self, message: EmailMessage) -> Delivered:
         config = self._config
         where = f"{config.host}:{config.port}"
         use_tls, start_tls = _tls(config.security)
@@ -155,11 +181,14 @@ class SmtpTransport:
             ) from None
         except (aiosmtplib.SMTPException, ssl.SSLError, OSError) as exc:
             raise DeliveryError(f"mail server {where}: {_describe(exc)}") from None
-        if errors:
-            # Some recipients took it; the rest are named in the log, not retried (that would
-            # send the others a second copy).
-            log.warning("mail server %s refused some recipients: %s", where, errors)
-        return f"{where}: {answer}"
+        refused = tuple(
+            Refusal(recipient, reply.code, reply.message) for recipient, reply in errors.items()
+        )
+        for refusal in refused:
+            # The others took it; the caller keeps this recipient's copy for later (or reports
+            # it, when the refusal is permanent), never sends the others a second one.
+            log.warning("mail server %s refused %s", where, refusal)
+        return Delivered(f"{where}: {answer}", refused)
 
 
 def _tls(security: Security) -> tuple[bool, bool]:

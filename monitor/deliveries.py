@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from monitor.db import changes, deliveries, dispatches, holds, search_hits
 from monitor.db import trials as trials_table
+from monitor.deliver import Refusal
 from monitor.errors import StoreError
 from monitor.models import PendingChange
 from monitor.routing import Router
@@ -45,6 +46,15 @@ class DeliveryState(StrEnum):
     SENT = "sent"  # the mail server accepted it (or it is in the outbox)
     FAILED = "failed"  # refused or unreachable: its changes were given back
     ABANDONED = "abandoned"  # its sender died: its changes were given back
+
+
+@dataclass(frozen=True)
+class SentDigest:
+    """What a sent digest was: its subject, Message-ID, and where it went."""
+
+    subject: str
+    message_id: str
+    location: str
 
 
 @dataclass(frozen=True)
@@ -117,13 +127,17 @@ class Deliveries:
         self, router: Router, now: datetime, transport: str, cycle_id: int | None
     ) -> list[Sending]:
         """Address new changes, then claim every unsent one: one Sending per group of
-        recipients who get the same changes (so one message each, To: all of them)."""
+        recipients who get the same changes (so one message each, To: all of them). First come
+        the sets that senders which stopped had claimed, each sent again exactly as it was: the
+        same changes to the same people, so the same Message-ID, which lets a receiving system
+        drop the copy if the first one had reached it."""
         for _ in range(RETRIES):
             try:
                 with _CLAIMING, self.engine.begin() as conn:
                     self._address(conn, router)
-                    self._expire_stale(conn, now)
-                    sendings = self._claim(_Round(conn, now, transport, cycle_id), router)
+                    round_ = _Round(conn, now, transport, cycle_id)
+                    # What a dead sender claimed goes first, exactly as it was.
+                    sendings = self._take_over(round_, router) + self._claim(round_, router)
                     _SENDING.update(s.delivery_id for s in sendings)
                 return sendings
             except (_Conflict, IntegrityError):
@@ -178,8 +192,23 @@ class Deliveries:
 
     def _claim_group(self, round_: _Round, ids: list[int], recipients: tuple[str, ...]) -> Sending:
         conn = round_.conn
-        delivery_id = int(
-            conn.execute(
+        delivery_id = self._open_delivery(round_, recipients)
+        claimed = conn.execute(
+            update(dispatches)
+            .where(
+                dispatches.c.delivery_id.is_(None),
+                dispatches.c.change_id.in_(ids),
+                dispatches.c.recipient.in_(recipients),
+            )
+            .values(delivery_id=delivery_id)
+        )
+        if claimed.rowcount != len(ids) * len(recipients):
+            raise _Conflict(delivery_id)
+        return Sending(delivery_id, recipients, self._changes(conn, ids))
+
+    def _open_delivery(self, round_: _Round, recipients: Sequence[str]) -> int:
+        return int(
+            round_.conn.execute(
                 insert(deliveries)
                 .values(
                     started_at=round_.now,
@@ -192,41 +221,52 @@ class Deliveries:
                 .returning(deliveries.c.id)
             ).scalar_one()
         )
-        claimed = conn.execute(
-            update(dispatches)
-            .where(
-                dispatches.c.delivery_id.is_(None),
-                dispatches.c.change_id.in_(ids),
-                dispatches.c.recipient.in_(recipients),
-            )
-            .values(delivery_id=delivery_id)
-        )
-        if claimed.rowcount != len(ids) * len(recipients):
-            raise _Conflict(delivery_id)
-        found = conn.execute(select(changes).where(changes.c.id.in_(ids)).order_by(changes.c.id))
-        pending = tuple(pending_from_row(row) for row in found.mappings())
-        return Sending(delivery_id, recipients, pending)
 
-    def _expire_stale(self, conn: Connection, now: datetime) -> None:
-        """Give back the claims of senders that stopped: old ones, and at once those of a
-        process on this host that no longer runs (or ran before this one, as PID 1 of a
-        restarted container did)."""
+    def _changes(self, conn: Connection, ids: Sequence[int]) -> tuple[PendingChange, ...]:
+        found = conn.execute(select(changes).where(changes.c.id.in_(ids)).order_by(changes.c.id))
+        return tuple(pending_from_row(row) for row in found.mappings())
+
+    def _take_over(self, round_: _Round, router: Router) -> list[Sending]:
+        """The claims of senders that stopped (old ones, and at once those of a process on
+        this host that no longer runs, or ran before this one, as PID 1 of a restarted
+        container did), each moved whole to a new delivery of this process."""
+        conn, now = round_.conn, round_.now
         sending = select(deliveries.c.id, deliveries.c.started_at, deliveries.c.claimed_by).where(
             deliveries.c.state == DeliveryState.SENDING.value
         )
-        stale_ids = [
+        stale = [
             row.id
             for row in conn.execute(sending)
             if row.started_at < now - STALE_CLAIM or _gone(row.id, row.claimed_by)
         ]
-        if stale_ids:
-            log.warning("re-queueing the changes of abandoned deliveries %s", stale_ids)
-            self._give_back(conn, stale_ids)
-            conn.execute(
+        order = {r: i for i, r in enumerate(router.order)}
+        taken = []
+        for old in stale:
+            ended = conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id.in_(stale_ids))
+                .where(deliveries.c.id == old, deliveries.c.state == DeliveryState.SENDING.value)
                 .values(state=DeliveryState.ABANDONED.value, finished_at=now)
             )
+            if ended.rowcount != 1:
+                raise _Conflict(old)  # another process took it over first
+            rows = conn.execute(
+                select(dispatches.c.change_id, dispatches.c.recipient).where(
+                    dispatches.c.delivery_id == old
+                )
+            ).all()
+            if not rows:
+                continue
+            recipients = tuple(
+                sorted({r.recipient for r in rows}, key=lambda r: (order.get(r, len(order)), r))
+            )
+            new = self._open_delivery(round_, recipients)
+            conn.execute(
+                update(dispatches).where(dispatches.c.delivery_id == old).values(delivery_id=new)
+            )
+            log.warning("sending again, as it was, the digest of abandoned delivery %d", old)
+            ids = sorted({r.change_id for r in rows})
+            taken.append(Sending(new, recipients, self._changes(conn, ids)))
+        return taken
 
     def _give_back(self, conn: Connection, delivery_ids: Sequence[int]) -> None:
         conn.execute(
@@ -236,8 +276,14 @@ class Deliveries:
         )
 
     def mark_sent(
-        self, delivery_id: int, now: datetime, subject: str, message_id: str, location: str
+        self,
+        delivery_id: int,
+        now: datetime,
+        sent: SentDigest,
+        refused: Sequence[Refusal] = (),
     ) -> None:
+        """The server took the message. A recipient it refused for now gets their copy back
+        for the next delivery; one it refused for good keeps the refusal, for the operators."""
         _SENDING.discard(delivery_id)
         with self.engine.begin() as conn:
             conn.execute(
@@ -246,11 +292,31 @@ class Deliveries:
                 .values(
                     state=DeliveryState.SENT.value,
                     finished_at=now,
-                    subject=subject,
-                    message_id=message_id,
-                    location=location,
+                    subject=sent.subject,
+                    message_id=sent.message_id,
+                    location=sent.location,
                 )
             )
+            for refusal in refused:
+                mine = (dispatches.c.delivery_id == delivery_id) & (
+                    dispatches.c.recipient == refusal.recipient
+                )
+                values = {"refused": str(refusal)} if refusal.permanent else {"delivery_id": None}
+                conn.execute(update(dispatches).where(mine).values(values))
+
+    def refused_recipients(self) -> dict[str, tuple[str, int]]:
+        """Recipients the mail server refused for good: its latest answer, and how many
+        changes they did not get."""
+        query = (
+            select(dispatches.c.recipient, dispatches.c.refused, dispatches.c.change_id)
+            .where(dispatches.c.refused.is_not(None))
+            .order_by(dispatches.c.change_id)
+        )
+        found: dict[str, tuple[str, int]] = {}
+        with self.engine.connect() as conn:
+            for recipient, answer, _ in conn.execute(query):
+                found[recipient] = (answer, found.get(recipient, ("", 0))[1] + 1)
+        return found
 
     def release(self, delivery_id: int, now: datetime, error: str) -> None:
         """The send failed: its changes wait for the next delivery."""

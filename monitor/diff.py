@@ -77,6 +77,33 @@ def _papers(old: Snapshot, new: Snapshot) -> list[Change]:
     return changes
 
 
+def hollow(old: Snapshot, new: Snapshot) -> bool:
+    """Whether `new` lost, at once, every tracked field `old` had besides its id and status:
+    the mark of a partial answer (seen: a record with only its status), not of news."""
+    if not (old.found and new.found):
+        return False
+    had = [name for name in _CONTENT if _present(getattr(old, name))]
+    return bool(had) and not any(_present(getattr(new, name)) for name in _CONTENT)
+
+
+# The tracked fields besides the id and the status.
+_CONTENT = (
+    "title",
+    "enrollment_count",
+    "enrollment_type",
+    "primary_completion_date",
+    "primary_completion_type",
+    "last_update_posted",
+    "publications",
+    "phases",
+    "completion_date",
+)
+
+
+def _present(value: object) -> bool:
+    return value is not None and value != ()
+
+
 def new_trial(snapshot: Snapshot, search_name: str) -> Change:
     """A trial a saved search found for the first time."""
     return Change(

@@ -1,5 +1,7 @@
 """The monitor's error tree. Library exceptions are translated into these where they enter."""
 
+import re
+
 
 class MonitorError(Exception):
     """Base of every error the monitor expects and reports in one line."""
@@ -18,7 +20,8 @@ class LimitError(RegistryError):
 
 
 class StoreError(MonitorError):
-    """The database could not be used (unreachable, locked, or not at the expected schema)."""
+    """The database could not be used (unreachable, locked, full, damaged, not writable, or not
+    at a schema this version can use); db.database_error words the driver's failures."""
 
 
 class DeliveryError(MonitorError):
@@ -27,3 +30,16 @@ class DeliveryError(MonitorError):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message on one line, for an error line: its driver's own when it wraps
+    one, and never the password a URL in it may carry."""
+    original = getattr(exc, "orig", None) or exc
+    text = without_password(str(original).strip())
+    return text.splitlines()[0] if text else type(original).__name__
+
+
+def without_password(text: str) -> str:
+    """A text quoting a database URL (`postgresql://user:secret@host/db`), its password hidden."""
+    return re.sub(r"(//[^:/@\s]*):[^@\s]*@", r"\1:***@", text)

@@ -24,6 +24,8 @@ class NoticeKind(StrEnum):
     RECOVERED = "recovered"  # to the operators, when a cycle succeeds again
     QUIET = "quiet"  # to the readers, after a week without a digest
     REFUSED = "refused"  # to the operators, when the registry starts refusing a saved search
+    STALE = "stale"  # to the operators, when the registry starts answering with older data
+    BOUNCED = "bounced"  # to the operators, naming recipients the mail server refused for good
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,10 @@ class Journal:
             return conn.execute(select(func.max(cycles.c.data_timestamp))).scalar()
 
     def history(self) -> History:
-        """What the planner needs of earlier good cycles."""
-        ok = cycles.c.outcome == Outcome.OK.value
+        """What the planner needs of earlier good cycles (a stale one read nothing)."""
+        ok = (cycles.c.outcome == Outcome.OK.value) & (
+            cycles.c.mode.is_(None) | (cycles.c.mode != PlanMode.STALE.value)
+        )
         with self.engine.connect() as conn:
             last = conn.execute(
                 select(cycles.c.started_at, cycles.c.data_timestamp)
@@ -114,6 +118,17 @@ class Journal:
                     case unknown:
                         assert_never(unknown)
         return count
+
+    def previous_mode(self, cycle_id: int) -> PlanMode | None:
+        """How the finished cycle before this one read the registry."""
+        with self.engine.connect() as conn:
+            mode = conn.execute(
+                select(cycles.c.mode)
+                .where(cycles.c.id < cycle_id, cycles.c.finished_at.is_not(None))
+                .order_by(cycles.c.id.desc())
+                .limit(1)
+            ).scalar()
+        return PlanMode(mode) if mode else None
 
     def last_ok_started(self) -> datetime | None:
         with self.engine.connect() as conn:

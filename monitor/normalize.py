@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from monitor.models import (
+    PHASES,
     RESULT_REFERENCE_TYPES,
     Observation,
     Publication,
@@ -46,6 +47,16 @@ TRACKED_FIELDS = (
 )
 
 _WHITESPACE = re.compile(r"\s+")
+# What must never reach a database or an email: control characters (NUL among them, which
+# PostgreSQL refuses in text), bidi overrides that reorder what a reader sees, and lone
+# surrogates, which no encoding can store.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
+# Lengths as the registry bounds them (briefTitle 300, whyStopped 250 characters; a citation is
+# allowed more), so that no value outgrows its column.
+TITLE_CHARS, WHY_STOPPED_CHARS, CITATION_CHARS = 300, 250, 4000
+STATUS_CHARS, TYPE_CHARS = 40, 20
 # A record's own id is always NCT and eight digits; anything else never reaches the store.
 _NCT_ID = re.compile(r"NCT\d{8}")
 _PMID = re.compile(r"\d{1,9}")
@@ -53,8 +64,18 @@ _DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 _ENUM = re.compile(r"[A-Z][A-Z0-9_]{0,40}")
 
 
-class IncompleteRecord(ValueError):
-    """The record lacks the fields that define a trial."""
+class RejectedRecord(ValueError):
+    """A record the monitor will not store: it names the record and why."""
+
+
+class IncompleteRecord(RejectedRecord):
+    """The record lacks the fields that define a trial (its NCT id, its overall status): the
+    mark of a partial answer or a changed format, which the sanity gate watches for."""
+
+
+class InvalidRecord(RejectedRecord):
+    """The record has those fields, but not as the API defines them (an NCT id that is no NCT
+    id, a status that is no status): one bad record, turned away on its own."""
 
 
 def study_id(study: object) -> str | None:
@@ -71,26 +92,32 @@ def _nct_id(value: object) -> str | None:
 
 
 def normalize(study: object) -> Observation:
-    nct_id = study_id(study)
-    status = _enum(_path(study, "protocolSection", "statusModule", "overallStatus"))
-    if nct_id is None or status is None:
-        raise IncompleteRecord(f"record {nct_id or '(no valid NCT id)'} has no overall status")
+    given_id = _path(study, "protocolSection", "identificationModule", "nctId")
+    given_status = _path(study, "protocolSection", "statusModule", "overallStatus")
+    if given_id is None or given_status is None:
+        name = given_id if isinstance(given_id, str) and given_id else "(no NCT id)"
+        raise IncompleteRecord(f"record {_shown(name)} has no NCT id or no overall status")
+    nct_id, status = study_id(study), _enum(given_status)
+    if nct_id is None:
+        raise InvalidRecord(f"a record's NCT id {_shown(given_id)} is not an NCT id")
+    if status is None:
+        raise InvalidRecord(f"record {nct_id}'s status {_shown(given_status)} is not a status")
     identification = _path(study, "protocolSection", "identificationModule")
     status_module = _path(study, "protocolSection", "statusModule")
     enrollment = _path(study, "protocolSection", "designModule", "enrollmentInfo")
     completion = _path(status_module, "primaryCompletionDateStruct")
     snapshot = Snapshot(
         nct_id=nct_id,
-        title=_text(_path(identification, "briefTitle")),
+        title=_text(_path(identification, "briefTitle"), TITLE_CHARS),
         status=status,
         last_known_status=_enum(_path(status_module, "lastKnownStatus")),
-        why_stopped=_text(_path(status_module, "whyStopped")),
+        why_stopped=_text(_path(status_module, "whyStopped"), WHY_STOPPED_CHARS),
         enrollment_count=_count(_path(enrollment, "count")),
-        enrollment_type=_enum(_path(enrollment, "type")),
+        enrollment_type=_enum(_path(enrollment, "type"), TYPE_CHARS),
         has_results=_path(study, "hasResults") is True,
         results_first_posted=_date(_path(status_module, "resultsFirstPostDateStruct", "date")),
         primary_completion_date=_date(_path(completion, "date")),
-        primary_completion_type=_enum(_path(completion, "type")),
+        primary_completion_type=_enum(_path(completion, "type"), TYPE_CHARS),
         last_update_posted=_date(_path(status_module, "lastUpdatePostDateStruct", "date")),
         publications=_publications(
             _path(study, "protocolSection", "referencesModule", "references")
@@ -99,8 +126,24 @@ def normalize(study: object) -> Observation:
         completion_date=_date(_path(status_module, "completionDateStruct", "date")),
         aliases=_aliases(_path(identification, "nctIdAliases"), nct_id),
     )
+    return Observation(snapshot=snapshot, raw=_raw(study))
+
+
+def _raw(study: object) -> str:
+    """The record as received, for the history; ASCII-escaped only when it holds something
+    (a lone surrogate) that UTF-8 cannot store."""
     raw = json.dumps(study, ensure_ascii=False, separators=(",", ":"))
-    return Observation(snapshot=snapshot, raw=raw)
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = json.dumps(study, ensure_ascii=True, separators=(",", ":"))
+    return raw
+
+
+def _shown(value: object) -> str:
+    """A value for a log line: quoted, cleaned and short, whatever the registry put in it."""
+    text = _INVISIBLE.sub("", repr(value))
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _path(node: object, *keys: str) -> Any:
@@ -111,16 +154,18 @@ def _path(node: object, *keys: str) -> Any:
     return node
 
 
-def _text(value: object, limit: int = 2000) -> str | None:
-    """Registry text on one line: titles may carry CR/LF, which must never reach a header."""
+def _text(value: object, limit: int) -> str | None:
+    """Registry text on one line, cleaned and bounded: titles may carry CR/LF, which must never
+    reach a header, and anything may carry NUL or a bidi override."""
     if not isinstance(value, str):
         return None
-    flat = _WHITESPACE.sub(" ", value).strip()
-    return flat[:limit] or None
+    flat = _WHITESPACE.sub(" ", _INVISIBLE.sub("", value)).strip()
+    return flat[:limit].rstrip() or None
 
 
-def _enum(value: object) -> str | None:
-    return value if isinstance(value, str) and _ENUM.fullmatch(value) else None
+def _enum(value: object, limit: int = STATUS_CHARS) -> str | None:
+    ok = isinstance(value, str) and len(value) <= limit and _ENUM.fullmatch(value)
+    return value if ok and isinstance(value, str) else None
 
 
 def _date(value: object) -> str | None:
@@ -134,10 +179,11 @@ def _count(value: object) -> int | None:
 
 
 def _phases(value: object) -> str | None:
+    """The API's phases, each once: at most "NA|EARLY_PHASE1|…|PHASE4"."""
     if not isinstance(value, list):
         return None
-    phases = [p for p in value if isinstance(p, str) and _ENUM.fullmatch(p)]
-    return "|".join(phases) or None
+    known = [p for p in value if isinstance(p, str) and p in PHASES]
+    return "|".join(dict.fromkeys(known)) or None
 
 
 def _aliases(values: object, nct_id: str) -> tuple[str, ...]:
@@ -157,7 +203,7 @@ def _publications(references: object) -> tuple[Publication, ...]:
         if kind not in RESULT_REFERENCE_TYPES:
             continue
         pmid = _pmid(_path(reference, "pmid"))
-        citation = _text(_path(reference, "citation"), limit=4000) or ""
+        citation = _text(_path(reference, "citation"), CITATION_CHARS) or ""
         if pmid is None and not citation:
             continue
         publication = Publication(pmid, kind, citation, _retractions(reference))

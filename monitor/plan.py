@@ -1,7 +1,8 @@
 """How much of the registry a cycle reads: nothing, what changed, or everything. Pure.
 
 - Nothing, when the registry's data timestamp is the one the last good cycle saw: the registry
-  refreshes once a day, so most polls can stop at /version.
+  refreshes once a day, so most polls can stop at /version. Nothing either when it is older than
+  data already read: a stale answer is not news, and its revert would be mailed twice.
 - Everything on the first cycle: it sets the baseline.
 - Otherwise what changed: studies updated since the day of the registry's data timestamp that
   the last good cycle read, less a safety margin of days. The registry's own clock, not this
@@ -26,6 +27,9 @@ class PlanMode(StrEnum):
     FULL = "full"
     INCREMENTAL = "incremental"
     UNCHANGED = "unchanged"
+    # The registry answered with data older than data already read (a stale replica, a
+    # rollback): nothing is read, so that no revert is mailed as news, and no news twice.
+    STALE = "stale"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,13 @@ def plan_cycle(history: History, data_timestamp: str | None, polling: PollingCon
         return Plan(PlanMode.FULL, reason="first cycle")
     if data_timestamp is not None and data_timestamp == history.last_ok_data_timestamp:
         return Plan(PlanMode.UNCHANGED, reason=f"registry data unchanged since {data_timestamp}")
+    now, before = _moment(data_timestamp), _moment(history.last_ok_data_timestamp)
+    if now is not None and before is not None and now < before:
+        return Plan(
+            PlanMode.STALE,
+            reason=f"the registry's data ({data_timestamp}) is older than data already read"
+            f" ({history.last_ok_data_timestamp}); nothing read",
+        )
     read = _day(history.last_ok_data_timestamp) or history.last_ok_started.date()
     since = read - timedelta(days=polling.margin_days)
     return Plan(
@@ -57,7 +68,14 @@ def plan_cycle(history: History, data_timestamp: str | None, polling: PollingCon
 
 def _day(data_timestamp: str | None) -> date | None:
     """The day of a data timestamp ("2026-11-24T09:00:06"), if it reads as one."""
+    moment = _moment(data_timestamp)
+    return moment.date() if moment else None
+
+
+def _moment(data_timestamp: str | None) -> datetime | None:
     try:
-        return datetime.fromisoformat(data_timestamp).date() if data_timestamp else None
+        moment = datetime.fromisoformat(data_timestamp) if data_timestamp else None
     except ValueError:
         return None
+    # The spec gives no zone (it is UTC); a zone, if one comes, must not break comparisons.
+    return moment.replace(tzinfo=None) if moment else None

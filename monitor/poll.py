@@ -26,11 +26,11 @@ from typing import assert_never
 from monitor.config import Config, SearchConfig
 from monitor.errors import LimitError
 from monitor.models import Change, Observation, Snapshot
-from monitor.normalize import IncompleteRecord, normalize, study_id
+from monitor.normalize import IncompleteRecord, RejectedRecord, normalize, study_id
 from monitor.plan import Plan, PlanMode
 from monitor.registry import LISTING_FIELDS, Page, QueryRefused, RegistryClient
 from monitor.schedule import cycles_within
-from monitor.store import SearchContext, Store
+from monitor.store import Recorded, SearchContext, Store, Unstorable
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ class Reading:
     trials_checked: int = 0
     changes_found: int = 0
     rejected: set[str] = field(default_factory=set)  # ids (or positions) of records turned away
+    incomplete: set[str] = field(
+        default_factory=set
+    )  # of those, the ones missing their id or status
     watched: int = 0
     changed: set[str] = field(default_factory=set)  # trials with a change this cycle
     refused_searches: list[str] = field(default_factory=list)  # one line each, for operators
@@ -69,16 +72,20 @@ class Reading:
         for study in page:
             try:
                 observations.append(normalize(study))
-            except IncompleteRecord as exc:
+            except RejectedRecord as exc:
                 # The same broken record may come from a search and from its id: count it once.
-                self.rejected.add(study_id(study) or f"record {len(self.rejected) + 1} without id")
+                name = study_id(study) or f"record {len(self.rejected) + 1} without a valid id"
+                self.rejected.add(name)
+                if isinstance(exc, IncompleteRecord):
+                    self.incomplete.add(name)
                 log.warning("skipped a registry record: %s", exc)
         return observations
 
     def record(
         self, observations: Sequence[Observation], search: SearchContext | None = None
     ) -> None:
-        """Store a page of observations and count what they revealed."""
+        """Store a page of observations and count what they revealed. A page the database
+        refuses is stored record by record: one bad record never stops the others."""
         if not observations:
             return
         limit = self.config.registry.max_records_per_cycle
@@ -87,9 +94,26 @@ class Reading:
                 f"this cycle passed {limit:,} records (registry.max_records_per_cycle); "
                 "stopped there"
             )
-        found = self.store.record(self.cycle_id, observations, self.clock(), search)
         self.trials_checked += len(observations)
-        self.found(found)
+        try:
+            self._keep(self.store.record(self.cycle_id, observations, self.clock(), search))
+        except Unstorable:
+            for observation in observations:
+                try:
+                    recorded = self.store.record(self.cycle_id, [observation], self.clock(), search)
+                except Unstorable as exc:
+                    self.reject(observation.snapshot.nct_id, f"the database refused it: {exc}")
+                    continue
+                self._keep(recorded)
+
+    def reject(self, nct_id: str, why: str) -> None:
+        self.rejected.add(nct_id)
+        log.warning("%s: record rejected, %s", nct_id, why)
+
+    def _keep(self, recorded: Recorded) -> None:
+        for nct_id in recorded.hollow:
+            self.reject(nct_id, "every tracked field but its status came back empty")
+        self.found(recorded.changes)
 
     def found(self, changes: Sequence[Change]) -> None:
         self.changes_found += len(changes)
@@ -113,6 +137,8 @@ async def _searches(reading: Reading) -> set[str]:
     for search in reading.config.watch.searches:
         last_full = known.get(search.term)
         baseline = search.term not in known
+        if reading.plan.mode is PlanMode.STALE:
+            break
         if reading.plan.mode is PlanMode.UNCHANGED and not baseline:
             continue
         full = baseline or reading.plan.mode is PlanMode.FULL or _due(reading, last_full)
@@ -151,6 +177,8 @@ def _due(reading: Reading, last_full: datetime | None) -> bool:
 async def _watched(reading: Reading, seen: set[str]) -> None:
     """Fetch the watched trials the searches did not already bring, as the plan says."""
     store, config, plan = reading.store, reading.config, reading.plan
+    if plan.mode is PlanMode.STALE:
+        return
     watched = store.watched_ids(config.watch.trials, [s.term for s in config.watch.searches])
     reading.watched = len(watched)
     known = store.known_trial_ids()
@@ -169,7 +197,7 @@ async def _watched(reading: Reading, seen: set[str]) -> None:
             changed = await _changed_since(reading, by_date, plan.since)
             # One series of batches for all that is read in full: fewer, fuller requests.
             await _fetch_ids(reading, [*(i for i in rest if i in always), *rolling, *changed])
-        case PlanMode.UNCHANGED:
+        case PlanMode.UNCHANGED | PlanMode.STALE:
             pass
         case _:
             assert_never(plan.mode)
@@ -195,25 +223,37 @@ def _rolling_slice(reading: Reading, ids: list[str]) -> list[str]:
 
 
 async def _fetch_ids(reading: Reading, ids: list[str], since: date | None = None) -> None:
-    """Fetch `ids` in batches; without `since`, an id a batch lacks is a record not found."""
-    registry = reading.registry
-    for batch in registry.batches(ids):
-        returned: set[str] = set()
-        async for page in registry.studies(batch, since):
-            observations = reading.normalize(page)
-            # An alias comes back under the record it is listed under: it was not lost.
-            returned.update(
-                i for o in observations for i in (o.snapshot.nct_id, *o.snapshot.aliases)
-            )
-            returned.update(i for i in map(study_id, page) if i)
-            reading.record(observations)
+    """Fetch `ids` in batches; without `since`, an id the registry does not return, asked
+    twice, is a record not found."""
+    for batch in reading.registry.batches(ids):
+        returned = await _fetch_batch(reading, batch, since)
         if since is not None:
             continue  # absent only means "not updated"
+        lacking = [i for i in batch if i not in returned]
+        if lacking:
+            # A batch that comes back short may be a blip (seen: an empty page in a full read);
+            # a disappearance is confirmed by asking for those ids again before it is news.
+            log.info("%d records missing from a batch; asking again", len(lacking))
+            returned |= await _fetch_batch(reading, lacking, None)
         missing = [Observation(Snapshot.missing(i), raw=None) for i in batch if i not in returned]
         for observation in missing:
-            log.warning("%s: the registry returned no record", observation.snapshot.nct_id)
+            log.warning(
+                "%s: the registry returned no record, asked twice", observation.snapshot.nct_id
+            )
         reading.record(missing)
         reading.store.read_in_full(set(batch) | returned, reading.clock())
+
+
+async def _fetch_batch(reading: Reading, batch: list[str], since: date | None) -> set[str]:
+    """One batch, recorded page by page; returns the ids it answered for (aliases included:
+    an alias comes back under the record it is listed under, and was not lost)."""
+    returned: set[str] = set()
+    async for page in reading.registry.studies(batch, since):
+        observations = reading.normalize(page)
+        returned.update(i for o in observations for i in (o.snapshot.nct_id, *o.snapshot.aliases))
+        returned.update(i for i in map(study_id, page) if i)
+        reading.record(observations)
+    return returned
 
 
 async def _changed_since(reading: Reading, ids: list[str], since: date) -> list[str]:

@@ -36,6 +36,7 @@ def status_text(engine: Engine, cycle_count: int = 10) -> str:
             *_unsent_section(engine),
             *_held_section(engine),
             *_refused_section(engine),
+            *_bounced_section(engine),
         ]
     )
 
@@ -165,6 +166,16 @@ def _refused_section(engine: Engine) -> list[str]:
         f"Saved searches the registry refuses ({len(refused)}): fix them in watch.searches",
     ]
     lines += [f"  “{name}”: {error}" for name, error in sorted(refused.items())]
+    return lines
+
+
+def _bounced_section(engine: Engine) -> list[str]:
+    refused = Deliveries(engine).refused_recipients()
+    if not refused:
+        return []
+    lines = ["", f"Recipients the mail server refused for good ({len(refused)}): fix the address"]
+    for recipient, (answer, count) in sorted(refused.items()):
+        lines.append(f"  {recipient}: {count} change(s) not delivered; last answer {answer}")
     return lines
 
 

@@ -135,6 +135,11 @@ class Service:
             # Shielded: stopping the scheduler cancels its jobs, but must not cancel a cycle
             # (_finish_in_flight decides that), so the task stays recorded until it is done.
             await asyncio.shield(self._in_flight)
+        except asyncio.CancelledError:
+            # The scheduler stopping at shutdown: the cycle goes on (shielded) and its end is
+            # said in one line by _finish_in_flight, never as a traceback from the scheduler's
+            # job wrapper.
+            return
         except Exception:
             log.exception("cycle crashed")
 

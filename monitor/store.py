@@ -18,12 +18,12 @@ from typing import Any, assert_never
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from monitor.claims import Agreement, Claim, Verdict, judge
 from monitor.db import changes, claim_states, search_hits, searches, snapshots, trials
-from monitor.diff import diff, new_trial
-from monitor.errors import StoreError
+from monitor.diff import diff, hollow, new_trial
+from monitor.errors import StoreError, first_line
 from monitor.models import Change, ChangeKind, Observation, Snapshot
 from monitor.rows import change_row, snapshot_from_row, snapshot_row
 
@@ -70,6 +70,20 @@ class _Write:
 
 class _Conflict(Exception):
     """Another process recorded the same trial first; redo the page against what it wrote."""
+
+
+class Unstorable(StoreError):
+    """The database refused a value of the page (too long for its column, a character it cannot
+    hold): the caller records the page's records one by one and rejects the one at fault."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a page found: its changes, and the records it did not store because
+    they came back hollow (every tracked field but the status gone at once)."""
+
+    changes: list[Change]
+    hollow: tuple[str, ...] = ()
 
 
 class Store:
@@ -198,11 +212,12 @@ class Store:
         observations: Sequence[Observation],
         now: datetime,
         search: SearchContext | None = None,
-    ) -> list[Change]:
+    ) -> Recorded:
         """Store a page of observations and the changes they reveal, atomically.
 
-        Returns the changes found. Safe against another process recording the same trials at
-        the same time: the loser of the race redoes the page and finds nothing new.
+        Safe against another process recording the same trials at the same time: the loser of
+        the race redoes the page and finds nothing new. A page the database refuses (a value
+        it cannot hold) raises Unstorable, and nothing of it is kept.
         """
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
@@ -210,6 +225,10 @@ class Store:
                     return self._record(conn, cycle_id, observations, now, search)
             except (_Conflict, IntegrityError):
                 log.info("another process recorded the same trials; redoing (attempt %d)", attempt)
+            except (DataError, StatementError) as exc:
+                # A value past a column's size, a character the database refuses: the record,
+                # not the database, is at fault. IntegrityError, a race, is handled above.
+                raise Unstorable(first_line(exc)) from None
         raise StoreError("another process kept recording the same trials; try again later")
 
     def _record(
@@ -219,17 +238,22 @@ class Store:
         observations: Sequence[Observation],
         now: datetime,
         search: SearchContext | None,
-    ) -> list[Change]:
+    ) -> Recorded:
         # One page of a listing never repeats a study; if a caller's list does, the first wins.
         unique = list({o.snapshot.nct_id: o for o in reversed(observations)}.values())[::-1]
         ids = [o.snapshot.nct_id for o in unique]
         known = self._known(conn, ids + [a for o in unique for a in o.snapshot.aliases])
         origin = f"search: {search.name}" if search else "watch"
-        writes = [self._compare(o, known, origin, search) for o in unique]
+        # A record that lost every tracked field but its status at once is a partial answer,
+        # not the news that its enrollment and dates were withdrawn: it is not stored.
+        hollow = [o.snapshot.nct_id for o in unique if _hollow(known, o.snapshot)]
+        kept = [o for o in unique if o.snapshot.nct_id not in hollow]
+        writes = [self._compare(o, known, origin, search) for o in kept]
         self._write(conn, cycle_id, [w for w in writes if w is not None], now)
         if search:
-            self._add_hits(conn, search.term, ids, now)
-        return [change for write in writes if write is not None for change in write.changes]
+            self._add_hits(conn, search.term, [o.snapshot.nct_id for o in kept], now)
+        changes = [change for write in writes if write is not None for change in write.changes]
+        return Recorded(changes, tuple(hollow))
 
     def _compare(
         self,
@@ -464,3 +488,8 @@ def _claim_news(state: Any, claim: Claim, verdict: Verdict) -> ChangeKind | None
             return None if fresh or state.agrees else ChangeKind.CLAIM_RESOLVED
         case _:
             assert_never(verdict.agreement)
+
+
+def _hollow(known: dict[str, _Known], new: Snapshot) -> bool:
+    trial = known.get(new.nct_id)
+    return trial is not None and trial.snapshot is not None and hollow(trial.snapshot, new)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from monitor.claims import Agreement, Claim, Verdict, judge
 from monitor.models import Snapshot
-from monitor.normalize import IncompleteRecord, normalize
+from monitor.normalize import RejectedRecord, normalize
 from monitor.registry import RegistryClient
 from monitor.words import agreement_words, claim_field_name, claim_words
 
@@ -23,7 +23,7 @@ async def verify(claims: Sequence[Claim], registry: RegistryClient) -> list[Verd
             for study in page:
                 try:
                     snapshot = normalize(study).snapshot
-                except IncompleteRecord:
+                except RejectedRecord:
                     continue  # judged as not found below: the registry gave nothing usable
                 # A cited id that became an alias comes back under the record it is listed
                 # under; the claims are about that record now.

@@ -80,8 +80,13 @@ class World:
             [
                 "[registry]",
                 f'base_url = "{self.registry.url}"',
-                "min_interval_seconds = 0\nbackoff_seconds = 0.01\nmax_attempts = 3",
-                "timeout_seconds = 5",
+                *_unless_given(
+                    self.registry_settings,
+                    "min_interval_seconds = 0",
+                    "backoff_seconds = 0.01",
+                    "max_attempts = 3",
+                    "timeout_seconds = 5",
+                ),
                 self.registry_settings,
                 "[database]",
                 f'url = "{self.database_url}"',
@@ -150,6 +155,12 @@ class World:
             return Deliveries(engine).pending()
 
 
+def _unless_given(settings: str, *defaults: str) -> list[str]:
+    """The test world's default lines, but for the keys a test sets itself."""
+    given = {line.split("=")[0].strip() for line in settings.splitlines() if "=" in line}
+    return [line for line in defaults if line.split("=")[0].strip() not in given]
+
+
 def body(message: EmailMessage, subtype: str = "plain") -> str:
     part = message.get_body(preferencelist=(subtype,))
     assert part is not None
@@ -174,10 +185,15 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A test that touches the database runs on SQLite and on PostgreSQL; one marked
-    `no_database` (it never reaches the store) runs once."""
+    `no_database` (it never reaches the store) runs once; one marked `postgresql_only` tests
+    what only PostgreSQL enforces."""
     if "database_url" in metafunc.fixturenames:
-        once = metafunc.definition.get_closest_marker("no_database") is not None
-        kinds = ["sqlite"] if once else ["sqlite", "postgresql"]
+        marked = metafunc.definition.get_closest_marker
+        kinds = ["sqlite", "postgresql"]
+        if marked("no_database"):
+            kinds = ["sqlite"]
+        elif marked("postgresql_only"):
+            kinds = ["postgresql"]
         metafunc.parametrize("database_url", kinds, indirect=True)
 
 

@@ -152,18 +152,21 @@ def _delivery_states(world: World) -> set[str]:
         engine.dispose()
 
 
-def scenario(folder: Path, point: KillPoint, database_url: str) -> Outcome:
+def scenario(
+    folder: Path, point: KillPoint, database_url: str, *, news_before_restart: bool = False
+) -> Outcome:
     folder.mkdir(parents=True, exist_ok=True)
     with StandinRegistry() as registry:
         registry.put_all(ldn_studies())
         smtp = SmtpServer().start()
         try:
-            return _scenario(World(folder, registry, smtp, database_url), point)
+            world = World(folder, registry, smtp, database_url)
+            return _scenario(world, point, news_before_restart)
         finally:
             smtp.stop()
 
 
-def _scenario(world: World, point: KillPoint) -> Outcome:
+def _scenario(world: World, point: KillPoint, news_before_restart: bool) -> Outcome:
     crashes = 0
     assert world.check().code == 0
     world.registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
@@ -185,6 +188,10 @@ def _scenario(world: World, point: KillPoint) -> Outcome:
     crashes += _crashed(process, err)
     world.registry.delay = 0
     world.smtp.recorder.before_accept = world.smtp.recorder.after_accept = None
+    if news_before_restart:
+        # The registry moves on before the monitor is back: what the killed sender had
+        # claimed must still go out as it was, its newer news in a digest of its own.
+        world.registry.update(DANISH, lambda r: set_piece(r, "EnrollmentCount", 61))
 
     for _ in range(3):  # start again until a cycle completes
         run = world.check()

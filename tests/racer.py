@@ -42,7 +42,7 @@ def record(database_url: str) -> object:
         moved = [Observation(replace(s, status="COMPLETED"), raw=None) for s in TRIALS]
         print("ready", flush=True)
         cycle = Journal(engine).start_cycle(NOW)
-        return len(Store(engine).record(cycle, moved, NOW))
+        return len(Store(engine).record(cycle, moved, NOW).changes)
     finally:
         engine.dispose()
 

@@ -40,11 +40,22 @@ class Recorder:
     refusals: list[str] = field(default_factory=list)
     # Every message to one of these recipients is answered with the reply given.
     refuse_mail_to: dict[str, str] = field(default_factory=dict)
+    # RCPT TO for one of these is answered with the reply given (452 mailbox full, 550 no such
+    # user); the message goes on to the other recipients.
+    refuse_rcpt: dict[str, str] = field(default_factory=dict)
     logins: list[str] = field(default_factory=list)
     # Hooks for the crash tests: called with the message in hand before it is accepted, and
     # once it is accepted (queued), before the server's "250" goes out.
     before_accept: Callable[[], None] | None = None
     after_accept: Callable[[], None] | None = None
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refusals:

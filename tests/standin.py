@@ -221,7 +221,7 @@ class Response:
 class Fault:
     """What to do to one request instead of (or before) answering it normally."""
 
-    kind: Literal["respond", "drop", "slow"]
+    kind: Literal["respond", "drop", "slow", "trickle"]
     response: Response | None = None
     seconds: float = 0.0
 
@@ -268,6 +268,12 @@ class Fault:
             "<body><h1>Scheduled maintenance</h1><p>Please try again later.</p></body></html>"
         )
         return cls("respond", Response(200, body.encode("utf-8"), HTML_TYPE))
+
+    @classmethod
+    def trickle(cls, seconds_per_byte: float) -> Fault:
+        """Answer normally, but send the body one byte at a time, this long apart: a server
+        that keeps a connection busy without ever timing out a single read."""
+        return cls("trickle", seconds=seconds_per_byte)
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
@@ -877,6 +883,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, registry: StandinRegistry) -> None:
         registry._refresh_if_due()
         fault = registry._take_fault()
+        if fault is not None and fault.kind == "trickle":
+            self._trickle(self._normal_response(registry), fault.seconds)
+            return
         time.sleep(registry.delay + (fault.seconds if fault is not None else 0.0))
         if fault is not None and fault.kind == "drop":
             self._record(None, 0)
@@ -916,6 +925,24 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(response.body)
         except OSError:  # the client went away; nothing to tell it
             self.close_connection = True
+
+    def _trickle(self, response: Response, seconds: float) -> None:
+        self._record(response.status, len(response.body))
+        try:
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.flush()
+            for index in range(len(response.body)):
+                if self.server.registry._server is None:
+                    break  # stopped: let the test end
+                self.wfile.write(response.body[index : index + 1])
+                self.wfile.flush()
+                time.sleep(seconds)
+        except OSError:  # the client gave up, as it should
+            pass
+        self.close_connection = True
 
     def _drop(self) -> None:
         self.close_connection = True

@@ -28,7 +28,7 @@ from monitor.db import (
 from monitor.journal import Journal
 from monitor.registry import RegistryClient
 
-HEAD = "0008"  # the newest revision
+HEAD = "0009"  # the newest revision
 
 
 def terminate_final(world: World) -> None:

@@ -63,7 +63,7 @@ def send(server: SmtpServer, **settings: object) -> str:
         digest_message_id([1, 2], config.recipients),
         NOW,
     )
-    return asyncio.run(SmtpTransport(config).deliver(message))
+    return asyncio.run(SmtpTransport(config).deliver(message)).where
 
 
 def test_starttls_with_login_against_a_trusted_certificate(

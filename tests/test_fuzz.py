@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 
 from monitor.diff import diff
 from monitor.models import ChangeKind, PendingChange, Snapshot
-from monitor.normalize import IncompleteRecord, normalize
+from monitor.normalize import RejectedRecord, normalize
 from monitor.render import build_digest, make_environment, render_digest
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -22,7 +22,7 @@ Record = dict[str, object]
 def snapshot_or_none(record: object) -> Snapshot | None:
     try:
         return normalize(record).snapshot
-    except IncompleteRecord:
+    except RejectedRecord:
         return None  # rejected whole: the one outcome allowed besides a snapshot
 
 

@@ -8,7 +8,7 @@ import pytest
 from standin import load_fixture, parse_fields, project
 
 from monitor.models import Publication, Retraction, Snapshot
-from monitor.normalize import TRACKED_FIELDS, IncompleteRecord, normalize
+from monitor.normalize import TRACKED_FIELDS, IncompleteRecord, InvalidRecord, normalize
 
 
 def tracked(name: str) -> dict[str, object]:
@@ -94,7 +94,7 @@ def test_aliases_and_the_last_known_status_are_read() -> None:
 def test_a_record_whose_id_is_not_an_nct_id_is_rejected() -> None:
     record = tracked("biomcp_get_nct02576665_full_20260903.json")
     record["protocolSection"]["identificationModule"]["nctId"] = "NCT02576665 FREE MONEY"  # type: ignore[index]
-    with pytest.raises(IncompleteRecord):
+    with pytest.raises(InvalidRecord):
         normalize(record)
 
 

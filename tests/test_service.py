@@ -41,7 +41,7 @@ def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_run_cycles_on_schedule_and_a_stop_lets_the_cycle_in_flight_finish(
     world: World, signum: signal.Signals
 ) -> None:
@@ -84,6 +84,30 @@ def test_a_cycle_that_outlives_the_grace_is_cancelled_and_nothing_is_lost(world:
     assert service.returncode == 0, err
     assert finished_cycles(world)[-1] == ("interrupted", True)
     world.registry.delay = 0
+    world.extra = ""
+    assert world.check().code == 0
+    [message] = world.messages
+    assert body(message).count("Completed → Terminated") == 1
+
+
+def test_a_send_cancelled_at_shutdown_is_one_line_and_nothing_is_lost(world: World) -> None:
+    world.extra = EVERY_SECOND.format(grace=0.5)
+    service = world.spawn("run")
+    try:
+        wait_for(lambda: [o for o, _ in finished_cycles(world)].count("ok") >= 1)
+        # The mail server sits on the digest: the shutdown finds the cycle mid-send.
+        world.smtp.recorder.before_accept = lambda: time.sleep(3)
+        world.registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
+        wait_for(lambda: any(not done for _, done in finished_cycles(world)))
+        time.sleep(0.5)
+        service.send_signal(signal.SIGTERM)
+        _, err = service.communicate(timeout=30)
+    finally:
+        service.kill()
+    assert service.returncode == 0, err
+    assert "Traceback" not in err and "CancelledError" not in err, err
+    assert "the cycle did not finish in time; cancelling it" in err
+    world.smtp.recorder.before_accept = None
     world.extra = ""
     assert world.check().code == 0
     [message] = world.messages

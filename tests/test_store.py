@@ -29,16 +29,20 @@ import readback
 from racer import EVERYONE, NOW, TRIALS
 from sqlalchemy import Engine, select, text
 
+from monitor.config import Config
 from monitor.db import make_engine, migrate, snapshots
-from monitor.deliveries import Deliveries, Sending
+from monitor.deliveries import Deliveries, Sending, SentDigest
 from monitor.journal import Journal
 from monitor.models import ChangeKind, Observation, Snapshot
+from monitor.plan import Plan, PlanMode
+from monitor.poll import Reading
 from monitor.routing import Route, Router
 from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 RACER = Path(__file__).resolve().parent / "racer.py"
 CONTENDERS = 5
+SENT = SentDigest("subject", "<id@example.org>", "server")
 
 
 @pytest.fixture
@@ -160,7 +164,7 @@ def test_a_failed_send_gives_the_changes_back(engine: Engine) -> None:
     deliveries.release(sending.delivery_id, NOW, "451 try later")
     [again] = claim(engine)
     assert [p.id for p in again.pending] == [p.id for p in sending.pending]
-    deliveries.mark_sent(again.delivery_id, NOW, "subject", "<id>", "server")
+    deliveries.mark_sent(again.delivery_id, NOW, SENT)
     assert claim(engine) == []
     assert deliveries.sent() == {again.pending[0].id: NOW}
 
@@ -192,7 +196,7 @@ def test_a_change_one_desk_got_and_another_waits_for_is_not_sent_yet(engine: Eng
     observe(engine, [replace(s, status="COMPLETED") for s in TRIALS[:2]])
     deliveries = Deliveries(engine)
     editor, desk = claim(engine, router)  # the editor gets both changes, the desk the first
-    deliveries.mark_sent(editor.delivery_id, NOW, "subject", "<id>", "server")
+    deliveries.mark_sent(editor.delivery_id, NOW, SENT)
     deliveries.release(desk.delivery_id, NOW, "451 try later")
     [shared] = desk.pending
     assert deliveries.sent()[shared.id] is None
@@ -230,3 +234,28 @@ def test_pruning_keeps_each_trials_latest_and_every_snapshot_a_change_points_to(
         ).all()
     assert [tuple(r) for r in rows] == [("COMPLETED", None), ("TERMINATED", "r3")]
     assert all(readback.snapshot_count(engine, s.nct_id) == 1 for s in TRIALS[1:])
+
+
+@pytest.mark.postgresql_only  # SQLite stores a value of any length in any column
+def test_a_record_the_database_refuses_is_turned_away_alone(database_url: str) -> None:
+    """Normalizing bounds every value (test_trust.py); should one still outgrow its column,
+    the page is recorded record by record and only that one is rejected."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    try:
+        cycle = Journal(engine).start_cycle(NOW)
+        reading = Reading(
+            registry=None,  # type: ignore[arg-type]  # recording reads nothing
+            store=Store(engine),
+            config=Config(outbox_dir=Path("unused")),
+            clock=lambda: NOW,
+            cycle_id=cycle,
+            plan=Plan(PlanMode.FULL),
+        )
+        good, bad = TRIALS[0], replace(TRIALS[1], status="X" * 41)
+        reading.record([Observation(good, raw=None), Observation(bad, raw=None)])
+        assert reading.rejected == {bad.nct_id}
+        assert readback.snapshot_count(engine, good.nct_id) == 1
+        assert readback.snapshot_count(engine, bad.nct_id) == 0
+    finally:
+        engine.dispose()

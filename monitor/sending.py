@@ -1,0 +1,136 @@
+"""Sending the digests: claim what is unsent, compose each group of recipients' digest, hand it
+to the transport, and record what the mail server took.
+
+Persist first, deliver second: a change is marked sent for a recipient only once the server
+accepted that recipient; one it refused for now goes out with the next delivery, one it refused
+for good is kept aside and named to the operators. A set of changes claimed by a sender that
+died is sent again exactly as it was (same changes, same Message-ID) before anything newer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from jinja2 import Environment
+
+from monitor.config import Config, list_header
+from monitor.deliver import Transport, build_message, digest_message_id
+from monitor.deliveries import OUTBOX, Deliveries, Sending, SentDigest
+from monitor.errors import DeliveryError
+from monitor.importance import Ranking
+from monitor.journal import Journal
+from monitor.models import Digest, PendingChange, RenderedMessage
+from monitor.render import build_digest, render_digest
+from monitor.routing import Router
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Mailing:
+    """Who digests are from and to; the transport decides how they travel."""
+
+    transport: Transport
+    sender: str
+    router: Router
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What sending messages needs: the cycle's deps without the registry (see `release`)."""
+
+    config: Config
+    store: Store
+    deliveries: Deliveries
+    journal: Journal
+    mailing: Mailing
+    templates: Environment
+    clock: Clock
+
+
+@dataclass
+class DeliveryReport:
+    delivered: list[str] = field(default_factory=list)  # where each digest went
+    failures: list[str] = field(default_factory=list)  # one line each; kept for the next cycle
+    bounced: list[str] = field(default_factory=list)  # recipients refused for good, one line each
+
+
+async def deliver_pending(
+    out: Outgoing, cycle_id: int | None, data_timestamp: str | None
+) -> DeliveryReport:
+    """One digest per group of recipients who get the same changes; a failed digest keeps its
+    changes for the next cycle, the others go."""
+    mailing = out.mailing
+    sendings = out.deliveries.claim(mailing.router, out.clock(), mailing.transport.name, cycle_id)
+    report = DeliveryReport()
+    for index, sending in enumerate(sendings):
+        try:
+            await _send(out, data_timestamp, sending, report)
+        except DeliveryError as exc:
+            report.failures.append(str(exc))
+            log.error("%s", exc)
+        except BaseException:
+            # Cancelled at shutdown, or a bug: the digests not yet sent go out next time.
+            for unsent in sendings[index + 1 :]:
+                out.deliveries.release(unsent.delivery_id, out.clock(), "not sent: interrupted")
+            raise
+    return report
+
+
+def compose_digest(
+    out: Outgoing, pending: Sequence[PendingChange], data_timestamp: str | None
+) -> tuple[Digest, RenderedMessage]:
+    """The digest of these changes and its words, as sent (and as `preview` shows it)."""
+    titles = out.store.titles({p.change.nct_id for p in pending})
+    config = out.config
+    digest = build_digest(
+        pending,
+        titles,
+        out.clock(),
+        data_timestamp,
+        Ranking(config.digest.importance),
+        cited=config.watch.trials,
+    )
+    return digest, render_digest(digest, config.digest.subject_prefix, out.templates)
+
+
+async def _send(
+    out: Outgoing, data_timestamp: str | None, sending: Sending, report: DeliveryReport
+) -> None:
+    mailing = out.mailing
+    recipients = tuple(r for r in sending.recipients if r != OUTBOX)
+    try:
+        digest, rendered = compose_digest(out, sending.pending, data_timestamp)
+        message_id = digest_message_id(digest.change_ids, recipients)
+        message = build_message(
+            rendered,
+            mailing.sender,
+            recipients,
+            message_id,
+            digest.generated_at,
+            list_header(out.config.digest),
+            digest.change_ids,
+        )
+        delivered = await mailing.transport.deliver(message)
+    except BaseException as exc:
+        # Whatever stopped the send, the changes stay unsent and go out next time.
+        out.deliveries.release(sending.delivery_id, out.clock(), str(exc) or type(exc).__name__)
+        raise
+    sent = SentDigest(rendered.subject, message_id, delivered.where)
+    out.deliveries.mark_sent(sending.delivery_id, out.clock(), sent, delivered.refused)
+    log.info("digest of %d changes delivered: %s", digest.change_count, delivered.where)
+    report.delivered.append(delivered.where)
+    for refusal in delivered.refused:
+        if refusal.permanent:
+            report.bounced.append(str(refusal))
+            report.failures.append(f"the mail server refused {refusal} for good")
+        else:
+            report.failures.append(
+                f"the mail server refused {refusal} for now; their copy goes out next cycle"
+            )
