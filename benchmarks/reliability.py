@@ -4,7 +4,7 @@ PostgreSQL; the fault stories of tests/test_trust.py and tests/test_real_registr
 records through `trial-monitor check` into both databases and every digest part (tests/chaos.py),
 and the hostile-record properties of tests/test_fuzz.py in this process with many more examples.
 
-    .venv/bin/python benchmarks/reliability.py [--rounds 30] [--hostile 200] [--examples 2000]
+    .venv/bin/python benchmarks/reliability.py [--rounds 25] [--hostile 200] [--examples 2000]
                                                [--seed 1] [--no-postgres]
 
 Exit 1 when a figure that must be 0 is not (changes lost, duplicates beyond the re-send window,
@@ -299,7 +299,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=30, help="random-kill rounds per database")
+    parser.add_argument("--rounds", type=int, default=25, help="random-kill rounds per database")
     parser.add_argument("--hostile", type=int, default=200, help="hostile records per database")
     parser.add_argument("--examples", type=int, default=2000, help="hostile inputs per property")
     parser.add_argument("--seed", type=int, default=1, help="for the random kills")

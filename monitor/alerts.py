@@ -81,7 +81,7 @@ class Alerts:
             f"ops_{kind.value}",
             context,
             email.ops_recipients,
-            f"<ops-{kind.value}-{result.cycle_id}@trial-monitor>",
+            self._id(f"ops-{kind.value}"),
         )
         if not await self._send(notice, now):
             return None  # likely the very failure being reported; tried again next cycle
@@ -104,7 +104,7 @@ class Alerts:
             "ops_held",
             context,
             email.ops_recipients,
-            f"<ops-held-{result.cycle_id}@trial-monitor>",
+            self._id("ops-held"),
         )
         return await self._send(notice, now)
 
@@ -120,7 +120,7 @@ class Alerts:
             "ops_refused",
             context,
             email.ops_recipients,
-            f"<ops-refused-{result.cycle_id}@trial-monitor>",
+            self._id("ops-refused"),
         )
         if not await self._send(notice, now):
             return False
@@ -139,7 +139,7 @@ class Alerts:
             "ops_bounced",
             {**self._common(now), "lines": list(result.bounced)},
             email.ops_recipients,
-            f"<ops-bounced-{result.cycle_id}@trial-monitor>",
+            self._id("ops-bounced"),
         )
         if not await self._send(notice, now):
             return False
@@ -161,7 +161,7 @@ class Alerts:
             "ops_stale",
             {**self._common(now), "reason": result.stale},
             email.ops_recipients,
-            f"<ops-stale-{result.cycle_id}@trial-monitor>",
+            self._id("ops-stale"),
         )
         if not await self._send(notice, now):
             return False
@@ -191,7 +191,7 @@ class Alerts:
             "quiet",
             context,
             recipients,
-            f"<quiet-{result.cycle_id}@trial-monitor>",
+            self._id("quiet"),
             list_header(config.digest),
         )
         if not await self._send(notice, now):
@@ -200,6 +200,10 @@ class Alerts:
             NoticeKind.QUIET, result.cycle_id, now, ", ".join(recipients) or "(outbox)"
         )
         return True
+
+    def _id(self, kind: str) -> str:
+        """A notice's Message-ID: the same notice of the same cycle is the same message."""
+        return self.out.mailing.sender.message_id(kind, self.result.cycle_id)
 
     def _common(self, now: datetime) -> dict[str, object]:
         """What every operator notice says."""
@@ -215,7 +219,12 @@ class Alerts:
         out = self.out
         rendered = render_message(out.templates, notice.template, notice.context)
         message = build_message(
-            rendered, out.mailing.sender, notice.recipients, notice.message_id, now, notice.list_id
+            rendered,
+            out.mailing.sender.address,
+            notice.recipients,
+            notice.message_id,
+            now,
+            notice.list_id,
         )
         try:
             await out.mailing.transport.deliver(message)

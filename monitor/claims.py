@@ -31,6 +31,7 @@ class Claim:
     trial: str
     field: ClaimField
     expected: str
+    article: str = ""  # the key of the article that says it ("" for the unnamed one)
 
 
 class Agreement(StrEnum):

@@ -33,7 +33,7 @@ from monitor.configfile import load_config
 from monitor.cycle import CycleDeps, CycleResult, run_cycle
 from monitor.db import make_engine, migrate, require_current_schema, schema_revision
 from monitor.dberrors import database_error
-from monitor.deliver import OUTBOX_SENDER, OutboxTransport, SmtpTransport, build_message
+from monitor.deliver import OUTBOX_SENDER, OutboxTransport, Sender, SmtpTransport, build_message
 from monitor.deliveries import OUTBOX, Deliveries
 from monitor.errors import ConfigError, MonitorError, first_line
 from monitor.journal import Journal
@@ -42,7 +42,7 @@ from monitor.logs import redact, setup_logging
 from monitor.registry import RegistryClient, make_http_client
 from monitor.render import make_environment, render_message
 from monitor.reports import health, history_text, status_text
-from monitor.routing import Router
+from monitor.routing import Route, Router
 from monitor.schedule import Service, make_trigger
 from monitor.sending import Mailing, Outgoing, compose_digest, deliver_pending
 from monitor.store import Store
@@ -209,7 +209,7 @@ def send_test_command(config: Config, _args: argparse.Namespace) -> int:
             "when": now.strftime("%Y-%m-%d %H:%M UTC"),
         },
     )
-    message_id = f"<test-{int(now.timestamp())}@trial-monitor>"
+    message_id = Sender(email.sender, "send-test").message_id("test", now.timestamp())
     message = build_message(rendered, email.sender, email.recipients, message_id, now)
     # One attempt: the operator wants the server's own answer now, not after the back-off.
     sent = asyncio.run(SmtpTransport(replace(email, max_attempts=1)).deliver(message))
@@ -313,23 +313,32 @@ async def _one_cycle(config: Config, engine: Engine) -> CycleResult | None:
 
 
 def _outgoing(config: Config, engine: Engine) -> Outgoing:
+    journal = Journal(engine)
     return Outgoing(
         config=config,
         store=Store(engine),
         deliveries=Deliveries(engine),
-        journal=Journal(engine),
-        mailing=_mailing(config),
+        journal=journal,
+        mailing=_mailing(config, journal.installation_id(_now())),
         templates=make_environment(),
         clock=_now,
     )
 
 
-def _mailing(config: Config) -> Mailing:
+def _mailing(config: Config, installation: str) -> Mailing:
+    # Each article's desk gets the changes of the trials it cites, as a route's desk does.
+    desks = tuple(
+        Route(f"the desk of {article.name}", article.recipients, frozenset(article.trials))
+        for article in config.articles
+        if article.recipients
+    )
+    routes = (*config.routes, *desks)
     if config.email is None:
-        router = Router((OUTBOX,), config.routes)
-        return Mailing(OutboxTransport(config.outbox_dir), OUTBOX_SENDER, router)
+        sender = Sender(OUTBOX_SENDER, installation)
+        return Mailing(OutboxTransport(config.outbox_dir), sender, Router((OUTBOX,), routes))
     email = config.email
-    return Mailing(SmtpTransport(email), email.sender, Router(email.recipients, config.routes))
+    sender = Sender(email.sender, installation)
+    return Mailing(SmtpTransport(email), sender, Router(email.recipients, routes))
 
 
 def _log_cycle(result: CycleResult, seconds: float) -> None:
@@ -369,6 +378,9 @@ def _describe(result: CycleResult, config: Config) -> str:
         f"checked {figures.trials_checked} trial records in {figures.requests} requests",
         f"{count} new change{'s' if count != 1 else ''}",
     ]
+    if result.article_checks:
+        count = len(result.article_checks)
+        parts.append(f"{count} article check{'s' if count != 1 else ''} (a first look) sent")
     if result.delivered_to and config.email is None:
         places = ", ".join(result.delivered_to)
         parts.append(f"digest written to {places} (no [email] section: outbox)")

@@ -8,13 +8,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.engine import make_url
 
+from monitor.articles import Article
 from monitor.claims import Claim
+from monitor.errors import ConfigError
 from monitor.models import Category, Importance
 from monitor.routing import Route
 
@@ -33,6 +36,16 @@ NCT_ID = re.compile(r"NCT(?!0{8})\d{8}")
 ADDRESS = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+")
 
 _T = TypeVar("_T")
+
+
+def check_address(key: str, value: object) -> str:
+    """An email address from the config, or a ConfigError naming the key."""
+    if not isinstance(value, str) or "\r" in value or "\n" in value:
+        raise ConfigError(f"{key} = {value!r} is not an email address")
+    _, address = parseaddr(value)
+    if not ADDRESS.fullmatch(address):
+        raise ConfigError(f"{key} = {value!r} is not an email address")
+    return value.strip()
 
 
 def setting(default: _T, *, minimum: float | None = None, maximum: float | None = None) -> _T:
@@ -183,7 +196,9 @@ class Config:
     schedule: ScheduleConfig = ScheduleConfig()
     polling: PollingConfig = PollingConfig()
     alerts: AlertsConfig = AlertsConfig()
-    claims: tuple[Claim, ...] = ()
+    # [[articles]], and first the unnamed article that watch.trials and [[article.claims]]
+    # describe, when they are given.
+    articles: tuple[Article, ...] = ()
     routes: tuple[Route, ...] = ()
     sanity: SanityConfig = SanityConfig()
     source: str = "<defaults>"
@@ -191,6 +206,17 @@ class Config:
     @property
     def database_url(self) -> str:
         return self.database.url
+
+    @property
+    def claims(self) -> tuple[Claim, ...]:
+        """What every article says about its trials."""
+        return tuple(claim for article in self.articles for claim in article.claims)
+
+    @property
+    def cited_trials(self) -> tuple[str, ...]:
+        """The trials the articles cite, and those watch.trials names, in order, no repeats."""
+        every = [*self.watch.trials, *(t for article in self.articles for t in article.trials)]
+        return tuple(dict.fromkeys(every))
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -13,17 +13,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import fields, replace
-from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar, assert_never, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
-from monitor.claims import Claim, ClaimField
 from monitor.config import (
-    ADDRESS,
     DATABASE_PASSWORD_ENV,
     DATABASE_URL_ENV,
     DEFAULT_PORTS,
@@ -41,10 +38,12 @@ from monitor.config import (
     SearchConfig,
     Security,
     WatchConfig,
+    check_address,
     default_outbox,
 )
+from monitor.configarticles import read_articles
 from monitor.errors import ConfigError, without_password
-from monitor.models import PHASES, STATUSES, Category, Importance
+from monitor.models import Category, Importance
 from monitor.routing import Route
 from monitor.schedule import make_trigger
 from monitor.tomltable import Table
@@ -84,7 +83,7 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: st
         schedule=_schedule(root.table("schedule")),
         polling=read_settings(root.table("polling"), PollingConfig),
         alerts=read_settings(root.table("alerts"), AlertsConfig),
-        claims=_claims(root.table("article")),
+        articles=read_articles(root, watch),
         routes=_routes(root.array("routes", default=[]), watch),
         sanity=read_settings(root.table("sanity"), SanityConfig),
         source=source,
@@ -133,18 +132,19 @@ def _read(table: Table, name: str, kind: Any, default: Any, bounds: Mapping[str,
 
 
 def _check_references(config: Config) -> None:
-    """Claims and routes may only name trials and searches the monitor watches."""
-    watched = set(config.watch.trials)
-    unwatched = sorted({c.trial for c in config.claims} - watched)
-    if unwatched:
+    """Something to watch, and routes that name only trials and searches the monitor watches."""
+    if not config.cited_trials and not config.watch.searches and not config.articles:
         raise ConfigError(
-            f"article.claims name {unwatched[0]}, which watch.trials does not list: add it there"
+            f"the configuration in {config.source} watches nothing: give [[articles]] (see"
+            " `trial-monitor cite`), watch.trials or watch.searches"
         )
+    watched = set(config.cited_trials)
     for index, route in enumerate(config.routes):
         stray = sorted(route.trials - watched)
         if stray:
             raise ConfigError(
-                f"routes[{index}].trials name {stray[0]}, which watch.trials does not list"
+                f"routes[{index}].trials name {stray[0]}, which no article and not watch.trials"
+                " cite"
             )
 
 
@@ -211,13 +211,13 @@ def _email(table: Table | None, environ: Mapping[str, str]) -> EmailConfig | Non
         raise ConfigError(f"email.host = {host!r} is not a host name")
     security = table.choice("security", Security, _default(EmailConfig, "security"))
     recipients = tuple(
-        _address(f"email.recipients[{i}]", value)
+        check_address(f"email.recipients[{i}]", value)
         for i, value in enumerate(table.array("recipients"))
     )
     if not recipients:
         raise ConfigError("email.recipients is empty: name at least one address")
     ops_recipients = tuple(
-        _address(f"email.ops_recipients[{i}]", value)
+        check_address(f"email.ops_recipients[{i}]", value)
         for i, value in enumerate(table.array("ops_recipients", []))
     )
     config = read_settings(
@@ -226,7 +226,7 @@ def _email(table: Table | None, environ: Mapping[str, str]) -> EmailConfig | Non
         given={
             "host": host,
             "security": security,
-            "sender": _address("email.sender", table.string("sender")),
+            "sender": check_address("email.sender", table.string("sender")),
             "recipients": recipients,
             "ops_recipients": ops_recipients,
         },
@@ -248,57 +248,6 @@ def _schedule(table: Table) -> ScheduleConfig:
     return config
 
 
-def _claims(table: Table) -> tuple[Claim, ...]:
-    """[[article.claims]]: what the article says about a trial, one table per trial."""
-    claims: list[Claim] = []
-    for index, item in enumerate(table.array("claims", default=[])):
-        key = f"article.claims[{index}]"
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{key} = {item!r} is not a table")
-        entry = Table(item, key)
-        trial = entry.string("trial").strip().upper()
-        if not NCT_ID.fullmatch(trial):
-            raise ConfigError(f"{key}.trial = {trial!r} is not an NCT id like NCT04270877")
-        found = [
-            Claim(trial, name, _claim_value(entry, name)) for name in ClaimField if name in item
-        ]
-        entry.done()
-        if not found:
-            raise ConfigError(f"{key} states nothing: give one of {', '.join(ClaimField)}")
-        claims.extend(found)
-    table.done()
-    return tuple(claims)
-
-
-def _claim_value(entry: Table, name: ClaimField) -> str:
-    key = entry.key(name)
-    match name:
-        case ClaimField.STATUS:
-            value = entry.string(name).strip().upper()
-            if value not in STATUSES:
-                raise ConfigError(f"{key} = {value!r} is not a registry status like COMPLETED")
-            return value
-        case ClaimField.ENROLLMENT:
-            return str(entry.integer(name, 0, 0, 10**9))
-        case ClaimField.ENROLLMENT_TYPE:
-            value = entry.string(name).strip().upper()
-            if value not in ("ACTUAL", "ESTIMATED"):
-                raise ConfigError(f"{key} = {value!r} is not ACTUAL or ESTIMATED")
-            return value
-        case ClaimField.PHASE:
-            raw = entry.array(name) if isinstance(entry.raw(name), list) else [entry.string(name)]
-            phases = [str(p).strip().upper() for p in raw]
-            if not phases or any(p not in PHASES for p in phases):
-                raise ConfigError(f"{key} = {entry.raw(name)!r} is not a phase like PHASE2")
-            return "|".join(phases)
-        case ClaimField.RESULTS_POSTED:
-            return "true" if entry.boolean(name, False) else "false"
-        case ClaimField.COMPLETION_YEAR:
-            return str(entry.integer(name, 2000, 1900, 2200))
-        case _:
-            assert_never(name)
-
-
 def _routes(items: list[Any], watch: WatchConfig) -> tuple[Route, ...]:
     """[[routes]]: a desk gets the changes of chosen trials and of chosen searches' trials
     (searches by name, as watch.searches names them)."""
@@ -311,7 +260,7 @@ def _routes(items: list[Any], watch: WatchConfig) -> tuple[Route, ...]:
         table = Table(item, key)
         name = table.string("name").strip()
         recipients = tuple(
-            _address(f"{key}.recipients[{i}]", value)
+            check_address(f"{key}.recipients[{i}]", value)
             for i, value in enumerate(table.array("recipients"))
         )
         trials = [str(t).strip().upper() for t in table.array("trials", [])]
@@ -377,15 +326,6 @@ def _unbalanced(term: str) -> str | None:
     if quoted:
         return "a double quote without its closing partner"
     return f"a {opened[-1]!r} that is never closed" if opened else None
-
-
-def _address(key: str, value: object) -> str:
-    if not isinstance(value, str) or "\r" in value or "\n" in value:
-        raise ConfigError(f"{key} = {value!r} is not an email address")
-    _, address = parseaddr(value)
-    if not ADDRESS.fullmatch(address):
-        raise ConfigError(f"{key} = {value!r} is not an email address")
-    return value.strip()
 
 
 def _secret(environ: Mapping[str, str], name: str) -> str | None:

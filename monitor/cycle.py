@@ -18,7 +18,7 @@ from monitor.plan import PlanMode, plan_cycle
 from monitor.poll import Reading, read_registry
 from monitor.registry import RegistryClient, RequestStats
 from monitor.sanity import hold_reason
-from monitor.sending import Outgoing, deliver_pending
+from monitor.sending import DeliveryReport, Outgoing, deliver_pending, send_article_checks
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class CycleResult:
     newly_refused: tuple[str, ...] = ()  # of those, the ones it answered last time
     stale: str | None = None  # why nothing was read: the registry's data went backwards
     bounced: tuple[str, ...] = ()  # recipients the mail server refused for good, one line each
+    article_checks: tuple[str, ...] = ()  # where each article check (a first look) went
 
     @property
     def ok(self) -> bool:
@@ -66,6 +67,8 @@ async def run_cycle(deps: CycleDeps) -> CycleResult:
 async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
     outcome, error, data_timestamp = Outcome.OK, None, None
     reading: Reading | None = None  # none when the registry failed before the plan
+    # Articles new to the config: their claims are judged silently, their first look says it.
+    first_look = deps.journal.unchecked_articles([a.key for a in deps.config.articles])
     try:
         data_timestamp = await deps.registry.data_timestamp()
         plan = plan_cycle(deps.journal.history(), data_timestamp, deps.config.polling)
@@ -75,7 +78,7 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
             log.info("cycle %d reads the registry: %s (%s)", cycle_id, plan.mode.value, plan.reason)
         reading = Reading(deps.registry, deps.store, deps.config, deps.clock, cycle_id, plan)
         await read_registry(reading)
-        _judge_claims(reading)
+        _judge_claims(reading, first_look)
         if plan.mode in (PlanMode.FULL, PlanMode.INCREMENTAL):
             deps.store.prune(deps.clock(), deps.config.polling.snapshot_retention_days)
     except RegistryError as exc:
@@ -83,7 +86,11 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
         outcome, error = Outcome.REGISTRY_FAILED, str(exc)
         log.error("%s", exc)
     held = _sanity_gate(deps, reading) if reading else None
+    checks = DeliveryReport()
+    if outcome is Outcome.OK and reading and reading.plan.mode is not PlanMode.STALE:
+        checks = await send_article_checks(deps, first_look, data_timestamp)
     sent = await deliver_pending(deps, cycle_id, data_timestamp)
+    sent.failures[:0] = checks.failures
     if sent.failures:
         outcome = Outcome.DELIVERY_FAILED
         error = "; ".join([*([error] if error else []), *sent.failures])
@@ -100,6 +107,7 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
         tuple(reading.newly_refused) if reading else (),
         reading.plan.reason if reading and reading.plan.mode is PlanMode.STALE else None,
         tuple(sent.bounced),
+        tuple(checks.delivered),
     )
 
 
@@ -119,9 +127,10 @@ def _figures(
     )
 
 
-def _judge_claims(reading: Reading) -> None:
-    config = reading.config
-    reading.found(reading.store.judge_claims(reading.cycle_id, config.claims, reading.clock()))
+def _judge_claims(reading: Reading, first_look: set[str]) -> None:
+    claims = reading.config.claims
+    now = reading.clock()
+    reading.found(reading.store.judge_claims(reading.cycle_id, claims, now, first_look))
 
 
 def _sanity_gate(deps: CycleDeps, reading: Reading) -> str | None:

@@ -109,6 +109,11 @@ snapshots = Table(
     Column("phases", String(60)),  # added in revision 0004, as was completion_date
     Column("completion_date", String(10)),
     Column("aliases", Text),  # "NCT01234567|NCT07654321"
+    # Revision 0010: what a new trial is shown with, and compared to the articles' trials by.
+    Column("conditions", Text),  # JSON lists, as publications
+    Column("interventions", Text),
+    Column("sponsor", Text),
+    Column("start_date", String(10)),
     Column("raw", Text),
     Index("ix_snapshots_nct_id", "nct_id", "id"),
 )
@@ -211,12 +216,31 @@ services = Table(
 claim_states = Table(
     "claim_states",
     metadata,
+    # Revision 0010: each article's claims apart ("" for the unnamed article).
+    Column("article", String(1000), primary_key=True),
     Column("trial", String(16), primary_key=True),
     Column("field", String(32), primary_key=True),
     Column("expected", String(100), nullable=False),
     Column("agrees", Boolean, nullable=False),
     Column("registry_value", String(100)),
     Column("judged_at", UTCDateTime, nullable=False),
+)
+
+# Added in revision 0010: each article the monitor has given its first look (the article
+# check), and this installation's own id, for Message-IDs no other monitor makes.
+articles = Table(
+    "articles",
+    metadata,
+    Column("key", String(1000), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("checked_at", UTCDateTime),
+)
+
+installation = Table(
+    "installation",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 

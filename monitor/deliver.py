@@ -12,12 +12,13 @@ import hashlib
 import ipaddress
 import logging
 import os
+import re
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Protocol, assert_never
 
@@ -65,11 +66,29 @@ class Transport(Protocol):
         ...
 
 
-def digest_message_id(change_ids: Sequence[int], recipients: Sequence[str]) -> str:
-    """The same changes to the same people always make the same Message-ID, so that a digest
-    re-sent after a crash can be recognised as a duplicate by the receiving systems."""
-    key = ",".join(str(i) for i in sorted(change_ids)) + "|" + ",".join(sorted(recipients))
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}.digest@trial-monitor>"
+@dataclass(frozen=True)
+class Sender:
+    """Who messages are from, and what makes their Message-IDs this monitor's own: the
+    installation's id (made once, kept in the database) and the sender's own domain."""
+
+    address: str
+    installation: str
+
+    @property
+    def domain(self) -> str:
+        _, address = parseaddr(self.address)
+        return address.rpartition("@")[2].strip().lower() or "localhost"
+
+    def message_id(self, kind: str, *key: object) -> str:
+        """The same message (kind and key) from this monitor always has the same Message-ID, so
+        one sent again after a crash can be dropped as a copy; another monitor's never does."""
+        seed = "|".join([self.installation, kind, *map(str, key)])
+        return f"<{kind}.{hashlib.sha256(seed.encode()).hexdigest()[:40]}@{self.domain}>"
+
+    def digest_id(self, change_ids: Sequence[int], recipients: Sequence[str]) -> str:
+        """The same changes to the same people: the same Message-ID."""
+        changes = ",".join(str(i) for i in sorted(change_ids))
+        return self.message_id("digest", changes, ",".join(sorted(recipients)))
 
 
 def build_message(
@@ -107,9 +126,12 @@ class OutboxTransport:
         self.folder = folder
 
     async def deliver(self, message: EmailMessage) -> Delivered:
+        # "<digest.3f2a…@example.org>" → digest-20261125-153000-3f2a….eml: the kind of message
+        # first, and a name no other message shares (the same message keeps its name).
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        digest = str(message["Message-ID"]).strip("<>").split(".", 1)[0][:12]
-        path = self.folder / f"digest-{stamp}-{digest}.eml"
+        kind, _, rest = str(message["Message-ID"]).strip().strip("<>").partition(".")
+        unique = re.sub(r"[^A-Za-z0-9]", "", rest.split("@")[0])[:16] or "message"
+        path = self.folder / f"{re.sub(r'[^a-z-]', '', kind) or 'message'}-{stamp}-{unique}.eml"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(".eml.partial")
@@ -168,19 +190,11 @@ class SmtpTransport:
                 cert_bundle=config.ca_file,
                 timeout=config.timeout_seconds,
             )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
-            raise DeliveryError(
-                f"mail server {where} refused every recipient: {detail}",
-                permanent=all(code >= 500 for code in codes),
-            ) from None
-        except aiosmtplib.SMTPResponseException as exc:
-            raise DeliveryError(
-                f"mail server {where} answered {exc.code} {exc.message}", permanent=exc.code >= 500
-            ) from None
         except (aiosmtplib.SMTPException, ssl.SSLError, OSError) as exc:
-            raise DeliveryError(f"mail server {where}: {_describe(exc)}") from None
+            # A connection that failed mid-handshake is closed by a callback the loop has yet
+            # to run; let it run, or the socket outlives the loop.
+            await asyncio.sleep(0)
+            raise _delivery_error(exc, where) from None
         refused = tuple(
             Refusal(recipient, reply.code, reply.message) for recipient, reply in errors.items()
         )
@@ -189,6 +203,23 @@ class SmtpTransport:
             # it, when the refusal is permanent), never sends the others a second one.
             log.warning("mail server %s refused %s", where, refusal)
         return Delivered(f"{where}: {answer}", refused)
+
+
+def _delivery_error(exc: BaseException, where: str) -> DeliveryError:
+    """aiosmtplib's and the network's exceptions, as one line that says whether trying again
+    could help (a 4xx answer, a refused connection) or not (a 5xx answer)."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        return DeliveryError(
+            f"mail server {where} refused every recipient: {detail}",
+            permanent=all(code >= 500 for code in codes),
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return DeliveryError(
+            f"mail server {where} answered {exc.code} {exc.message}", permanent=exc.code >= 500
+        )
+    return DeliveryError(f"mail server {where}: {_describe(exc)}")
 
 
 def _tls(security: Security) -> tuple[bool, bool]:

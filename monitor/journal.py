@@ -4,6 +4,8 @@ alerts, `status` and the health check read; the registry's data lives in store.p
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -11,7 +13,7 @@ from typing import assert_never
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from monitor.db import cycles, deliveries, notices, services
+from monitor.db import articles, cycles, deliveries, installation, notices, services
 from monitor.deliveries import DeliveryState
 from monitor.models import Outcome
 from monitor.plan import History, PlanMode
@@ -135,6 +137,36 @@ class Journal:
             return conn.execute(
                 select(func.max(cycles.c.started_at)).where(cycles.c.outcome == Outcome.OK.value)
             ).scalar()
+
+    # -- the installation and the articles' first looks ------------------------------------
+
+    def installation_id(self, now: datetime) -> str:
+        """This installation's own id, made once: it makes its Message-IDs its own, so that two
+        monitors mailing one editor never send two digests under one Message-ID."""
+        with self.engine.begin() as conn:
+            found = conn.execute(select(installation.c.id)).scalar()
+            if found is None:
+                found = uuid.uuid4().hex
+                conn.execute(insert(installation).values(id=found, created_at=now))
+            return str(found)
+
+    def unchecked_articles(self, keys: Sequence[str]) -> set[str]:
+        """Of these articles, those that have not had their first look (the article check)."""
+        with self.engine.connect() as conn:
+            done = set(
+                conn.execute(
+                    select(articles.c.key).where(articles.c.checked_at.is_not(None))
+                ).scalars()
+            )
+        return {key for key in keys if key not in done}
+
+    def article_checked(self, key: str, title: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                update(articles).where(articles.c.key == key).values(title=title, checked_at=now)
+            )
+            if updated.rowcount == 0:
+                conn.execute(insert(articles).values(key=key, title=title, checked_at=now))
 
     # -- the service and its notices --------------------------------------------------------
 

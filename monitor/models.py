@@ -79,6 +79,12 @@ class Snapshot:
     completion_date: str | None = None
     # Other NCT ids the registry knows this study by (duplicate registrations merged into it).
     aliases: tuple[str, ...] = ()
+    # What a new trial is shown with, and how close it is to an article's trials is judged by;
+    # never reported as changes of their own.
+    conditions: tuple[str, ...] = ()
+    interventions: tuple[str, ...] = ()
+    sponsor: str | None = None
+    start_date: str | None = None
 
     @classmethod
     def missing(cls, nct_id: str) -> Snapshot:

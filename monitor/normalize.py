@@ -44,6 +44,10 @@ TRACKED_FIELDS = (
     "RetractionSource",
     "Phase",
     "CompletionDate",
+    "Condition",
+    "InterventionName",
+    "LeadSponsorName",
+    "StartDate",
 )
 
 _WHITESPACE = re.compile(r"\s+")
@@ -55,7 +59,9 @@ _INVISIBLE = re.compile(
 )
 # Lengths as the registry bounds them (briefTitle 300, whyStopped 250 characters; a citation is
 # allowed more), so that no value outgrows its column.
-TITLE_CHARS, WHY_STOPPED_CHARS, CITATION_CHARS = 300, 250, 4000
+TITLE_CHARS, WHY_STOPPED_CHARS, CITATION_CHARS, NAME_CHARS = 300, 250, 4000, 200
+_ARMS = ("protocolSection", "armsInterventionsModule")
+_SPONSOR = ("protocolSection", "sponsorCollaboratorsModule")
 STATUS_CHARS, TYPE_CHARS = 40, 20
 # A record's own id is always NCT and eight digits; anything else never reaches the store.
 _NCT_ID = re.compile(r"NCT\d{8}")
@@ -125,6 +131,12 @@ def normalize(study: object) -> Observation:
         phases=_phases(_path(study, "protocolSection", "designModule", "phases")),
         completion_date=_date(_path(status_module, "completionDateStruct", "date")),
         aliases=_aliases(_path(identification, "nctIdAliases"), nct_id),
+        conditions=_names(_path(study, "protocolSection", "conditionsModule", "conditions")),
+        interventions=_names(
+            [_path(i, "name") for i in _list(_path(study, *_ARMS, "interventions"))]
+        ),
+        sponsor=_text(_path(study, *_SPONSOR, "leadSponsor", "name"), NAME_CHARS),
+        start_date=_date(_path(status_module, "startDateStruct", "date")),
     )
     return Observation(snapshot=snapshot, raw=_raw(study))
 
@@ -184,6 +196,16 @@ def _phases(value: object) -> str | None:
         return None
     known = [p for p in value if isinstance(p, str) and p in PHASES]
     return "|".join(dict.fromkeys(known)) or None
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _names(values: object) -> tuple[str, ...]:
+    """Conditions or intervention names: cleaned, each once, at most 40."""
+    names = [_text(value, NAME_CHARS) for value in _list(values)]
+    return tuple(dict.fromkeys(n for n in names if n))[:40]
 
 
 def _aliases(values: object, nct_id: str) -> tuple[str, ...]:

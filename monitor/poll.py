@@ -179,7 +179,7 @@ async def _watched(reading: Reading, seen: set[str]) -> None:
     store, config, plan = reading.store, reading.config, reading.plan
     if plan.mode is PlanMode.STALE:
         return
-    watched = store.watched_ids(config.watch.trials, [s.term for s in config.watch.searches])
+    watched = store.watched_ids(config.cited_trials, [s.term for s in config.watch.searches])
     reading.watched = len(watched)
     known = store.known_trial_ids()
     new = [i for i in watched if i not in known and i not in seen]
@@ -207,7 +207,7 @@ def _always_in_full(reading: Reading) -> set[str]:
     """The cited trials, when one request reads them all: then a date filter would save
     nothing, and reading them whole catches at once what moves no date. A longer watch list is
     read by date, with the rolling slice."""
-    cited = reading.store.watched_ids(reading.config.watch.trials, [])
+    cited = reading.store.watched_ids(reading.config.cited_trials, [])
     return set(cited) if sum(1 for _ in reading.registry.batches(cited)) <= 1 else set()
 
 

@@ -7,6 +7,7 @@ lives in templates/ (NAME_subject.txt, NAME.txt and NAME.html for every message)
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,8 +15,11 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from monitor.articles import ArticleCheck, TrialCheck
 from monitor.importance import Ranking, category
 from monitor.models import (
+    PUBMED_URL,
+    STUDY_URL,
     ChangeKind,
     Digest,
     Importance,
@@ -26,11 +30,16 @@ from monitor.models import (
 )
 from monitor.words import (
     ChangeWords,
+    FindingWords,
+    article_name,
+    article_verdict,
     change_words,
     data_timestamp_words,
+    finding_words,
     headline,
     importance_name,
     moment_words,
+    paper_words,
     summary,
 )
 
@@ -104,7 +113,7 @@ def build_digest(
 
 
 def make_environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
         autoescape=select_autoescape(["html"], default_for_string=False),
         undefined=StrictUndefined,
@@ -112,6 +121,32 @@ def make_environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["wrap"] = wrap
+    env.filters["sentence"] = sentence
+    return env
+
+
+def sentence(text: str) -> str:
+    """The first letter up, the rest as written (Jinja's capitalize lowers a title's)."""
+    return text[:1].upper() + text[1:]
+
+
+TEXT_WIDTH = 76
+
+
+def wrap(text: str, indent: int = 0, first: str = "") -> str:
+    """Plain text for a terminal mail reader: lines of at most TEXT_WIDTH columns, the first
+    starting with `first` (a bullet, say), the rest indented under it (a hanging indent). A
+    word longer than a line (a URL) stays whole on a line of its own."""
+    lines = textwrap.wrap(
+        text,
+        width=TEXT_WIDTH,
+        initial_indent=" " * indent + first,
+        subsequent_indent=" " * (indent + len(first)),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return "\n".join(lines) or " " * indent + first
 
 
 def render_digest(digest: Digest, subject_prefix: str, env: Environment) -> RenderedMessage:
@@ -142,6 +177,64 @@ def render_message(env: Environment, name: str, context: Mapping[str, object]) -
         subject=one_line(subject, SUBJECT_LIMIT),
         text=env.get_template(f"{name}.txt").render(context),
         html=env.get_template(f"{name}.html").render(context),
+    )
+
+
+@dataclass(frozen=True)
+class TrialCheckView:
+    nct_id: str
+    title: str
+    url: str
+    passage: str | None
+    found: bool
+    findings: tuple[FindingWords, ...]
+    uncited: tuple[tuple[str, str | None], ...]  # (words, PubMed link)
+
+
+def render_article_check(
+    check: ArticleCheck,
+    subject_prefix: str,
+    env: Environment,
+    generated_at: datetime,
+    data_timestamp: str | None,
+) -> RenderedMessage:
+    """The first look at an article: for each trial it cites, what it says beside what the
+    registry says now, each disagreement flagged."""
+    article = check.article
+    name = article_name(article.title)
+    context = {
+        "prefix": subject_prefix,
+        "article": name,
+        "url": article.url,
+        "verdict": article_verdict(check.disagreements, name),
+        "disagreements": check.disagreements,
+        "trials": [_trial_check_view(t) for t in check.trials],
+        "generated_at": moment_words(generated_at),
+        "data_timestamp": data_timestamp_words(data_timestamp),
+    }
+    return render_message(env, "article_check", context)
+
+
+def _trial_check_view(trial: TrialCheck) -> TrialCheckView:
+    snapshot = trial.snapshot
+    found = snapshot is not None and snapshot.found
+    return TrialCheckView(
+        nct_id=trial.nct_id,
+        title=(snapshot.title if snapshot and snapshot.title else "(title not known)"),
+        url=STUDY_URL.format(nct_id=snapshot.nct_id if snapshot else trial.nct_id),
+        passage=trial.passage,
+        found=found,
+        findings=tuple(
+            finding_words(f.subject, f.claim.expected if f.claim else None, f.registry, f.disagrees)
+            for f in trial.findings
+        ),
+        uncited=tuple(
+            (
+                paper_words(p.pmid, p.type, p.citation),
+                PUBMED_URL.format(pmid=p.pmid) if p.pmid else None,
+            )
+            for p in trial.uncited
+        ),
     )
 
 

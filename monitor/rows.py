@@ -35,6 +35,10 @@ def snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
         "phases": snapshot.phases,
         "completion_date": snapshot.completion_date,
         "aliases": "|".join(snapshot.aliases) or None,
+        "conditions": json.dumps(snapshot.conditions, ensure_ascii=False),
+        "interventions": json.dumps(snapshot.interventions, ensure_ascii=False),
+        "sponsor": snapshot.sponsor,
+        "start_date": snapshot.start_date,
     }
 
 
@@ -57,6 +61,10 @@ def snapshot_from_row(row: RowMapping) -> Snapshot:
         phases=row["phases"],
         completion_date=row["completion_date"],
         aliases=tuple(row["aliases"].split("|")) if row["aliases"] else (),
+        conditions=tuple(json.loads(row["conditions"] or "[]")),
+        interventions=tuple(json.loads(row["interventions"] or "[]")),
+        sponsor=row["sponsor"],
+        start_date=row["start_date"],
     )
 
 

@@ -10,20 +10,21 @@ died is sent again exactly as it was (same changes, same Message-ID) before anyt
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from jinja2 import Environment
 
+from monitor.articles import check_article
 from monitor.config import Config, list_header
-from monitor.deliver import Transport, build_message, digest_message_id
+from monitor.deliver import Sender, Transport, build_message
 from monitor.deliveries import OUTBOX, Deliveries, Sending, SentDigest
 from monitor.errors import DeliveryError
 from monitor.importance import Ranking
 from monitor.journal import Journal
 from monitor.models import Digest, PendingChange, RenderedMessage
-from monitor.render import build_digest, render_digest
+from monitor.render import build_digest, render_article_check, render_digest
 from monitor.routing import Router
 from monitor.store import Store
 
@@ -37,7 +38,7 @@ class Mailing:
     """Who digests are from and to; the transport decides how they travel."""
 
     transport: Transport
-    sender: str
+    sender: Sender
     router: Router
 
 
@@ -95,9 +96,44 @@ def compose_digest(
         out.clock(),
         data_timestamp,
         Ranking(config.digest.importance),
-        cited=config.watch.trials,
+        cited=config.cited_trials,
     )
     return digest, render_digest(digest, config.digest.subject_prefix, out.templates)
+
+
+async def send_article_checks(
+    out: Outgoing, keys: Collection[str], data_timestamp: str | None
+) -> DeliveryReport:
+    """The first look at each of these articles, to its editors (everyone who gets every
+    change, and its desk): what it says beside what the registry says now. Recorded as given
+    only once the mail server took it; until then each cycle tries again."""
+    report = DeliveryReport()
+    for article in (a for a in out.config.articles if a.key in keys):
+        check = check_article(article, out.store.latest(article.trials))
+        now = out.clock()
+        rendered = render_article_check(
+            check, out.config.digest.subject_prefix, out.templates, now, data_timestamp
+        )
+        everyone = [r for r in out.mailing.router.everyone if r != OUTBOX]
+        recipients = tuple(dict.fromkeys([*everyone, *article.recipients]))
+        message = build_message(
+            rendered,
+            out.mailing.sender.address,
+            recipients,
+            out.mailing.sender.message_id("article-check", article.key, *recipients),
+            now,
+            list_header(out.config.digest),
+        )
+        try:
+            delivered = await out.mailing.transport.deliver(message)
+        except DeliveryError as exc:
+            report.failures.append(f"the article check of {article.name}: {exc}")
+            log.error("the article check of %s: %s", article.name, exc)
+            continue
+        out.journal.article_checked(article.key, article.title, out.clock())
+        report.delivered.append(delivered.where)
+        log.info("article check of %s delivered: %s", article.name, delivered.where)
+    return report
 
 
 async def _send(
@@ -107,10 +143,10 @@ async def _send(
     recipients = tuple(r for r in sending.recipients if r != OUTBOX)
     try:
         digest, rendered = compose_digest(out, sending.pending, data_timestamp)
-        message_id = digest_message_id(digest.change_ids, recipients)
+        message_id = mailing.sender.digest_id(digest.change_ids, recipients)
         message = build_message(
             rendered,
-            mailing.sender,
+            mailing.sender.address,
             recipients,
             message_id,
             digest.generated_at,

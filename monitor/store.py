@@ -11,7 +11,7 @@ journal.py's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, assert_never
@@ -389,17 +389,24 @@ class Store:
 
     # -- the article's claims -------------------------------------------------------------
 
-    def judge_claims(self, cycle_id: int, claims: Sequence[Claim], now: datetime) -> list[Change]:
+    def judge_claims(
+        self,
+        cycle_id: int,
+        claims: Sequence[Claim],
+        now: datetime,
+        first_look: Collection[str] = (),
+    ) -> list[Change]:
         """Judge each claim against its trial's latest snapshot (the record it is listed under,
         once it became an alias); a claim that has just come to disagree, or to agree again,
-        is a change. A trial the registry lost is not judged."""
+        is a change. A trial the registry lost is not judged. The claims of the articles in
+        `first_look` are judged silently: their article check says it all."""
         if not claims:
             return []
         with self.engine.begin() as conn:
             canonical = self._canonical(conn, {c.trial for c in claims})
             known = self._known(conn, sorted(set(canonical.values())))
             rows = conn.execute(select(claim_states).where(claim_states.c.trial.in_(canonical)))
-            states = {(r.trial, r.field): r for r in rows}
+            states = {(r.article, r.trial, r.field): r for r in rows}
             found: list[Change] = []
             for claim in claims:
                 trial = known.get(canonical[claim.trial])
@@ -407,8 +414,8 @@ class Store:
                     continue
                 assert trial.snapshot_id is not None
                 verdict = judge(claim, trial.snapshot)
-                state = states.get((claim.trial, claim.field))
-                kind = _claim_news(state, claim, verdict)
+                state = states.get((claim.article, claim.trial, claim.field))
+                kind = None if claim.article in first_look else _claim_news(state, claim, verdict)
                 self._keep_verdict(conn, state, verdict, now)
                 if kind is not None:
                     change = Change(
@@ -421,6 +428,14 @@ class Store:
                     found.append(change)
                     self._write_changes(conn, cycle_id, [(change, trial.snapshot_id)], now)
         return found
+
+    def latest(self, nct_ids: Iterable[str]) -> dict[str, Snapshot]:
+        """Each trial's latest snapshot, under the id asked for (a merged id's: its record's)."""
+        with self.engine.connect() as conn:
+            canonical = self._canonical(conn, set(nct_ids))
+            known = self._known(conn, sorted(set(canonical.values())))
+        found = {i: known[c].snapshot for i, c in canonical.items() if c in known}
+        return {i: snapshot for i, snapshot in found.items() if snapshot is not None}
 
     def _canonical(self, conn: Connection, ids: Iterable[str]) -> dict[str, str]:
         """Each id, or the record it became an alias of."""
@@ -445,14 +460,13 @@ class Store:
             "registry_value": verdict.registry,
             "judged_at": now,
         }
+        key = {"article": claim.article, "trial": claim.trial, "field": claim.field.value}
         if state is None:
-            conn.execute(
-                insert(claim_states).values(trial=claim.trial, field=claim.field.value, **values)
-            )
+            conn.execute(insert(claim_states).values(**key, **values))
             return
         conn.execute(
             update(claim_states)
-            .where(claim_states.c.trial == claim.trial, claim_states.c.field == claim.field.value)
+            .where(*(claim_states.c[name] == value for name, value in key.items()))
             .values(values)
         )
 

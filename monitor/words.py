@@ -279,6 +279,80 @@ def agreement_words(agreement: Agreement) -> str:
             assert_never(agreement)
 
 
+@dataclass(frozen=True)
+class FindingWords:
+    """One line of an article check: what the article says about a subject beside what the
+    registry says, and whether that is something to re-check."""
+
+    subject: str
+    article: str | None  # None: the article says nothing about it
+    registry: str
+    flagged: bool
+
+    @property
+    def line(self) -> str:
+        if self.article is None:
+            return f"{self.subject}: the registry says {self.registry} (the article says nothing)"
+        return f"{self.subject}: the article says {self.article}; the registry says {self.registry}"
+
+
+def finding_words(
+    subject: ClaimField, said: str | None, registry: str | None, flagged: bool
+) -> FindingWords:
+    """A line of the article check, from a claim's canonical values (see claims.py)."""
+    article = claim_words(subject, said) if said is not None else None
+    return FindingWords(
+        _subject_name(subject), article, _registry_words(subject, registry), flagged
+    )
+
+
+def _subject_name(subject: ClaimField) -> str:
+    match subject:
+        case ClaimField.STATUS:
+            return "Status"
+        case ClaimField.ENROLLMENT:
+            return "Enrollment"
+        case ClaimField.ENROLLMENT_TYPE:
+            return "Enrollment type"
+        case ClaimField.PHASE:
+            return "Phase"
+        case ClaimField.RESULTS_POSTED:
+            return "Results on ClinicalTrials.gov"
+        case ClaimField.COMPLETION_YEAR:
+            return "Completion"
+        case _:
+            assert_never(subject)
+
+
+def _registry_words(subject: ClaimField, value: str | None) -> str:
+    """The registry's side, said as a claim about it would be (phase 2, 99 participants)."""
+    if value is None:
+        return "nothing" if subject is not ClaimField.COMPLETION_YEAR else "no completion date"
+    if subject is ClaimField.COMPLETION_YEAR:
+        return date_words(value)
+    return claim_words(subject, value)
+
+
+def paper_words(pmid: str | None, kind: str, citation: str) -> str:
+    """A paper linked to a trial, for a list: "PMID 38258677, the results paper: Bruun KD…"."""
+    what = "the trial's results paper" if kind == "RESULT" else "a paper that names the trial"
+    name = f"PMID {pmid}" if pmid else "a reference without a PMID"
+    return f"{name}, {what}" + (f": {citation}" if citation else "")
+
+
+def article_verdict(disagreements: int, article: str) -> str:
+    """The article check's headline: "2 things to re-check in “LDN”"."""
+    if disagreements == 0:
+        return f"everything {article} says agrees with the registry"
+    plural = "s" if disagreements != 1 else ""
+    return f"{disagreements} thing{plural} to re-check in {article}"
+
+
+def article_name(title: str) -> str:
+    """An article as a sentence names it: “Title”, or "the article" for the unnamed one."""
+    return f"“{title}”" if title else "the article"
+
+
 def claim_field_name(field: ClaimField) -> str:
     """The claim's subject as a table heading: "enrollment type"."""
     return field.value.replace("_", " ")

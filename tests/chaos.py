@@ -22,6 +22,7 @@ import random
 import signal
 import statistics
 import subprocess
+import sys
 import time
 import unicodedata
 from collections import Counter
@@ -87,8 +88,13 @@ def completed(run: Run) -> bool:
     return run.code == 0 and "skipped" not in run.out
 
 
-def crashed(run: Run) -> bool:
-    return "Traceback" in run.err or run.code not in (0, 1)
+def crashed(run: Run, what: str) -> bool:
+    """Whether the run crashed; if so, says how on stderr (the report itself only counts)."""
+    if "Traceback" not in run.err and run.code in (0, 1):
+        return False
+    tail = "\n    ".join(run.err.strip().splitlines()[-8:])
+    print(f"crash: {what} exited {run.code}:\n    {tail}", file=sys.stderr)
+    return True
 
 
 # -- random kills ------------------------------------------------------------------------------
@@ -163,12 +169,14 @@ class _Chaos:
         if process.returncode == -signal.SIGKILL:
             self.kills += 1
         else:
-            self.crashes += crashed(Run(process.returncode, out, err))
+            self.crashes += crashed(
+                Run(process.returncode, out, err), "a `check` that ended before its kill"
+            )
 
     def finish(self) -> None:
         for _ in range(TRIES):
             run = self.world.check()
-            self.crashes += crashed(run)
+            self.crashes += crashed(run, "the `check` after the kills")
             if completed(run):
                 return
             time.sleep(0.2)
@@ -284,7 +292,7 @@ def _tally(result: Containment, world: World, run: Run) -> None:
     result.tried += 1
     result.exits[run.code] += 1
     result.digests = len(accepted)
-    result.crashes += crashed(run)
+    result.crashes += crashed(run, "a hostile record's `check`")
     result.contained += not breaches
     if breaches and len(result.breaches) < 5:
         result.breaches.append("; ".join(breaches))

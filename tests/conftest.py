@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import readback
-from smtp import SmtpServer
+from smtp import Accepted, SmtpServer
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from standin import StandinRegistry, ldn_studies
@@ -108,6 +108,14 @@ class World:
         """`trial-monitor --config … check`, in this process."""
         return self.command("check")
 
+    def baseline(self) -> Run:
+        """The first cycle: it sets the baseline and mails nothing but each article's first
+        look (the article check)."""
+        run = self.check()
+        assert run.code == 0, run
+        assert self.messages == [], [m["Subject"] for m in self.messages]
+        return run
+
     def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """`trial-monitor --config … ARGS` as a separate process (runs that overlap, signals)."""
         self.write_config()
@@ -130,7 +138,18 @@ class World:
 
     @property
     def messages(self) -> list[EmailMessage]:
-        return self.smtp.messages
+        """What the mail server accepted, but for the articles' first looks (see
+        `article_checks`): the digests and notices a test counts."""
+        return [m for m in self.smtp.messages if not is_article_check(m)]
+
+    @property
+    def accepted(self) -> list[Accepted]:
+        """As `messages`, with each message's envelope (who it went to)."""
+        return [a for a in self.smtp.recorder.accepted if not is_article_check(a.message)]
+
+    @property
+    def article_checks(self) -> list[EmailMessage]:
+        return [m for m in self.smtp.messages if is_article_check(m)]
 
     @contextlib.contextmanager
     def engine(self) -> Iterator[Engine]:
@@ -153,6 +172,10 @@ class World:
     def pending(self) -> list[PendingChange]:
         with self.engine() as engine:
             return Deliveries(engine).pending()
+
+
+def is_article_check(message: EmailMessage) -> bool:
+    return str(message["Message-ID"]).strip().startswith("<article-check.")
 
 
 def _unless_given(settings: str, *defaults: str) -> list[str]:

@@ -19,12 +19,19 @@ from monitor.models import Category, Importance
 
 ROOT = Path(__file__).resolve().parent.parent
 
-EMAIL = """
+WATCH = """
+[watch]
+trials = ["NCT04270877"]
+"""
+EMAIL = (
+    WATCH
+    + """
 [email]
 host = "smtp.example.org"
 sender = "LDN monitor <monitor@example.org>"
 recipients = ["editor@example.org"]
 """
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -66,11 +73,18 @@ new_trial = "medium"
     assert config.digest.importance == {"new_trial": "medium"}
 
 
-def test_an_empty_file_means_the_embedded_defaults(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, ""), environ={})
+def test_a_file_with_only_something_to_watch_means_the_embedded_defaults(
+    tmp_path: Path,
+) -> None:
+    config = load_config(write(tmp_path, WATCH), environ={})
     assert config.database_url == "sqlite:///data/monitor.db"
     assert config.registry.page_size == 1000
-    assert config.watch.trials == ()
+    assert config.cited_trials == ("NCT04270877",)
+
+
+def test_a_configuration_that_watches_nothing_is_an_error_saying_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="watches nothing: give \\[\\[articles\\]\\]"):
+        load_config(write(tmp_path, ""), environ={})
 
 
 def test_email_defaults_follow_the_security_mode(tmp_path: Path) -> None:
@@ -235,7 +249,9 @@ def test_the_database_url_and_its_password_can_come_from_the_environment(tmp_pat
         "TRIAL_MONITOR_DATABASE_URL": "postgresql+psycopg://monitor@db:5432/monitor",
         "TRIAL_MONITOR_DATABASE_PASSWORD_FILE": str(secret),
     }
-    config = load_config(write(tmp_path, '[database]\nurl = "sqlite:///x.db"'), environ=environ)
+    config = load_config(
+        write(tmp_path, WATCH + '[database]\nurl = "sqlite:///x.db"'), environ=environ
+    )
     assert config.database_url == "postgresql+psycopg://monitor:p%40ss%2Fword@db:5432/monitor"
     assert config.secrets == ("p@ss/word",)
     with pytest.raises(
@@ -287,7 +303,8 @@ def documented(pattern: str) -> list[tuple[str, str]]:
 
 
 def test_the_readme_states_each_default_as_config_py_declares_it() -> None:
-    config = parse_config({}, {}, "defaults")
+    # The least that watches something: an article that cites one paper.
+    config = parse_config({"articles": [{"title": "x", "pmids": ["1"]}]}, {}, "defaults")
     rows = documented(r"^\| `([a-z_]+(?:\.[a-z_]+)*)` \| `([^`|]+)` \|")
     assert len(rows) > 30
     for key, literal in rows:

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FINAL, ROOT, body, postgres_schema
+from conftest import FINAL, ROOT, body, is_article_check, postgres_schema
 from smtp import SmtpServer
 from standin import StandinRegistry, set_piece
 
@@ -93,7 +93,9 @@ recipients = ["editor@example.org"]
         registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
         second = engine(*run, "check")
         assert second.returncode == 0, second.stderr
-        [message] = smtp.messages
+        # The first check reads the article against the registry; the second mails the change.
+        [check, message] = smtp.messages
+        assert is_article_check(check)
         assert "Completed → Terminated" in body(message)
         health = engine(*run, "health")
         assert health.returncode == 0, health.stdout + health.stderr

@@ -15,9 +15,7 @@ NEW_LDN = "NCT06000001"
 
 
 def baseline(world: World) -> None:
-    run = world.check()
-    assert run.code == 0, run
-    assert world.messages == []
+    world.baseline()
 
 
 def test_the_first_cycle_sets_the_baseline_and_sends_nothing(world: World) -> None:
@@ -258,7 +256,8 @@ def test_without_an_email_section_digests_go_to_the_outbox(world: World) -> None
     world.registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
     run = world.check()
     assert run.code == 0
-    [eml] = list(outbox.glob("*.eml"))
+    assert len(list(outbox.glob("article-check-*.eml"))) == 1  # the first look, at baseline
+    [eml] = list(outbox.glob("digest-*.eml"))
     assert f"digest written to {eml}" in run.out
     from email import message_from_bytes, policy
 
@@ -285,7 +284,7 @@ def test_hostile_registry_text_is_escaped_and_cannot_inject_headers(world: World
         "Bcc: victim@example.org &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; LDN &amp; co"
         in html
     )
-    assert world.smtp.recorder.accepted[0].recipients == ["editor@example.org", "desk@example.org"]
+    assert world.accepted[0].recipients == ["editor@example.org", "desk@example.org"]
 
 
 def test_a_digest_carries_a_list_id_for_mail_filters(world: World) -> None:

@@ -12,10 +12,11 @@ import trustme
 from smtp import SmtpServer
 
 from monitor.config import EmailConfig, Security
-from monitor.deliver import SmtpTransport, build_message, digest_message_id
+from monitor.deliver import Sender, SmtpTransport, build_message
 from monitor.errors import DeliveryError
 from monitor.models import RenderedMessage
 
+SENDER = Sender("LDN monitor <monitor@example.org>", "0123456789abcdef")
 NOW = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)
 RENDERED = RenderedMessage("[LDN monitor] 1 trial changed — x", "plain words\n", "<p>html</p>\n")
 
@@ -60,7 +61,7 @@ def send(server: SmtpServer, **settings: object) -> str:
         RENDERED,
         config.sender,
         config.recipients,
-        digest_message_id([1, 2], config.recipients),
+        SENDER.digest_id([1, 2], config.recipients),
         NOW,
     )
     return asyncio.run(SmtpTransport(config).deliver(message)).where
@@ -78,7 +79,7 @@ def test_starttls_with_login_against_a_trusted_certificate(
     [message] = server.messages
     assert message["Subject"] == RENDERED.subject
     assert message.get_content_type() == "multipart/alternative"
-    assert message["Message-ID"] == digest_message_id([2, 1], ("editor@example.org",))
+    assert message["Message-ID"] == SENDER.digest_id([2, 1], ("editor@example.org",))
 
 
 def test_implicit_tls_against_a_trusted_certificate(
@@ -117,9 +118,17 @@ def test_a_wrong_password_is_a_permanent_error_that_does_not_show_the_password(
 
 
 def test_the_message_id_is_the_same_for_the_same_changes_and_people() -> None:
-    assert digest_message_id([1, 2, 3], ["a@x.org"]) == digest_message_id([3, 2, 1], ["a@x.org"])
-    assert digest_message_id([1, 2, 3], ["a@x.org"]) != digest_message_id([1, 2], ["a@x.org"])
-    assert digest_message_id([1], ["a@x.org"]) != digest_message_id([1], ["b@x.org"])
+    digest_id = SENDER.digest_id
+    assert digest_id([1, 2, 3], ["a@x.org"]) == digest_id([3, 2, 1], ["a@x.org"])
+    assert digest_id([1, 2, 3], ["a@x.org"]) != digest_id([1, 2], ["a@x.org"])
+    assert digest_id([1], ["a@x.org"]) != digest_id([1], ["b@x.org"])
+
+
+def test_the_message_id_is_this_monitors_own_under_the_senders_domain() -> None:
+    other = Sender(SENDER.address, "another-installation")
+    assert SENDER.digest_id([1], ["a@x.org"]) != other.digest_id([1], ["a@x.org"])
+    assert SENDER.digest_id([1], ["a@x.org"]).endswith("@example.org>")
+    assert Sender("trial-monitor <trial-monitor@localhost>", "x").domain == "localhost"
 
 
 def test_plain_smtp_beyond_this_machine_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:

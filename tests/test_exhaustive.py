@@ -22,7 +22,7 @@ ENUMS = {
     "Category": ("models.py", {"importance.py", "words.py"}),
     "Importance": ("models.py", {"words.py"}),
     "Outcome": ("models.py", {"journal.py"}),
-    "ClaimField": ("claims.py", {"claims.py", "configfile.py", "words.py"}),
+    "ClaimField": ("claims.py", {"claims.py", "configarticles.py", "words.py"}),
     "Agreement": ("claims.py", {"store.py", "words.py"}),
     "PlanMode": ("plan.py", {"poll.py"}),
     "Security": ("config.py", {"deliver.py"}),

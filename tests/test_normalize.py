@@ -38,6 +38,10 @@ def test_a_completed_trial_with_results_and_papers() -> None:
         ),
         phases="PHASE2",
         completion_date="2012-12",
+        conditions=("Ovarian Neoplasms",),
+        interventions=("Sorafenib (Nexavar, BAY43-9006)", "Placebo"),
+        sponsor="Bayer",
+        start_date="2008-11",
     )
     assert snapshot.publications[0].citation.startswith("Herzog TJ, Scambia G")
 

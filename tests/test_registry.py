@@ -103,6 +103,9 @@ def test_only_the_tracked_fields_are_asked_for_with_a_descriptive_user_agent(
         "statusModule",
         "designModule",
         "referencesModule",
+        "conditionsModule",
+        "armsInterventionsModule",
+        "sponsorCollaboratorsModule",
     }
 
 

@@ -33,7 +33,7 @@ def setup(world: World) -> None:
 
 
 def digests(world: World) -> dict[tuple[str, ...], str]:
-    return {tuple(a.recipients): body(a.message) for a in world.smtp.recorder.accepted}
+    return {tuple(a.recipients): body(a.message) for a in world.accepted}
 
 
 def test_each_recipient_gets_one_digest_with_only_their_changes(world: World) -> None:
@@ -62,7 +62,7 @@ def test_a_desk_whose_digest_fails_gets_it_next_time_and_nobody_gets_one_twice(
     assert run.code == 1
     assert set(digests(world)) == {("fm@example.org",), ("covid@example.org",)}
     assert world.check().code == 0
-    accepted = [tuple(a.recipients) for a in world.smtp.recorder.accepted]
+    accepted = [tuple(a.recipients) for a in world.accepted]
     assert sorted(accepted) == sorted(
         [("fm@example.org",), ("covid@example.org",), ("editor@example.org", "desk@example.org")]
     )
@@ -94,7 +94,8 @@ def test_routes_are_config_checked(world: World) -> None:
     run = world.check()
     assert (
         run.code == 2
-        and "routes[0].trials name NCT01234567, which watch.trials does not list" in run.err
+        and "routes[0].trials name NCT01234567, which no article and not watch.trials cite"
+        in run.err
     )
 
 

@@ -41,11 +41,7 @@ def everything_changes(world: World) -> None:
 
 
 def content(world: World) -> list[str]:
-    return [
-        body(a.message)
-        for a in world.smtp.recorder.accepted
-        if "ops@example.org" not in a.recipients
-    ]
+    return [body(a.message) for a in world.accepted if "ops@example.org" not in a.recipients]
 
 
 def test_a_cycle_where_everything_changes_is_held_and_the_operator_told(world: World) -> None:
@@ -55,9 +51,7 @@ def test_a_cycle_where_everything_changes_is_held_and_the_operator_told(world: W
     assert run.code == 0
     assert "HELD for a look: 12 of 12 watched trials changed at once" in run.out
     assert content(world) == []
-    [notice] = [
-        a.message for a in world.smtp.recorder.accepted if a.recipients == ["ops@example.org"]
-    ]
+    [notice] = [a.message for a in world.accepted if a.recipients == ["ops@example.org"]]
     assert notice["Subject"].startswith("[LDN monitor] digest held for a look: 12 changes")
     assert "trial-monitor release" in body(notice)
     assert "Held for a look (1)" in world.command("status").out

@@ -1,0 +1,120 @@
+"""The articles the monitor serves, and the comparison of what each says with what the registry
+says now: the first look an editor gets (the article check) and what `verify` prints. Pure.
+
+An article cites trials and papers and says things about each trial (its claims). The monitor
+reports a change once per recipient and names every article it affects; an article's desk gets
+the changes of the trials it cites.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from monitor.claims import Agreement, Claim, ClaimField, judge, registry_value
+from monitor.models import Publication, Snapshot
+
+
+@dataclass(frozen=True)
+class Article:
+    """An article: what it cites, what it says about each cited trial, who edits it."""
+
+    key: str  # its name in the store: its URL, else its title; "" for the unnamed article
+    title: str  # "" for the article the legacy keys describe
+    url: str | None = None
+    trials: tuple[str, ...] = ()
+    pmids: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
+    # trial → where the article discusses it ("the paragraph on FINAL"), for what to re-check
+    passages: Mapping[str, str] = field(default_factory=dict)
+    # trial → the PMIDs the article cites as that trial's papers (besides `pmids`)
+    papers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    recipients: tuple[str, ...] = ()  # its desk; everyone on email.recipients gets it anyway
+
+    @property
+    def name(self) -> str:
+        return self.title or "the article"
+
+    def cites_paper(self, trial: str, pmid: str | None) -> bool:
+        return pmid is not None and (pmid in self.pmids or pmid in self.papers.get(trial, ()))
+
+
+def articles_citing(articles: Iterable[Article], nct_ids: Iterable[str]) -> tuple[Article, ...]:
+    """The articles that cite any of these ids (a record and the ids merged into it)."""
+    wanted = set(nct_ids)
+    return tuple(a for a in articles if wanted.intersection(a.trials))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the article says (or could say) about a trial, beside the registry."""
+
+    subject: ClaimField
+    claim: Claim | None  # None: the article says nothing about it
+    registry: str | None  # the registry's value, canonical like a claim's
+    agreement: Agreement | None  # None when there is no claim to judge
+
+    @property
+    def disagrees(self) -> bool:
+        return self.agreement is Agreement.DISAGREES
+
+
+@dataclass(frozen=True)
+class TrialCheck:
+    nct_id: str
+    snapshot: Snapshot | None  # None: the registry returned no record
+    findings: tuple[Finding, ...]
+    uncited: tuple[Publication, ...]  # papers linked to the trial that the article does not cite
+    passage: str | None
+
+    @property
+    def disagreements(self) -> int:
+        missing = self.snapshot is None or not self.snapshot.found
+        return int(missing) + sum(f.disagrees for f in self.findings) + len(self.uncited)
+
+
+@dataclass(frozen=True)
+class ArticleCheck:
+    article: Article
+    trials: tuple[TrialCheck, ...]
+
+    @property
+    def disagreements(self) -> int:
+        return sum(t.disagreements for t in self.trials)
+
+
+# What the article check shows for every trial, said or not: the registry's side is news to an
+# editor either way.
+SHOWN = (
+    ClaimField.STATUS,
+    ClaimField.ENROLLMENT,
+    ClaimField.PHASE,
+    ClaimField.COMPLETION_YEAR,
+    ClaimField.RESULTS_POSTED,
+)
+
+
+def check_article(article: Article, snapshots: Mapping[str, Snapshot]) -> ArticleCheck:
+    """What the article says beside what the registry says now, trial by trial. `snapshots`
+    holds each cited trial's latest (under its cited id, even once it is listed under another
+    record); a trial without one is a record the registry did not return."""
+    return ArticleCheck(
+        article, tuple(_check_trial(article, t, snapshots.get(t)) for t in article.trials)
+    )
+
+
+def _check_trial(article: Article, trial: str, snapshot: Snapshot | None) -> TrialCheck:
+    claims = {c.field: c for c in article.claims if c.trial == trial}
+    fields: Sequence[ClaimField] = [*SHOWN, *(f for f in claims if f not in SHOWN)]
+    findings: list[Finding] = []
+    uncited: tuple[Publication, ...] = ()
+    if snapshot is not None and snapshot.found:
+        for subject in fields:
+            claim = claims.get(subject)
+            verdict = judge(claim, snapshot) if claim else None
+            registry = verdict.registry if verdict else registry_value(subject, snapshot)
+            findings.append(
+                Finding(subject, claim, registry, verdict.agreement if verdict else None)
+            )
+        uncited = tuple(p for p in snapshot.publications if not article.cites_paper(trial, p.pmid))
+    return TrialCheck(trial, snapshot, tuple(findings), uncited, article.passages.get(trial))
