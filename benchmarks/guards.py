@@ -107,8 +107,8 @@ GUARDS = [
         (
             (
                 "monitor/deliver.py",
-                'key = ",".join(str(i) for i in sorted(change_ids))',
-                'key = __import__("uuid").uuid4().hex',
+                'changes = ",".join(str(i) for i in sorted(change_ids))',
+                'changes = __import__("uuid").uuid4().hex',
             ),
         ),
         ("tests/test_crash.py", "-k", "sqlite and after the mail server accepted"),
@@ -323,6 +323,61 @@ GUARDS = [
             ),
         ),
         ("tests/test_service.py", "-k", "cancelled_at and sqlite"),
+    ),
+    Guard(
+        "a claim the registry contradicts is written once, beside the change that moved it",
+        (
+            (
+                "monitor/render.py",
+                "            if moved_by is not None and moved_by in kinds:",
+                "            if False:",
+            ),
+        ),
+        ("tests/test_articles.py", "-k", "names_both and sqlite"),
+    ),
+    Guard(
+        "an off-topic find is summarised at the end, not beside the cited trials",
+        (
+            (
+                "monitor/importance.py",
+                "            return Nearness(Relation.OFF_TOPIC)",
+                "            return Nearness(Relation.RELATED)",
+            ),
+        ),
+        ("tests/test_articles.py", "-k", "closeness and sqlite"),
+    ),
+    Guard(
+        "two monitors never share a Message-ID",
+        (
+            (
+                "monitor/deliver.py",
+                'seed = "|".join([self.installation, kind, *map(str, key)])',
+                'seed = "|".join([kind, *map(str, key)])',
+            ),
+        ),
+        ("tests/test_articles.py", "-k", "two_monitors and sqlite"),
+    ),
+    Guard(
+        "the List-Id label is quoted",
+        (
+            (
+                "monitor/config.py",
+                "return f'\"{label}\" <{digest.list_id}>'",
+                'return f"{label} <{digest.list_id}>"',
+            ),
+        ),
+        ("tests/test_articles.py", "-k", "list_id"),
+    ),
+    Guard(
+        "an article gets its first look once",
+        (
+            (
+                "monitor/journal.py",
+                "        return {key for key in keys if key not in done}",
+                "        return set(keys)",
+            ),
+        ),
+        ("tests/test_articles.py", "-k", "both_cited_trials and sqlite"),
     ),
 ]
 

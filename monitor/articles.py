@@ -8,10 +8,11 @@ the changes of the trials it cites.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from monitor.claims import Agreement, Claim, ClaimField, judge, registry_value
+from monitor.importance import Topics
 from monitor.models import Publication, Snapshot
 
 
@@ -39,10 +40,39 @@ class Article:
         return pmid is not None and (pmid in self.pmids or pmid in self.papers.get(trial, ()))
 
 
-def articles_citing(articles: Iterable[Article], nct_ids: Iterable[str]) -> tuple[Article, ...]:
-    """The articles that cite any of these ids (a record and the ids merged into it)."""
-    wanted = set(nct_ids)
-    return tuple(a for a in articles if wanted.intersection(a.trials))
+@dataclass(frozen=True)
+class Evidence:
+    """The articles, and the registry's latest for the trials at hand (those of a digest, and
+    every trial an article cites): what each change is weighed and worded against."""
+
+    articles: tuple[Article, ...] = ()
+    latest: Mapping[str, Snapshot] = field(default_factory=dict)  # under the id asked for
+
+    def citing(self, nct_id: str) -> tuple[tuple[Article, str], ...]:
+        """The articles that cite this record, each with the id it cites it by: its own, or
+        one the registry has since merged into it."""
+        found: list[tuple[Article, str]] = []
+        for article in self.articles:
+            cited = next((t for t in article.trials if self.record_of(t) == nct_id), None)
+            if cited is not None:
+                found.append((article, cited))
+        return tuple(found)
+
+    def record_of(self, cited: str) -> str:
+        snapshot = self.latest.get(cited)
+        return snapshot.nct_id if snapshot is not None else cited
+
+    def article(self, key: str) -> Article | None:
+        return next((a for a in self.articles if a.key == key), None)
+
+    def topics(self) -> dict[str, Topics]:
+        """What each article's trials study, by article key."""
+        return {
+            article.key: Topics.of(
+                s for t in article.trials if (s := self.latest.get(t)) is not None and s.found
+            )
+            for article in self.articles
+        }
 
 
 @dataclass(frozen=True)

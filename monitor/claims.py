@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import assert_never
 
-from monitor.models import Snapshot
+from monitor.models import ChangeKind, Snapshot
 
 
 class ClaimField(StrEnum):
@@ -73,6 +73,22 @@ def registry_value(field: ClaimField, snapshot: Snapshot) -> str | None:
             return "true" if snapshot.has_results else "false"
         case ClaimField.COMPLETION_YEAR:
             return snapshot.completion_date
+        case _:
+            assert_never(field)
+
+
+def reported_as(field: ClaimField) -> ChangeKind | None:
+    """The kind of change the registry reports when this field moves (so a claim about it is
+    said beside that change, not apart), or None when no change of its own is reported."""
+    match field:
+        case ClaimField.STATUS:
+            return ChangeKind.STATUS
+        case ClaimField.ENROLLMENT | ClaimField.ENROLLMENT_TYPE:
+            return ChangeKind.ENROLLMENT
+        case ClaimField.RESULTS_POSTED:
+            return ChangeKind.RESULTS_POSTED
+        case ClaimField.PHASE | ClaimField.COMPLETION_YEAR:
+            return None
         case _:
             assert_never(field)
 

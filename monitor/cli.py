@@ -3,7 +3,8 @@
 Config, engine, HTTP client, transport and templates are built here and handed to the cycle;
 nothing happens at import time. Exit codes are a public interface: 0 the command did its job
 (for `check`: the cycle completed, changed or not), 1 the registry, the mail server or the
-database failed (changes are kept), 2 a usage or configuration error.
+database failed (changes are kept), 2 a usage or configuration error; `verify` says 1 when an
+article disagrees with the registry and 3 when it could not check (verify.Verdict).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
 from monitor.alerts import Alerts
-from monitor.claims import Verdict
+from monitor.cite import config_block, read_article
 from monitor.config import NCT_ID, Config, config_path
 from monitor.configfile import load_config
 from monitor.cycle import CycleDeps, CycleResult, run_cycle
@@ -46,7 +47,7 @@ from monitor.routing import Route, Router
 from monitor.schedule import Service, make_trigger
 from monitor.sending import Mailing, Outgoing, compose_digest, deliver_pending
 from monitor.store import Store
-from monitor.verify import verdict_table, verify
+from monitor.verify import Verdict, Verification, verification_text, verify
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -57,6 +58,8 @@ Command = Callable[[Config, argparse.Namespace], int]
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging(os.environ)
+    if args.command == "cite":
+        return cite_command(args)  # an editor's tool: it needs no config, database or network
     try:
         config = load_config(config_path(args.config, os.environ))
         if config.secrets:
@@ -109,7 +112,20 @@ def _parser() -> argparse.ArgumentParser:
     history = add("history", history_command, "show the stored history of one trial")
     history.add_argument("nct_id", metavar="NCT_ID")
     add("health", health_command, "exit 0 if the last scheduled cycle succeeded in time, else 1")
-    add("verify", verify_command, "check the article's claims against the registry now")
+    add(
+        "verify",
+        verify_command,
+        "compare each article with the registry now: exit 0 all agree, 1 something disagrees,"
+        " 3 could not check",
+    )
+    cite = commands.add_parser(
+        "cite",
+        help="draft an [[articles]] block from an article's text",
+        description="Read an article (plain text, Markdown or HTML), find the trials and papers"
+        " it cites and what it says of each trial, and print an [[articles]] block to check and"
+        " paste into config.toml. Needs no config.",
+    )
+    cite.add_argument("file", metavar="FILE", help="the article; - for standard input")
     release = add("release", release_command, "send the digest the sanity gate held")
     release.add_argument(
         "--discard", action="store_true", help="drop the held changes as false instead"
@@ -243,17 +259,40 @@ def health_command(config: Config, _args: argparse.Namespace) -> int:
 
 
 def verify_command(config: Config, _args: argparse.Namespace) -> int:
-    if not config.claims:
-        print("verify: the config states no article claims ([[article.claims]])")
+    if not config.articles:
+        print("verify: the config names no article ([[articles]], or watch.trials)")
         return EXIT_OK
 
-    async def run() -> list[Verdict]:
+    async def run() -> Verification:
         async with make_http_client(config.registry) as http:
-            return await verify(config.claims, RegistryClient(config.registry, http))
+            return await verify(config.articles, RegistryClient(config.registry, http))
 
-    verdicts = asyncio.run(run())
-    print(verdict_table(verdicts))
-    return EXIT_FAILED if any(v.disagrees for v in verdicts) else EXIT_OK
+    try:
+        verification = asyncio.run(run())
+    except MonitorError as exc:
+        _fail(f"verify: could not check: {exc}")
+        return Verdict.UNCHECKED
+    print(verification_text(verification, config.digest.subject_prefix, make_environment(), _now()))
+    return verification.verdict
+
+
+def cite_command(args: argparse.Namespace) -> int:
+    source = "standard input" if args.file == "-" else args.file
+    try:
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        text = raw.decode("utf-8-sig")
+    except OSError as exc:
+        _fail(f"cite: cannot read {source}: {exc.strerror or exc}")
+        return EXIT_USAGE
+    except UnicodeDecodeError as exc:
+        _fail(f"cite: {source} is not UTF-8 text (byte {exc.start}): save it as UTF-8")
+        return EXIT_USAGE
+    draft = read_article(text)
+    print(config_block(draft), end="")
+    if not draft.trials and not draft.pmids:
+        _fail(f"cite: found no NCT id and no PubMed id in {source}")
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def release_command(config: Config, args: argparse.Namespace) -> int:

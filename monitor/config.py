@@ -226,9 +226,10 @@ class Config:
 
 
 def list_header(digest: DigestConfig) -> str:
-    """The List-Id header: the subject prefix as its label, e.g. `LDN monitor <ldn.example.org>`."""
-    label = re.sub(r'[\[\]"<>]', "", digest.subject_prefix).strip()
-    return f"{label} <{digest.list_id}>" if label else f"<{digest.list_id}>"
+    """The List-Id header: the subject prefix as its label, quoted, since a bare label with a
+    comma or a colon makes the header invalid (RFC 2919's phrase): `"LDN monitor" <ldn.org>`."""
+    label = re.sub(r'[\[\]"<>\\]', "", digest.subject_prefix).strip()
+    return f'"{label}" <{digest.list_id}>' if label else f"<{digest.list_id}>"
 
 
 def config_path(cli_value: str | None, environ: Mapping[str, str]) -> Path:

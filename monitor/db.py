@@ -17,6 +17,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Engine,
@@ -239,7 +240,10 @@ articles = Table(
 installation = Table(
     "installation",
     metadata,
-    Column("id", String(32), primary_key=True),
+    Column(
+        "singleton", Integer, CheckConstraint("singleton = 1"), primary_key=True
+    ),  # one row only
+    Column("id", String(32), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import assert_never
 
 from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from monitor.db import articles, cycles, deliveries, installation, notices, services
 from monitor.deliveries import DeliveryState
@@ -143,12 +144,21 @@ class Journal:
     def installation_id(self, now: datetime) -> str:
         """This installation's own id, made once: it makes its Message-IDs its own, so that two
         monitors mailing one editor never send two digests under one Message-ID."""
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
             found = conn.execute(select(installation.c.id)).scalar()
-            if found is None:
-                found = uuid.uuid4().hex
-                conn.execute(insert(installation).values(id=found, created_at=now))
+        if found is not None:
             return str(found)
+        # Migration 0010 made it; a database whose row was deleted by hand gets a new one. Two
+        # processes doing so at once meet on the one row allowed, and both take the winner's.
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(installation).values(singleton=1, id=uuid.uuid4().hex, created_at=now)
+                )
+        except IntegrityError:
+            pass
+        with self.engine.connect() as conn:
+            return str(conn.execute(select(installation.c.id)).scalar_one())
 
     def unchecked_articles(self, keys: Sequence[str]) -> set[str]:
         """Of these articles, those that have not had their first look (the article check)."""

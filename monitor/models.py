@@ -219,12 +219,31 @@ class Ranked:
     importance: Importance
 
 
+class Relation(StrEnum):
+    """How a trial stands to the articles: the digest's sections, in this order, and what a
+    search find's importance follows (importance.py)."""
+
+    CITED = "cited"  # an article cites it
+    CLOSE = "close"  # a search found it; it shares a condition and an intervention with them
+    RELATED = "related"  # it shares one of the two, or there was nothing to compare it with
+    OFF_TOPIC = "off_topic"  # it shares neither: summarised at the end, one line each
+
+
 @dataclass(frozen=True)
 class TrialChanges:
     nct_id: str
     title: str
     items: tuple[Ranked, ...]  # weightiest first
-    cited: bool = False  # a trial the article cites (in watch.trials), not one a search found
+    relation: Relation = Relation.RELATED
+    # The keys of the articles that cite it, or (a search find) of the one it is closest to.
+    articles: tuple[str, ...] = ()
+    # Words its conditions and interventions share with that article's trials.
+    shared: tuple[str, ...] = ()
+    snapshot: Snapshot | None = None  # the registry's latest, for a new trial's facts
+
+    @property
+    def cited(self) -> bool:
+        return self.relation is Relation.CITED
 
     @property
     def changes(self) -> tuple[Change, ...]:

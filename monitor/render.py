@@ -8,39 +8,51 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from monitor.articles import ArticleCheck, TrialCheck
-from monitor.importance import Ranking, category
+from monitor.articles import ArticleCheck, Evidence, TrialCheck
+from monitor.claims import reported_as
+from monitor.importance import Ranking, category, nearness
 from monitor.models import (
     PUBMED_URL,
     STUDY_URL,
+    Change,
     ChangeKind,
     Digest,
     Importance,
     PendingChange,
     Ranked,
+    Relation,
     RenderedMessage,
     TrialChanges,
 )
 from monitor.words import (
+    ArticleNote,
     ChangeWords,
     FindingWords,
     article_name,
+    article_note,
     article_verdict,
+    category_words,
     change_words,
+    claim_field,
     data_timestamp_words,
     finding_words,
     headline,
     importance_name,
     moment_words,
+    nearness_words,
+    off_topic_intro,
     paper_words,
+    section_heading,
+    sentence,
     summary,
+    trial_facts,
 )
 
 # Installed, the templates ride inside the package; in a checkout they sit at the top level.
@@ -53,10 +65,12 @@ SUBJECT_LIMIT = 200
 
 @dataclass(frozen=True)
 class ChangeView:
-    """One change as the templates show it: its words, and its importance by name."""
+    """One change as the templates show it: its words, its importance by name, and what each
+    article citing the trial says of it."""
 
     words: ChangeWords
     importance: Importance
+    notes: tuple[ArticleNote, ...] = ()
 
     @property
     def level(self) -> str:
@@ -71,12 +85,45 @@ class TrialView:
     url: str
     history_url: str
     changes: tuple[ChangeView, ...]
+    facts: str | None = None  # a new trial's phase, enrollment, sponsor, conditions, start
+    nearness: str | None = None  # why a search's find stands where it does
+
+    @property
+    def line(self) -> str:
+        """The trial and its changes on one line, for the section off topic."""
+        return f"{self.nct_id} — {self.title}: " + "; ".join(c.words.line for c in self.changes)
 
 
 @dataclass(frozen=True)
-class Highlight:
+class Section:
+    relation: Relation
+    heading: str
+    trials: tuple[TrialView, ...]
+    intro: str | None = None
+
+    @property
+    def summarised(self) -> bool:
+        """Off topic: one line per trial, not the full entries."""
+        return self.relation is Relation.OFF_TOPIC
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """A line of "What matters most": which trial, and what kinds of high change it has; the
+    changes themselves are written once, below."""
+
     nct_id: str
-    text: str
+    what: str
+
+
+# The digest's sections, in order: a search's finds close to the articles and those related
+# to them share one.
+_SECTION = {
+    Relation.CITED: 0,
+    Relation.CLOSE: 1,
+    Relation.RELATED: 1,
+    Relation.OFF_TOPIC: 2,
+}
 
 
 def build_digest(
@@ -85,31 +132,81 @@ def build_digest(
     generated_at: datetime,
     data_timestamp: str | None,
     ranking: Ranking | None = None,
-    cited: Collection[str] = (),
+    evidence: Evidence | None = None,
 ) -> Digest:
-    """Group changes by trial, weightiest first within a trial and across trials."""
+    """Group changes by trial; place each trial by how it stands to the articles (cited, found
+    close to them, or off topic); weightiest first within a trial and within a section."""
     ranking = ranking or Ranking()
-    by_trial: dict[str, list[Ranked]] = {}
+    evidence = evidence or Evidence()
+    topics = evidence.topics()
+    by_trial: dict[str, list[Change]] = {}
     for item in pending:
-        change = item.change
-        ranked = Ranked(change, category(change), ranking.importance(change))
-        by_trial.setdefault(change.nct_id, []).append(ranked)
-    groups = [
-        TrialChanges(
-            nct_id=nct_id,
-            title=titles.get(nct_id, "(title not known)"),
-            items=tuple(sorted(items, key=lambda r: ranking.key(r.change))),
-            cited=nct_id in cited,
+        by_trial.setdefault(item.change.nct_id, []).append(item.change)
+    groups: list[TrialChanges] = []
+    for nct_id, changes in by_trial.items():
+        snapshot = evidence.latest.get(nct_id)
+        citing = evidence.citing(nct_id)
+        if citing:
+            relation, keys = Relation.CITED, tuple(a.key for a, _ in citing)
+            shared: tuple[str, ...] = ()
+        else:
+            near = nearness(snapshot, topics)
+            relation, shared = near.relation, near.shared
+            keys = (near.article,) if near.article is not None else ()
+        items = [_ranked(c, said, ranking, relation) for c, said in written_once(changes)]
+        items.sort(key=lambda r: ranking.key(r.change, relation))
+        groups.append(
+            TrialChanges(
+                nct_id=nct_id,
+                title=titles.get(nct_id, "(title not known)"),
+                items=tuple(items),
+                relation=relation,
+                articles=keys,
+                shared=shared,
+                snapshot=snapshot,
+            )
         )
-        for nct_id, items in by_trial.items()
-    ]
-    groups.sort(key=lambda t: (ranking.key(t.items[0].change), t.nct_id))
+    groups.sort(
+        key=lambda t: (_SECTION[t.relation], ranking.key(t.items[0].change, t.relation), t.nct_id)
+    )
     return Digest(
         trials=tuple(groups),
         generated_at=generated_at,
         data_timestamp=data_timestamp,
         change_ids=tuple(item.id for item in pending),
     )
+
+
+def written_once(changes: Sequence[Change]) -> list[tuple[Change, tuple[Change, ...]]]:
+    """Each change once, with the claim changes said beside it: a claim the registry now
+    contradicts (or confirms again) is said with the change that moved it (the status, the
+    enrollment), not apart; the same claim in two articles is one entry that names both."""
+    kinds = {c.kind for c in changes}
+    beside: dict[ChangeKind, list[Change]] = {}
+    seen: set[tuple[ChangeKind, str | None, str | None]] = set()
+    kept: list[Change] = []
+    for change in changes:
+        if change.kind in (ChangeKind.CLAIM_CONTRADICTED, ChangeKind.CLAIM_RESOLVED):
+            field = claim_field(change.detail)
+            moved_by = reported_as(field) if field is not None else None
+            if moved_by is not None and moved_by in kinds:
+                beside.setdefault(moved_by, []).append(change)
+                continue
+            key = (change.kind, change.detail, change.after)
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(change)
+    return [(change, tuple(beside.pop(change.kind, ()))) for change in kept]
+
+
+def _ranked(
+    change: Change, beside: Sequence[Change], ranking: Ranking, relation: Relation
+) -> Ranked:
+    """A change stands where the weightiest of it and the claims said beside it would: an
+    enrollment that contradicts the article ranks (and heads the subject) as a contradiction."""
+    top = min([change, *beside], key=lambda c: ranking.key(c, relation))
+    return Ranked(change, category(top), ranking.importance(top, relation))
 
 
 def make_environment() -> Environment:
@@ -124,11 +221,6 @@ def make_environment() -> Environment:
     env.filters["wrap"] = wrap
     env.filters["sentence"] = sentence
     return env
-
-
-def sentence(text: str) -> str:
-    """The first letter up, the rest as written (Jinja's capitalize lowers a title's)."""
-    return text[:1].upper() + text[1:]
 
 
 TEXT_WIDTH = 76
@@ -149,25 +241,51 @@ def wrap(text: str, indent: int = 0, first: str = "") -> str:
     return "\n".join(lines) or " " * indent + first
 
 
-def render_digest(digest: Digest, subject_prefix: str, env: Environment) -> RenderedMessage:
-    trials = [_trial_view(t) for t in digest.trials]
+def render_digest(
+    digest: Digest, subject_prefix: str, env: Environment, evidence: Evidence | None = None
+) -> RenderedMessage:
+    evidence = evidence or Evidence()
+    articles = len(evidence.articles)
+    views = [(t.relation, _trial_view(t, evidence)) for t in digest.trials]
+    sections = [
+        Section(
+            relation,
+            section_heading(relation, articles),
+            tuple(view for r, view in views if _SECTION[r] == _SECTION[relation]),
+            off_topic_intro(articles) if relation is Relation.OFF_TOPIC else None,
+        )
+        for relation in (Relation.CITED, Relation.CLOSE, Relation.OFF_TOPIC)
+        if any(_SECTION[r] == _SECTION[relation] for r, _ in views)
+    ]
     only_new = all(c.kind is ChangeKind.NEW_TRIAL for t in digest.trials for c in t.changes)
     context = {
         "prefix": subject_prefix,
         "summary": summary(len(digest.trials), only_new),
         "headline": _headline(digest),
-        "highlights": [
-            Highlight(t.nct_id, c.words.short)
-            for t in trials
-            for c in t.changes
-            if c.importance is Importance.HIGH
+        "index": [
+            IndexEntry(
+                t.nct_id,
+                _and_words(
+                    dict.fromkeys(
+                        category_words(i.category)
+                        for i in t.items
+                        if i.importance is Importance.HIGH
+                    )
+                ),
+            )
+            for t in digest.trials
+            if any(i.importance is Importance.HIGH for i in t.items)
         ],
-        "trials": trials,
+        "sections": sections,
         "change_count": digest.change_count,
         "generated_at": moment_words(digest.generated_at),
         "data_timestamp": data_timestamp_words(digest.data_timestamp),
     }
     return render_message(env, "digest", context)
+
+
+def _and_words(words: Iterable[str]) -> str:
+    return ", ".join(words)
 
 
 def render_message(env: Environment, name: str, context: Mapping[str, object]) -> RenderedMessage:
@@ -197,9 +315,12 @@ def render_article_check(
     env: Environment,
     generated_at: datetime,
     data_timestamp: str | None,
+    *,
+    verify: bool = False,
 ) -> RenderedMessage:
     """The first look at an article: for each trial it cites, what it says beside what the
-    registry says now, each disagreement flagged."""
+    registry says now, each disagreement flagged. `verify`: for `trial-monitor verify`, which
+    prints the same words without the mail's footer."""
     article = check.article
     name = article_name(article.title)
     context = {
@@ -211,6 +332,7 @@ def render_article_check(
         "trials": [_trial_check_view(t) for t in check.trials],
         "generated_at": moment_words(generated_at),
         "data_timestamp": data_timestamp_words(data_timestamp),
+        "verify": verify,
     }
     return render_message(env, "article_check", context)
 
@@ -251,14 +373,28 @@ def _headline(digest: Digest) -> str:
     return headline(top.category, ids, top.change)
 
 
-def _trial_view(trial: TrialChanges) -> TrialView:
+def _trial_view(trial: TrialChanges, evidence: Evidence) -> TrialView:
+    citing = evidence.citing(trial.nct_id) if trial.cited else ()
+    closest = evidence.article(trial.articles[0]) if trial.articles and not trial.cited else None
+    new = any(c.kind is ChangeKind.NEW_TRIAL for c in trial.changes)
+    snapshot = trial.snapshot
     return TrialView(
         nct_id=trial.nct_id,
         title=trial.title,
         url=trial.url,
         history_url=trial.history_url,
         changes=tuple(
-            ChangeView(change_words(item.change, trial.cited), item.importance)
+            ChangeView(
+                change_words(item.change, trial.cited),
+                item.importance,
+                tuple(article_note(item.change, a, cited_as, snapshot) for a, cited_as in citing),
+            )
             for item in trial.items
+        ),
+        facts=trial_facts(snapshot) if new and snapshot is not None and snapshot.found else None,
+        nearness=(
+            nearness_words(trial.relation, article_name(closest.title), trial.shared)
+            if closest is not None
+            else None
         ),
     )

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from jinja2 import Environment
 
-from monitor.articles import check_article
+from monitor.articles import Evidence, check_article
 from monitor.config import Config, list_header
 from monitor.deliver import Sender, Transport, build_message
 from monitor.deliveries import OUTBOX, Deliveries, Sending, SentDigest
@@ -88,17 +88,18 @@ def compose_digest(
     out: Outgoing, pending: Sequence[PendingChange], data_timestamp: str | None
 ) -> tuple[Digest, RenderedMessage]:
     """The digest of these changes and its words, as sent (and as `preview` shows it)."""
-    titles = out.store.titles({p.change.nct_id for p in pending})
     config = out.config
+    trials = {p.change.nct_id for p in pending}
+    evidence = Evidence(config.articles, out.store.latest([*trials, *config.cited_trials]))
     digest = build_digest(
         pending,
-        titles,
+        out.store.titles(trials),
         out.clock(),
         data_timestamp,
         Ranking(config.digest.importance),
-        cited=config.cited_trials,
+        evidence,
     )
-    return digest, render_digest(digest, config.digest.subject_prefix, out.templates)
+    return digest, render_digest(digest, config.digest.subject_prefix, out.templates, evidence)
 
 
 async def send_article_checks(

@@ -1,60 +1,115 @@
-"""`trial-monitor verify`: every article claim against the registry as it is now.
+"""`trial-monitor verify`: each article against the registry as it is now, the same comparison
+its article check mails (words and all), for an editor to run before publishing.
 
-Reads the registry directly (the cited trials, in one batch) and stores nothing: it is what an
-editor runs before publishing, whatever the monitor last saw.
+Reads the registry directly (the cited trials, in one batch) and stores nothing, whatever the
+monitor last saw. Its exit code says what an editor's script needs: 0 every article agrees with
+the registry, 1 something disagrees, 3 the registry could not be asked (or a cited record could
+not be read) and nothing was found to disagree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import IntEnum
 
-from monitor.claims import Agreement, Claim, Verdict, judge
+from jinja2 import Environment
+
+from monitor.articles import Article, ArticleCheck, check_article
+from monitor.claims import Agreement
 from monitor.models import Snapshot
-from monitor.normalize import RejectedRecord, normalize
+from monitor.normalize import RejectedRecord, normalize, study_id
 from monitor.registry import RegistryClient
-from monitor.words import agreement_words, claim_field_name, claim_words
+from monitor.render import render_article_check
 
 
-async def verify(claims: Sequence[Claim], registry: RegistryClient) -> list[Verdict]:
-    trials = sorted({c.trial for c in claims})
+class Verdict(IntEnum):
+    """`verify`'s exit codes: a public interface (README, "Commands")."""
+
+    AGREES = 0
+    DISAGREES = 1
+    UNCHECKED = 3  # 2 is every command's usage or configuration error
+
+
+@dataclass(frozen=True)
+class Verification:
+    checks: tuple[ArticleCheck, ...]
+    unreadable: tuple[str, ...] = ()  # cited records the registry sent in a form not usable
+
+    @property
+    def disagreements(self) -> int:
+        return sum(c.disagreements for c in self.checks)
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.disagreements:
+            return Verdict.DISAGREES
+        return Verdict.UNCHECKED if self.unreadable else Verdict.AGREES
+
+
+async def verify(articles: Sequence[Article], registry: RegistryClient) -> Verification:
+    """Raises RegistryError when the registry cannot be asked."""
+    trials = sorted({t for a in articles for t in a.trials})
     found: dict[str, Snapshot] = {}
+    unreadable: list[str] = []
     for batch in registry.batches(trials):
         async for page in registry.studies(batch):
             for study in page:
                 try:
                     snapshot = normalize(study).snapshot
                 except RejectedRecord:
-                    continue  # judged as not found below: the registry gave nothing usable
+                    unreadable.append(study_id(study) or "a record without an NCT id")
+                    continue
                 # A cited id that became an alias comes back under the record it is listed
-                # under; the claims are about that record now.
+                # under; the article's claims are about that record now.
                 for nct_id in (snapshot.nct_id, *snapshot.aliases):
                     found[nct_id] = snapshot
-    return [
-        judge(c, found[c.trial]) if c.trial in found else Verdict(c, None, Agreement.DISAGREES)
-        for c in claims
+    checks = []
+    for article in articles:
+        # A record that came back unreadable is not "missing": it is left out of the check.
+        readable = [t for t in article.trials if t not in unreadable]
+        shown = replace(article, trials=tuple(readable))
+        checks.append(check_article(shown, {t: found[t] for t in readable if t in found}))
+    return Verification(tuple(checks), tuple(unreadable))
+
+
+def verification_text(
+    verification: Verification,
+    subject_prefix: str,
+    env: Environment,
+    now: datetime,
+) -> str:
+    """Each article's comparison as its article check words it, then one line that sums up."""
+    parts = [
+        render_article_check(check, subject_prefix, env, now, None, verify=True).text.rstrip()
+        for check in verification.checks
     ]
-
-
-def verdict_table(verdicts: Sequence[Verdict]) -> str:
-    rows = [("trial", "claim", "the article says", "the registry says", "agrees")]
-    for v in verdicts:
-        field = v.claim.field
-        registry = claim_words(field, v.registry) if v.registry is not None else "no record"
-        rows.append(
-            (
-                v.claim.trial,
-                claim_field_name(field),
-                claim_words(field, v.claim.expected),
-                registry,
-                agreement_words(v.agreement),
-            )
+    for nct_id in verification.unreadable:
+        parts.append(f"! {nct_id}: the registry sent a record that could not be read; not checked")
+    # Every claim about a trial checked, those of a record the registry no longer returns too.
+    claims = sum(
+        c.trial in check.article.trials
+        for check in verification.checks
+        for c in check.article.claims
+    )
+    judged = [
+        f.agreement
+        for check in verification.checks
+        for trial in check.trials
+        for f in trial.findings
+        if f.claim
+    ]
+    agreeing, untold = judged.count(Agreement.AGREES), judged.count(Agreement.UNKNOWN)
+    things = verification.disagreements
+    parts.append(
+        f"verify: {agreeing} of {claims} claims agree with the registry"
+        + (f", {untold} it gives no definite value for" if untold else "")
+        + "; "
+        + (
+            f"{things} thing{'s' if things != 1 else ''} to re-check"
+            if things
+            else "nothing to re-check"
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    agreeing = sum(v.agrees for v in verdicts)
-    lines.append("")
-    lines.append(f"verify: {agreeing} of {len(verdicts)} claims agree with the registry")
-    return "\n".join(lines)
+    )
+    return "\n\n".join(parts)

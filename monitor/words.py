@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import assert_never
 
-from monitor.claims import Agreement, ClaimField
+from monitor.articles import Article
+from monitor.claims import Agreement, ClaimField, judge
 from monitor.models import (
     PUBMED_URL,
     STUDY_URL,
@@ -20,6 +21,7 @@ from monitor.models import (
     Change,
     ChangeKind,
     Importance,
+    Relation,
     Snapshot,
 )
 
@@ -121,10 +123,10 @@ def change_words(change: Change, cited: bool = False) -> ChangeWords:
                 short=f"now listed under {after}",
             )
         case ChangeKind.CLAIM_CONTRADICTED:
-            sentence = claim_sentence(_claim_field(change.detail), before or "", after)
+            sentence = claim_sentence(claim_field(change.detail), before or "", after)
             return ChangeWords("The article is contradicted", None, sentence, short=sentence)
         case ChangeKind.CLAIM_RESOLVED:
-            sentence = claim_sentence(_claim_field(change.detail), before or "", after)
+            sentence = claim_sentence(claim_field(change.detail), before or "", after)
             label = "The registry agrees with the article again"
             return ChangeWords(label, None, sentence, short=label.lower())
         case ChangeKind.RECORD_MISSING:
@@ -173,6 +175,248 @@ def _publication_words(change: Change, cited: bool) -> ChangeWords:
         link=PUBMED_URL.format(pmid=change.after) if change.after else None,
         short=f"{short}, {paper}",
     )
+
+
+@dataclass(frozen=True)
+class ArticleNote:
+    """What one article says about a change beside what the registry now says and, when the
+    article may no longer be right, what in it to re-check."""
+
+    article: str  # “Title”, or "the article"
+    url: str | None
+    rest: str  # the sentence after the article's name: " says 99 participants; the …"
+    recheck: str | None = None
+
+    @property
+    def said(self) -> str:
+        """One sentence: what the article says, and what the registry now says."""
+        return sentence(self.article) + self.rest
+
+    @property
+    def line(self) -> str:
+        return self.said + (f" {self.recheck}" if self.recheck else "")
+
+
+def article_note(
+    change: Change, article: Article, cited_as: str, snapshot: Snapshot | None
+) -> ArticleNote:
+    """The article's side of a change of a trial it cites (as `cited_as`), against the
+    registry's latest."""
+    name = article_name(article.title)
+    said, flagged = _article_says(change, article, cited_as, snapshot, name)
+    recheck = None
+    if flagged:
+        passage = article.passages.get(cited_as)
+        recheck = (
+            f"Re-check: {_full_stop(passage)}"
+            if passage
+            else f"Re-check what {name} says about {cited_as}."
+        )
+    # Each sentence starts with the article's name, which the HTML makes a link.
+    assert said.startswith(name), said
+    return ArticleNote(name, article.url, said[len(name) :] + ".", recheck)
+
+
+# The claims a change of each kind is weighed against, first the one that says most.
+_CLAIMS_OF = {
+    ChangeKind.STATUS: (ClaimField.STATUS,),
+    ChangeKind.ENROLLMENT: (ClaimField.ENROLLMENT, ClaimField.ENROLLMENT_TYPE),
+    ChangeKind.RESULTS_POSTED: (ClaimField.RESULTS_POSTED,),
+    ChangeKind.PRIMARY_COMPLETION: (ClaimField.COMPLETION_YEAR,),
+}
+
+
+def _article_says(
+    change: Change, article: Article, cited_as: str, snapshot: Snapshot | None, name: str
+) -> tuple[str, bool]:
+    """One sentence, and whether the article may need re-checking because of it."""
+    match change.kind:
+        case ChangeKind.STATUS | ChangeKind.ENROLLMENT | ChangeKind.RESULTS_POSTED:
+            fields = _CLAIMS_OF[change.kind]
+            return _beside_claim(change, article, cited_as, snapshot, name, fields)
+        case ChangeKind.PRIMARY_COMPLETION:
+            fields = _CLAIMS_OF[change.kind]
+            return _beside_claim(change, article, cited_as, snapshot, name, fields)
+        case ChangeKind.CLAIM_CONTRADICTED | ChangeKind.CLAIM_RESOLVED:
+            field = claim_field(change.detail)
+            fields = (field,) if field else ()
+            return _beside_claim(change, article, cited_as, snapshot, name, fields)
+        case ChangeKind.PUBLICATION:
+            paper = f"PMID {change.after}" if change.after else "this reference"
+            if article.cites_paper(cited_as, change.after):
+                return f"{name} already cites {paper}", False
+            results = (change.detail or "").startswith("RESULT ")
+            what = "this trial's results paper" if results else "this paper"
+            return f"{name} does not cite {what}, {paper}", results
+        case ChangeKind.RETRACTION:
+            if article.cites_paper(cited_as, change.after):
+                return f"{name} cites PMID {change.after}, which is now retracted", True
+            return f"{name} does not cite the retracted paper", False
+        case ChangeKind.RECORD_MISSING:
+            return f"{name} cites {cited_as}, which the registry no longer returns", True
+        case ChangeKind.RECORD_RESTORED:
+            return f"{name} cites {cited_as}, which the registry returns again", False
+        case ChangeKind.LISTED_UNDER:
+            return (
+                f"{name} cites {cited_as}, which the registry now lists under {change.after}",
+                True,
+            )
+        case ChangeKind.NEW_TRIAL:
+            return f"{name} cites this trial", False
+        case _:
+            assert_never(change.kind)
+
+
+def _beside_claim(
+    change: Change,
+    article: Article,
+    cited_as: str,
+    snapshot: Snapshot | None,
+    name: str,
+    fields: Sequence[ClaimField],
+) -> tuple[str, bool]:
+    """What the article claims beside the registry's latest; without a claim, that it says
+    nothing of it and what the registry says now."""
+    claim = next(
+        (c for f in fields for c in article.claims if c.trial == cited_as and c.field is f), None
+    )
+    if claim is not None and snapshot is not None and snapshot.found:
+        verdict = judge(claim, snapshot)
+        says = claim_words(claim.field, claim.expected)
+        match verdict.agreement:
+            case Agreement.DISAGREES:
+                now = _registry_words(claim.field, verdict.registry)
+                return f"{name} says {says}; the registry now says {now}", True
+            case Agreement.AGREES:
+                return f"{name} says {says}, as the registry now does", False
+            case Agreement.UNKNOWN:
+                return f"{name} says {says}; the registry now gives no definite figure", False
+            case _:
+                assert_never(verdict.agreement)
+    match change.kind:
+        case ChangeKind.STATUS:
+            now = status_words(change.after)
+            return f"{name} does not state its status; the registry now says {now}", True
+        case ChangeKind.RESULTS_POSTED:
+            return f"{name} does not say that results are posted; the registry now has them", True
+        case ChangeKind.ENROLLMENT:
+            now = claim_words(ClaimField.ENROLLMENT, change.after)
+            return f"{name} does not state its enrollment; the registry now says {now}", False
+        case ChangeKind.PRIMARY_COMPLETION:
+            now = date_words(change.after)
+            return f"{name} does not date its completion; the registry now says {now}", False
+        case _:
+            # A claim another article makes: this one says nothing of that field.
+            field = claim_field(change.detail)
+            if field is None:
+                return f"{name} cites this trial", False
+            subject = _subject_name(field)
+            now = _registry_words(field, change.after)
+            return (
+                f"{name} says nothing of its {subject[:1].lower()}{subject[1:]};"
+                f" the registry now says {now}",
+                False,
+            )
+
+
+def _full_stop(text: str) -> str:
+    text = text.strip()
+    return text if text[-1:] in ".!?…”\"'" else text + "."
+
+
+def trial_facts(snapshot: Snapshot) -> str:
+    """What a new trial is, on one line: "Phase 2 · 160 participants (estimated) · Sponsor: …
+    · Conditions: … · Start: March 2025"."""
+    facts = [
+        sentence(phase_words(snapshot.phases)) if snapshot.phases else "Phase not given",
+        claim_words(ClaimField.ENROLLMENT, snapshot.enrollment)
+        if snapshot.enrollment
+        else "enrollment not given",
+        f"Sponsor: {snapshot.sponsor or 'not given'}",
+        f"Conditions: {', '.join(snapshot.conditions) or 'not given'}",
+        f"Start: {date_words(snapshot.start_date)}",
+    ]
+    return " · ".join(facts)
+
+
+def nearness_words(relation: Relation, article: str, shared: Sequence[str]) -> str | None:
+    """Why a trial a search found is shown where it is: "Close to “LDN”: it also studies
+    fibromyalgia and naltrexone."."""
+    studies = _and(list(shared))
+    match relation:
+        case Relation.CLOSE:
+            return f"Close to {article}: it too studies {studies}."
+        case Relation.RELATED:
+            return f"Related to {article}: it too studies {studies}." if shared else None
+        case Relation.CITED | Relation.OFF_TOPIC:
+            return None
+        case _:
+            assert_never(relation)
+
+
+def section_heading(relation: Relation, articles: int) -> str:
+    """The digest's sections: the cited trials, the searches' finds, and the finds off topic."""
+    mine = "the article" if articles <= 1 else "your articles"
+    match relation:
+        case Relation.CITED:
+            return "Trials the article cites" if articles <= 1 else "Trials your articles cite"
+        case Relation.CLOSE | Relation.RELATED:
+            return "Trials your searches found"
+        case Relation.OFF_TOPIC:
+            return f"Further from {mine}"
+        case _:
+            assert_never(relation)
+
+
+def off_topic_intro(articles: int) -> str:
+    trials = "the article's trials" if articles <= 1 else "your articles' trials"
+    return f"Found by a search, but sharing no condition or intervention with {trials}:"
+
+
+def category_words(category: Category) -> str:
+    """A category in the index's few words."""
+    match category:
+        case Category.RESULTS_POSTED:
+            return "results posted"
+        case Category.PUBLICATION:
+            return "results paper linked"
+        case Category.RETRACTION:
+            return "linked paper retracted"
+        case Category.PAPER_LINKED:
+            return "paper linked"
+        case Category.STOPPED:
+            return "stopped"
+        case Category.CLAIM_CONTRADICTED:
+            return "article contradicted"
+        case Category.RECORD_MISSING:
+            return "record not found"
+        case Category.LISTED_UNDER:
+            return "listed under another number"
+        case Category.STATUS:
+            return "status"
+        case Category.ENROLLMENT:
+            return "enrollment"
+        case Category.PRIMARY_COMPLETION:
+            return "completion date"
+        case Category.CLAIM_RESOLVED:
+            return "article agrees again"
+        case Category.RECORD_RESTORED:
+            return "record back"
+        case Category.NEW_TRIAL:
+            return "new trial"
+        case _:
+            assert_never(category)
+
+
+def _and(items: Sequence[str]) -> str:
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + f" and {items[-1]}"
+
+
+def sentence(text: str) -> str:
+    """The first letter up, the rest as written (Jinja's capitalize lowers a title's)."""
+    return text[:1].upper() + text[1:]
 
 
 def headline(category: Category, ids: Sequence[str], top: Change) -> str:
@@ -358,7 +602,7 @@ def claim_field_name(field: ClaimField) -> str:
     return field.value.replace("_", " ")
 
 
-def _claim_field(stored: str | None) -> ClaimField | None:
+def claim_field(stored: str | None) -> ClaimField | None:
     """A claim change keeps its field in `detail`; anything else there gets plain words."""
     try:
         return ClaimField(stored or "")

@@ -92,7 +92,7 @@ class World:
                 f'url = "{self.database_url}"',
                 self.database_settings,
                 "[digest]",
-                'subject_prefix = "[LDN monitor]"',
+                *_unless_given(self.digest_settings, 'subject_prefix = "[LDN monitor]"'),
                 self.digest_settings,
                 "[watch]",
                 f"trials = [{trials}]",
@@ -184,12 +184,19 @@ def _unless_given(settings: str, *defaults: str) -> list[str]:
     return [line for line in defaults if line.split("=")[0].strip() not in given]
 
 
-def body(message: EmailMessage, subtype: str = "plain") -> str:
+def body(message: EmailMessage, subtype: str = "plain", *, raw: bool = False) -> str:
+    """A part's text with its lines joined, as a sentence reads whatever the wrapping (each run
+    of spaces and line breaks one space); `raw` for the lines as sent."""
     part = message.get_body(preferencelist=(subtype,))
     assert part is not None
     content = part.get_content()
     assert isinstance(content, str)
-    return content
+    return content.replace("\r\n", "\n") if raw else flat(content)
+
+
+def flat(text: str) -> str:
+    """Each run of spaces and line breaks as one space: text as it reads, not as it wraps."""
+    return " ".join(text.split())
 
 
 @pytest.fixture

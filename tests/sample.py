@@ -1,42 +1,148 @@
-"""A sample digest with one change of most kinds and long, realistic titles and citations: what
-the browser test renders, and what docs/digest-*.png show (scripts/digest-screenshots)."""
+"""A sample digest as an editor receives it: the article's two cited trials with one change of
+most kinds, a close new trial and an off-topic one, with long, realistic titles and citations.
+What the browser test renders, and what docs/digest-*.png show (scripts/digest-screenshots)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from monitor.models import Change, ChangeKind, PendingChange, RenderedMessage
-from monitor.render import build_digest, make_environment, render_digest
+from monitor.articles import Article, Evidence, check_article
+from monitor.claims import Claim, ClaimField
+from monitor.models import Change, ChangeKind, PendingChange, Publication, RenderedMessage, Snapshot
+from monitor.render import build_digest, make_environment, render_article_check, render_digest
 
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
-FINAL, DANISH, NEW = "NCT04270877", "NCT02806440", "NCT06000001"
+FINAL, DANISH = "NCT04270877", "NCT02806440"
+CLOSE, OFF_TOPIC = "NCT05430152", "NCT06000001"
+URL = "https://example.org/articles/low-dose-naltrexone"
 TITLES = {
     FINAL: "Fibromyalgia and Naltrexone: The FINAL Study — a Randomised, Placebo-controlled "
     "Trial of Low-dose Naltrexone in Women",
-    DANISH: "Low Dose Naltrexone for Fibromyalgia (LDN-in-FM)",
-    NEW: "Low-Dose Naltrexone for Post-COVID-19 Fatigue: a Decentralised Trial With an "
+    DANISH: "Low Dose Naltrexone for Treatment of Pain in Patients With Fibromyalgia - Effect "
+    "Via a Central Mechanism?",
+    CLOSE: "Low-dose Naltrexone for Fibromyalgia Pain: a Decentralised Trial With an "
     "Extraordinarily Long Unbroken Word Supercalifragilisticexpialidociousnessitudinal",
+    OFF_TOPIC: "Lymph Node Dissection (LND) Versus Sentinel Biopsy in Early Melanoma",
+}
+RESULTS_PAPER = (
+    "Bruun KD, Christensen R, Amris K, et al. Naltrexone 6 mg once daily versus placebo in "
+    "women with fibromyalgia: a randomised, double-blind, placebo-controlled trial. Lancet "
+    "Rheumatol. 2024;6(1):e31-e39. doi:10.1016/S2665-9913(23)00278-3"
+)
+ARTICLE = Article(
+    key=URL,
+    title="Low-dose naltrexone: what the evidence says",
+    url=URL,
+    trials=(FINAL, DANISH),
+    pmids=("32068870", "32845365", "30248938"),
+    claims=(
+        Claim(FINAL, ClaimField.STATUS, "COMPLETED", URL),
+        Claim(FINAL, ClaimField.ENROLLMENT, "99", URL),
+        Claim(FINAL, ClaimField.RESULTS_POSTED, "false", URL),
+        Claim(DANISH, ClaimField.STATUS, "COMPLETED", URL),
+        Claim(DANISH, ClaimField.ENROLLMENT, "58", URL),
+    ),
+    passages={FINAL: "the paragraph on FINAL", DANISH: "the paragraph on the Danish crossover"},
+)
+LATEST = {
+    FINAL: Snapshot(
+        FINAL,
+        status="COMPLETED",
+        enrollment_count=101,
+        enrollment_type="ACTUAL",
+        has_results=True,
+        phases="PHASE2",
+        conditions=("Fibromyalgia",),
+        interventions=("Low dose naltrexone", "Placebo"),
+        publications=(Publication("38258677", "RESULT", RESULTS_PAPER),),
+    ),
+    DANISH: Snapshot(
+        DANISH,
+        status="WITHDRAWN",
+        enrollment_count=58,
+        enrollment_type="ACTUAL",
+        phases="PHASE4",
+        conditions=("Fibromyalgia",),
+        interventions=("Low dose naltrexone", "Placebo"),
+    ),
+    CLOSE: Snapshot(
+        CLOSE,
+        status="RECRUITING",
+        enrollment_count=160,
+        enrollment_type="ESTIMATED",
+        phases="PHASE2",
+        sponsor="Oslo University Hospital",
+        conditions=("Fibromyalgia", "Chronic Widespread Pain"),
+        interventions=("Naltrexone 4.5 mg", "Placebo"),
+        start_date="2026-09-01",
+    ),
+    OFF_TOPIC: Snapshot(
+        OFF_TOPIC,
+        status="NOT_YET_RECRUITING",
+        phases="NA",
+        conditions=("Melanoma",),
+        interventions=("Lymph node dissection",),
+    ),
 }
 CHANGES = [
     Change(FINAL, ChangeKind.RESULTS_POSTED, None, "2026-11-20"),
-    Change(
-        FINAL,
-        ChangeKind.PUBLICATION,
-        None,
-        "32845365",
-        "RESULT Bruun KD, Amris K, Vaegter HB, et al. Low-dose naltrexone for the treatment of "
-        "fibromyalgia: protocol for a double-blind, randomized, placebo-controlled trial. "
-        "Trials. 2021;22(1):804. doi:10.1186/s13063-021-05776-6",
-    ),
+    Change(FINAL, ChangeKind.PUBLICATION, None, "38258677", f"RESULT {RESULTS_PAPER}"),
     Change(FINAL, ChangeKind.CLAIM_CONTRADICTED, "99", "101 ACTUAL", "enrollment"),
+    Change(FINAL, ChangeKind.CLAIM_CONTRADICTED, "false", "true", "results_posted"),
     Change(FINAL, ChangeKind.ENROLLMENT, "99 ACTUAL", "101 ACTUAL"),
     Change(FINAL, ChangeKind.PRIMARY_COMPLETION, "2022-03 ACTUAL", "2022-06 ACTUAL"),
     Change(DANISH, ChangeKind.STATUS, "COMPLETED", "WITHDRAWN", "Study halted prematurely"),
-    Change(NEW, ChangeKind.NEW_TRIAL, None, "Low-dose naltrexone", "RECRUITING"),
+    Change(DANISH, ChangeKind.CLAIM_CONTRADICTED, "COMPLETED", "WITHDRAWN", "status"),
+    Change(CLOSE, ChangeKind.NEW_TRIAL, None, "Low-dose naltrexone", "RECRUITING"),
+    Change(OFF_TOPIC, ChangeKind.NEW_TRIAL, None, "LDN", "NOT_YET_RECRUITING"),
 ]
+EVIDENCE = Evidence((ARTICLE,), LATEST)
 
 
 def sample_digest() -> RenderedMessage:
     pending = [PendingChange(i, c, NOW) for i, c in enumerate(CHANGES, start=1)]
-    digest = build_digest(pending, TITLES, NOW, "2026-11-25T09:00:06", cited={FINAL, DANISH})
-    return render_digest(digest, "[LDN monitor]", make_environment())
+    digest = build_digest(pending, TITLES, NOW, "2026-11-25T09:00:06", evidence=EVIDENCE)
+    return render_digest(digest, "[LDN monitor]", make_environment(), EVIDENCE)
+
+
+# The registry as the article check finds it: both cited trials completed as the article says,
+# each with its (negative) results paper linked, which the article does not cite.
+PAIN_REPORTS = (
+    "Bruun KD, Amris K, Vaegter HB, et al. Low-dose naltrexone for treatment of pain in patients"
+    " with fibromyalgia: a randomized, double-blind, placebo-controlled, crossover study. Pain"
+    " Rep. 2023;8(4):e1080. doi:10.1097/PR9.0000000000001080"
+)
+AT_FIRST_LOOK = {
+    FINAL: Snapshot(
+        FINAL,
+        title=TITLES[FINAL],
+        status="COMPLETED",
+        enrollment_count=99,
+        enrollment_type="ACTUAL",
+        phases="PHASE2",
+        completion_date="2022-12-27",
+        publications=(Publication("38258677", "RESULT", RESULTS_PAPER),),
+    ),
+    DANISH: Snapshot(
+        DANISH,
+        title=TITLES[DANISH],
+        status="COMPLETED",
+        enrollment_count=58,
+        enrollment_type="ACTUAL",
+        phases="PHASE4",
+        completion_date="2022-09-01",
+        publications=(Publication("38226027", "DERIVED", PAIN_REPORTS),),
+    ),
+}
+
+
+def sample_article_check() -> RenderedMessage:
+    check = check_article(ARTICLE, AT_FIRST_LOOK)
+    return render_article_check(
+        check, "[LDN monitor]", make_environment(), NOW, "2026-11-25T09:00:06"
+    )
+
+
+if __name__ == "__main__":  # the plain text, as a terminal mail reader shows it
+    for message in (sample_article_check(), sample_digest()):
+        print(f"Subject: {message.subject}\n\n{message.text}")

@@ -115,10 +115,13 @@ def test_a_contradiction_is_reported_when_it_appears_and_when_it_is_resolved(wor
         == "[LDN monitor] 1 trial changed — the article is contradicted on NCT04270877"
     )
     text = body(first)
+    # The claim is said beside the change that moved it, once.
     assert (
-        "[high] The article is contradicted: The article says 99 participants; the registry now says 101 participants (actual)"
-        in text
+        "[high] Enrollment: 99 (actual) → 101 (actual) > The article says 99 participants;"
+        " the registry now says 101 participants (actual). Re-check what the article says"
+        " about NCT04270877." in text
     )
+    assert "The article is contradicted" not in text
     # Still contradicted, and something else changes: the contradiction is not repeated.
     world.registry.update(FINAL, lambda r: set_piece(r, "EnrollmentCount", 103))
     assert world.check().code == 0
@@ -127,8 +130,8 @@ def test_a_contradiction_is_reported_when_it_appears_and_when_it_is_resolved(wor
     assert world.check().code == 0
     resolved = body(world.messages[2])
     assert (
-        "The registry agrees with the article again: The article says 99 participants; the registry now says 99 participants (actual)"
-        in resolved
+        "Enrollment: 103 (actual) → 99 (actual) > The article says 99 participants, as the"
+        " registry now does." in resolved
     )
 
 
@@ -146,24 +149,15 @@ def test_a_claim_already_wrong_when_first_configured_is_reported(world: World) -
 
 
 @pytest.mark.no_database
-def test_verify_prints_a_table_and_exits_0_when_all_agree(world: World) -> None:
+def test_verify_prints_the_article_check_and_exits_0_when_all_agree(world: World) -> None:
     world.extra = CLAIMS
     run = world.command("verify")
     assert run.code == 0, run
     lines = run.out.splitlines()
-    assert lines[0].split() == [
-        "trial",
-        "claim",
-        "the",
-        "article",
-        "says",
-        "the",
-        "registry",
-        "says",
-        "agrees",
-    ]
-    assert any(line.startswith(f"{FINAL}  enrollment") and line.endswith("yes") for line in lines)
-    assert lines[-1] == "verify: 6 of 6 claims agree with the registry"
+    assert lines[0] == "Article check: the article"
+    assert "    Enrollment: the article says 99 participants; the registry says 99" in lines
+    assert "  ! " not in run.out  # nothing marked to re-check
+    assert lines[-1] == "verify: 6 of 6 claims agree with the registry; nothing to re-check"
 
 
 @pytest.mark.no_database
@@ -173,7 +167,7 @@ def test_verify_exits_1_when_the_registry_disagrees_or_lost_the_record(world: Wo
     world.registry.remove(DANISH)
     run = world.command("verify")
     assert run.code == 1
-    status = next(line for line in run.out.splitlines() if line.startswith(f"{FINAL}  status"))
-    assert "Completed" in status and "Terminated" in status and status.endswith("NO")
-    assert sum("no record" in line for line in run.out.splitlines()) == 2
-    assert run.out.splitlines()[-1] == "verify: 3 of 6 claims agree with the registry"
+    lines = run.out.splitlines()
+    assert "  ! Status: the article says Completed; the registry says Terminated" in lines
+    assert "  ! the registry returned no record for this trial: removed, or merged into" in lines
+    assert lines[-1] == "verify: 3 of 6 claims agree with the registry; 2 things to re-check"

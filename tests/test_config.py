@@ -40,9 +40,13 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_shipped_config_watches_the_cited_trials_and_an_ldn_search() -> None:
+def test_the_shipped_config_names_the_ldn_article_and_an_ldn_search() -> None:
     config = load_config(ROOT / "config.toml", environ={})
-    assert config.watch.trials == ("NCT04270877", "NCT02806440")
+    [article] = config.articles
+    assert article.trials == ("NCT04270877", "NCT02806440")
+    assert article.pmids == ("32068870", "32845365", "30248938")
+    assert config.cited_trials == ("NCT04270877", "NCT02806440")
+    assert len(config.claims) == 7 and set(article.passages) == set(article.trials)
     assert [s.term for s in config.watch.searches] == ["low dose naltrexone"]
     assert config.registry.base_url == "https://clinicaltrials.gov/api/v2"
     assert config.database_url == "sqlite:///data/monitor.db"

@@ -66,6 +66,13 @@ def test_a_status_change_is_reported_once_in_plain_words(world: World) -> None:
     assert len(world.messages) == 1
 
 
+LANCET = (
+    "Bruun KD, Christensen R, Amris K, et al. Naltrexone 6 mg once daily versus placebo in women"
+    " with fibromyalgia: a randomised, double-blind, placebo-controlled trial. Lancet Rheumatol."
+    " 2024;6(1):e31-e39."
+)
+
+
 def test_every_kind_of_change_reaches_the_digest(world: World) -> None:
     baseline(world)
 
@@ -74,7 +81,7 @@ def test_every_kind_of_change_reaches_the_digest(world: World) -> None:
         set_piece(record, "PrimaryCompletionDate", "2022-06")
         set_piece(record, "HasResults", True)
         set_piece(record, "ResultsFirstPostDate", "2026-11-20")
-        add_reference(record, "32845365", "RESULT", "Bruun KD et al. Pain. 2021;162(4):1147-1158.")
+        add_reference(record, "38258677", "RESULT", LANCET)
 
     world.registry.update(FINAL, move)
     world.registry.update(DANISH, lambda r: set_piece(r, "OverallStatus", "WITHDRAWN"))
@@ -84,23 +91,34 @@ def test_every_kind_of_change_reaches_the_digest(world: World) -> None:
     assert message["Subject"] == "[LDN monitor] 3 trials changed — results posted for NCT04270877"
     text = body(message)
     for words in (
-        "[medium] Enrollment: 99 (actual) → 101 (actual)",
-        "[medium] Primary completion: March 2022 (actual) → June 2022 (actual)",
+        # Every change of a trial the article cites is high, and says what the article says.
+        "[high] Enrollment: 99 (actual) → 101 (actual)",
+        "[high] Primary completion: March 2022 (actual) → June 2022 (actual)",
         "[high] Results posted on ClinicalTrials.gov: first posted 20 November 2026",
-        "[high] Results of this cited trial have been published: PMID 32845365",
-        "Bruun KD et al. Pain. 2021;162(4):1147-1158.",
-        "https://pubmed.ncbi.nlm.nih.gov/32845365/",
+        "The article does not say that results are posted; the registry now has them."
+        " Re-check what the article says about NCT04270877.",
+        "[high] Results of this cited trial have been published: PMID 38258677",
+        LANCET,
+        "https://pubmed.ncbi.nlm.nih.gov/38258677/",
+        "The article does not cite this trial's results paper, PMID 38258677.",
         "[high] Status: Completed → Withdrawn",
+        "The article does not state its status; the registry now says Withdrawn.",
+        # A search's find close to the article: what it is, and why it is shown there.
         "NCT06000001 — LDN for Long COVID",
-        "[low] New trial: found by the search “Low-dose naltrexone”",
+        "Close to the article: it too studies fibromyalgia and naltrexone.",
+        "Phase 2 · 99 participants (actual) · Sponsor: Odense University Hospital",
+        "[medium] New trial: found by the search “Low-dose naltrexone”",
     ):
         assert words in text
-    # The top says what matters most, before the details.
+    # The top is an index of what matters most; each change is written out once, below it.
     top = text[: text.index("NCT04270877 —")]
     assert "WHAT MATTERS MOST" in top
-    assert "NCT04270877: results posted" in top and "NCT02806440: now Withdrawn" in top
-    # Ordered by weight: results first, new trials last.
-    assert text.index(FINAL) < text.index(DANISH) < text.index(NEW_LDN)
+    assert "NCT04270877: results posted, results paper linked" in top
+    assert "NCT02806440: stopped" in top
+    assert text.count("38258677/") == 1 and text.count("Withdrawn") == 2  # the change, the note
+    # The cited trials first, then the searches' finds.
+    assert text.index(FINAL) < text.index(DANISH) < text.index("TRIALS YOUR SEARCHES FOUND")
+    assert text.index("TRIALS YOUR SEARCHES FOUND") < text.index(NEW_LDN + " —")
 
 
 def test_a_cited_record_that_disappears_is_reported_in_the_next_cycle(world: World) -> None:
@@ -293,7 +311,7 @@ def test_a_digest_carries_a_list_id_for_mail_filters(world: World) -> None:
     world.registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "ACTIVE_NOT_RECRUITING"))
     world.check()
     [message] = world.messages
-    assert message["List-Id"] == "LDN monitor <digest.trial-monitor.localhost>"
+    assert message["List-Id"] == '"LDN monitor" <digest.trial-monitor.localhost>'
     assert "[high] Status: Completed → Active, not recruiting" in body(message)  # configured level
 
 

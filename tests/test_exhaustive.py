@@ -21,6 +21,7 @@ ENUMS = {
     "ChangeKind": ("models.py", {"importance.py", "words.py"}),
     "Category": ("models.py", {"importance.py", "words.py"}),
     "Importance": ("models.py", {"words.py"}),
+    "Relation": ("models.py", {"importance.py", "words.py"}),
     "Outcome": ("models.py", {"journal.py"}),
     "ClaimField": ("claims.py", {"claims.py", "configarticles.py", "words.py"}),
     "Agreement": ("claims.py", {"store.py", "words.py"}),

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sample import sample_digest
+from conftest import ROOT, flat
+from sample import sample_article_check, sample_digest
 
 from monitor.models import Change, ChangeKind, PendingChange
-from monitor.render import build_digest, make_environment, render_digest
+from monitor.render import TEXT_WIDTH, build_digest, make_environment, render_digest, wrap
 from monitor.words import date_words, enrollment_words
 
 NOW = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)
@@ -23,7 +24,7 @@ def render(*changes: Change, titles: dict[str, str] = TITLES) -> tuple[str, str,
     pending = [PendingChange(i, c, NOW) for i, c in enumerate(changes, start=1)]
     digest = build_digest(pending, titles, NOW, "2026-11-24T09:00:06")
     message = render_digest(digest, "[LDN monitor]", make_environment())
-    return message.subject, message.text, message.html
+    return message.subject, flat(message.text), message.html
 
 
 def test_the_subject_says_what_happened_most_importantly_first() -> None:
@@ -121,4 +122,26 @@ def test_the_plain_text_part_stands_on_its_own() -> None:
     assert "<strong>" not in text and "&amp;" not in text
     assert "WHAT MATTERS MOST" in text
     assert "https://clinicaltrials.gov/study/NCT04270877?tab=history" in text
-    assert "[high] Results of this cited trial have been published: PMID 32845365" in text
+    assert "[high] Results of this cited trial have been published: PMID 38258677" in flat(text)
+
+
+def test_the_plain_text_wraps_for_a_terminal_mail_reader_with_hanging_indents() -> None:
+    lines = sample_digest().text.splitlines()
+    # Only a link too long for a line (it must stay whole to work) may pass the width.
+    assert [line for line in lines if len(line) > TEXT_WIDTH and " " in line.strip()] == []
+    # A change's continuation lines hang under its first word, not under the bullet.
+    at = next(i for i, line in enumerate(lines) if "[high] Results posted" in line)
+    assert lines[at].startswith("  * [high]") and lines[at + 1].startswith("    ")
+    assert lines[at + 1][4] != " "
+
+
+def test_wrap_keeps_a_long_link_whole_on_its_own_line() -> None:
+    url = "https://example.org/" + "a" * 90
+    assert wrap(f"See {url} now", 2, "* ").splitlines() == ["  * See", f"    {url}", "    now"]
+
+
+def test_the_readme_shows_the_article_check_and_the_digest_as_an_editor_receives_them() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for message in (sample_article_check(), sample_digest()):
+        assert f"Subject: `{message.subject}`" in readme
+        assert message.text.rstrip("\n") in readme, "run tests/sample.py and update the README"

@@ -8,7 +8,9 @@ Revises: 0009
 Create Date: 2026-11-29
 """
 
+import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -47,10 +49,16 @@ def upgrade() -> None:
         sa.Column("title", sa.Text, nullable=False),
         sa.Column("checked_at", UTCDateTime),
     )
-    op.create_table(
+    # One row (`singleton` is always 1), made here: migrations run one at a time, so two monitors
+    # starting together on one database cannot make two ids.
+    installation = op.create_table(
         "installation",
-        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("singleton", sa.Integer, sa.CheckConstraint("singleton = 1"), primary_key=True),
+        sa.Column("id", sa.String(32), nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
+    )
+    op.bulk_insert(
+        installation, [{"singleton": 1, "id": uuid.uuid4().hex, "created_at": datetime.now(UTC)}]
     )
     with op.batch_alter_table("snapshots") as batch:
         batch.add_column(sa.Column("conditions", sa.Text))
