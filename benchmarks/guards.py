@@ -379,6 +379,83 @@ GUARDS = [
         ),
         ("tests/test_articles.py", "-k", "both_cited_trials and sqlite"),
     ),
+    Guard(
+        "a password written in the config file is refused, never echoed",
+        (
+            (
+                "monitor/tomltable.py",
+                "            if _SECRET.search(name):",
+                "            if False:",
+            ),
+            ("monitor/configfile.py", '    if "password" in table:', "    if False:"),
+            (
+                "monitor/configfile.py",
+                '    if key == "database.url" and given_password is not None:',
+                "    if False:",
+            ),
+        ),
+        ("tests/test_operator.py", "-k", "password_in_the_config"),
+    ),
+    Guard(
+        "each cycle pings the dead-man's switch",
+        (("monitor/cli.py", "    if alerts.ping_url:", "    if False:"),),
+        ("tests/test_operator.py", "-k", "pings_the_url and sqlite"),
+    ),
+    Guard(
+        "an unreachable registry is said in seconds, naming the URL",
+        (
+            (
+                "monitor/registry.py",
+                "min(2, config.max_attempts) if retry.persistent else config.max_attempts",
+                "config.max_attempts",
+            ),
+        ),
+        ("tests/test_operator.py", "-k", "unreachable_registry"),
+    ),
+    Guard(
+        "read-only commands work on a fresh install",
+        (
+            (
+                "monitor/cli.py",
+                "ensure_schema(engine, auto_migrate=config.database.auto_migrate)",
+                "ensure_schema(engine, auto_migrate=False)",
+            ),
+        ),
+        ("tests/test_operator.py", "-k", "fresh_install and sqlite"),
+    ),
+    Guard(
+        "a no-op check loads no templates (start-up)",
+        (
+            (
+                "monitor/render.py",
+                "if TYPE_CHECKING:\n    from jinja2 import Environment",
+                "if True:\n    from jinja2 import Environment",
+            ),
+        ),
+        ("tests/test_operator.py", "-k", "imports_only"),
+    ),
+    Guard(
+        "a usage error is one line",
+        (
+            (
+                "monitor/cli.py",
+                "    def error(self, message: str) -> NoReturn:",
+                "    def _unused(self, message: str) -> NoReturn:",
+            ),
+        ),
+        ("tests/test_operator.py", "-k", "bad_arguments"),
+    ),
+    Guard(
+        "no mail connection outlives its cycle",
+        (
+            (
+                "monitor/deliver.py",
+                "    if isinstance(connection, asyncio.Transport):\n        connection.abort()\n",
+                "",
+            ),
+        ),
+        ("tests/test_deliver.py", "-k", "outlives"),
+    ),
 ]
 
 

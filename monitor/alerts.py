@@ -76,6 +76,9 @@ class Alerts:
             "failures": failures,
             "error": result.error or "",
             "unsent": len(self.out.deliveries.pending()),
+            # What the recovered notice may truthfully say this cycle delivered.
+            "digests": len(result.delivered_to),
+            "found": result.figures.changes_found,
         }
         notice = _Notice(
             f"ops_{kind.value}",

@@ -22,17 +22,17 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
 from monitor.alerts import Alerts
-from monitor.cite import config_block, read_article
 from monitor.config import NCT_ID, Config, config_path
 from monitor.configfile import load_config
 from monitor.cycle import CycleDeps, CycleResult, run_cycle
-from monitor.db import make_engine, migrate, require_current_schema, schema_revision
+from monitor.db import ensure_schema, make_engine, migrate, schema_revision
 from monitor.dberrors import database_error
 from monitor.deliver import OUTBOX_SENDER, OutboxTransport, Sender, SmtpTransport, build_message
 from monitor.deliveries import OUTBOX, Deliveries
@@ -40,9 +40,10 @@ from monitor.errors import ConfigError, MonitorError, first_line
 from monitor.journal import Journal
 from monitor.lock import cycle_lock
 from monitor.logs import redact, setup_logging
+from monitor.ping import ping
 from monitor.registry import RegistryClient, make_http_client
 from monitor.render import make_environment, render_message
-from monitor.reports import health, history_text, status_text
+from monitor.reports import health, history_text, status_json, status_text
 from monitor.routing import Route, Router
 from monitor.schedule import Service, make_trigger
 from monitor.sending import Mailing, Outgoing, compose_digest, deliver_pending
@@ -60,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(os.environ)
     if args.command == "cite":
         return cite_command(args)  # an editor's tool: it needs no config, database or network
+    if args.command == "doctor":
+        return doctor_command(args)  # reports a config it cannot load as one of its checks
     try:
         config = load_config(config_path(args.config, os.environ))
         if config.secrets:
@@ -84,8 +87,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (not the usage block and a traceback-like
+    message), with where to read more, and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"trial-monitor: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="trial-monitor",
         description="Watch ClinicalTrials.gov records and email one digest of what changed.",
     )
@@ -105,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     add("check", check_command, "run one monitoring cycle now")
     add("run", run_command, "run cycles on the configured schedule until stopped")
     add("migrate", migrate_command, "bring the database schema up to date")
-    add("status", status_command, "show recent cycles, watched trials and unsent changes")
+    status = add("status", status_command, "show recent cycles, watched trials and unsent changes")
+    status.add_argument("--json", action="store_true", help="the same, as one JSON object")
     preview = add("preview", preview_command, "show the pending digest without sending it")
     preview.add_argument("--html", metavar="FILE", help="also write the HTML version to FILE")
     add("send-test", send_test_command, "send a test message with the mail settings")
@@ -117,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
         verify_command,
         "compare each article with the registry now: exit 0 all agree, 1 something disagrees,"
         " 3 could not check",
+    )
+    commands.add_parser(
+        "doctor",
+        help="check the config, database, registry, mail server, outbox, schedule and ping",
+        description="One line per check (ok, warning or failed, with what to do); exit 0 when"
+        " nothing failed, else 1. Sends no message and changes nothing.",
     )
     cite = commands.add_parser(
         "cite",
@@ -178,14 +196,14 @@ def migrate_command(config: Config, _args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def status_command(config: Config, _args: argparse.Namespace) -> int:
-    with _database(config, read_only=True) as engine:
-        print(status_text(engine))
+def status_command(config: Config, args: argparse.Namespace) -> int:
+    with _database(config) as engine:
+        print(status_json(engine, config) if args.json else status_text(engine, config))
     return EXIT_OK
 
 
 def preview_command(config: Config, args: argparse.Namespace) -> int:
-    with _database(config, read_only=True) as engine:
+    with _database(config) as engine:
         out = _outgoing(config, engine)
         pending = out.deliveries.pending(include_held=True)
         for hold in out.deliveries.holds():
@@ -194,6 +212,9 @@ def preview_command(config: Config, args: argparse.Namespace) -> int:
                 f" {hold.reason}"
             )
         if not pending:
+            if out.journal.last_cycle_id() is None:
+                print("preview: no cycle has run yet, so nothing is waiting to be sent")
+                return EXIT_OK
             print(
                 "preview: no unsent changes; the next cycle would send nothing unless it finds some"
             )
@@ -201,7 +222,11 @@ def preview_command(config: Config, args: argparse.Namespace) -> int:
         _, rendered = compose_digest(out, pending, out.journal.last_data_timestamp())
     print(f"Subject: {rendered.subject}\n\n{rendered.text}", end="")
     if args.html:
-        Path(args.html).write_text(rendered.html, encoding="utf-8")
+        try:
+            Path(args.html).write_text(rendered.html, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"preview: cannot write the HTML to {args.html}: {exc.strerror or exc}")
+            return EXIT_USAGE
         print(f"\npreview: HTML version written to {args.html}")
     return EXIT_OK
 
@@ -242,8 +267,12 @@ def history_command(config: Config, args: argparse.Namespace) -> int:
     if not NCT_ID.fullmatch(nct_id):
         _fail(f"history: {args.nct_id!r} is not an NCT id like NCT04270877")
         return EXIT_USAGE
-    with _database(config, read_only=True) as engine:
+    with _database(config) as engine:
         text = history_text(engine, nct_id)
+        ran = Journal(engine).last_cycle_id() is not None
+    if text is None and not ran:
+        print(f"history: no cycle has run yet, so nothing is stored for {nct_id}")
+        return EXIT_OK
     if text is None:
         _fail(f"history: nothing stored for {nct_id}; is it watched?")
         return EXIT_FAILED
@@ -252,7 +281,7 @@ def history_command(config: Config, args: argparse.Namespace) -> int:
 
 
 def health_command(config: Config, _args: argparse.Namespace) -> int:
-    with _database(config, read_only=True) as engine:
+    with _database(config) as engine:
         verdict = health(engine, config.schedule, _now())
     print(f"health: {verdict.message}")
     return EXIT_OK if verdict.ok else EXIT_FAILED
@@ -276,7 +305,19 @@ def verify_command(config: Config, _args: argparse.Namespace) -> int:
     return verification.verdict
 
 
+def doctor_command(args: argparse.Namespace) -> int:
+    from monitor.doctor import diagnose  # only this command needs it
+
+    path = config_path(args.config, os.environ)
+    diagnosis = asyncio.run(diagnose(path, os.environ, _now()))
+    print(diagnosis.text)
+    return EXIT_OK if diagnosis.ok else EXIT_FAILED
+
+
 def cite_command(args: argparse.Namespace) -> int:
+    # An editor's tool: its patterns take longer to compile than a no-op cycle should start.
+    from monitor.cite import config_block, read_article
+
     source = "standard input" if args.file == "-" else args.file
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
@@ -318,15 +359,14 @@ def release_command(config: Config, args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _database(config: Config, *, read_only: bool = False, schema: bool = True) -> Iterator[Engine]:
-    """The engine, with the schema brought up to date (or checked, when that is turned off, or
-    for a command that only reads); its connections are closed when the command is done."""
+def _database(config: Config, *, schema: bool = True) -> Iterator[Engine]:
+    """The engine, with the schema made or brought up to date (or checked, when
+    database.auto_migrate is off); its connections are closed when the command is done."""
     engine = make_engine(config.database.url)
     try:
-        if schema and config.database.auto_migrate and not read_only:
-            migrate(engine)
-        elif schema:
-            require_current_schema(engine)
+        if schema:
+            # Read-only commands too: on a fresh install `status` works and says no cycle ran.
+            ensure_schema(engine, auto_migrate=config.database.auto_migrate)
         yield engine
     except SQLAlchemyError as exc:
         # Every command that opens the database passes here: one line saying what to do.
@@ -348,6 +388,11 @@ async def _one_cycle(config: Config, engine: Engine) -> CycleResult | None:
             result = await run_cycle(CycleDeps(**vars(out), registry=registry))
         await Alerts(out, result).send_all()
     _log_cycle(result, time.monotonic() - started)
+    alerts = config.alerts
+    if alerts.ping_url:
+        await ping(
+            alerts.ping_url, result.ok, _describe(result, config), alerts.ping_timeout_seconds
+        )
     return result
 
 
@@ -359,7 +404,6 @@ def _outgoing(config: Config, engine: Engine) -> Outgoing:
         deliveries=Deliveries(engine),
         journal=journal,
         mailing=_mailing(config, journal.installation_id(_now())),
-        templates=make_environment(),
         clock=_now,
     )
 

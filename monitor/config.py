@@ -153,6 +153,11 @@ class PollingConfig:
 class AlertsConfig:
     # Cycles that fail in a row before the operators get one "monitor is failing" notice.
     after_consecutive_failures: int = setting(3, minimum=1, maximum=1000)
+    # A dead-man's switch (healthchecks.io and its self-hosted peers): called after each cycle,
+    # the URL on success and <url>/fail on failure, so that a monitor that stopped running at
+    # all is noticed outside it.
+    ping_url: str | None = setting(None)
+    ping_timeout_seconds: float = setting(10.0, minimum=0.1, maximum=120)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar, get_type_hints
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from monitor.config import (
     DATABASE_PASSWORD_ENV,
@@ -89,6 +90,7 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: st
         source=source,
     )
     root.done()
+    _check_ping(config.alerts.ping_url)
     _check_references(config)
     return config
 
@@ -131,6 +133,14 @@ def _read(table: Table, name: str, kind: Any, default: Any, bounds: Mapping[str,
     raise TypeError(f"config.py declares {table.key(name)} with a type no reader knows: {kind}")
 
 
+def _check_ping(url: str | None) -> None:
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        raise ConfigError(f"alerts.ping_url = {url!r} is not an http(s) address")
+
+
 def _check_references(config: Config) -> None:
     """Something to watch, and routes that name only trials and searches the monitor watches."""
     if not config.cited_trials and not config.watch.searches and not config.articles:
@@ -166,6 +176,16 @@ def _database(table: Table, environ: Mapping[str, str]) -> DatabaseConfig:
     if not re.match(r"(sqlite|postgresql)(\+\w+)?://", url):
         raise ConfigError(
             f"{key} = {without_password(url)!r} is not a sqlite:/// or postgresql:// URL"
+        )
+    try:
+        given_password = make_url(url).password
+    except ArgumentError:
+        raise ConfigError(f"{key} = {without_password(url)!r} is not a database URL") from None
+    if key == "database.url" and given_password is not None:
+        raise ConfigError(
+            f"database.url = {without_password(url)!r} holds a password: a password in the config"
+            f" file is read by anyone who can read it; give it in {DATABASE_PASSWORD_ENV} or"
+            f" {DATABASE_PASSWORD_ENV}_FILE (or the whole URL in {DATABASE_URL_ENV}) instead"
         )
     password = _secret(environ, DATABASE_PASSWORD_ENV)
     if password:
@@ -206,6 +226,12 @@ def _watch(table: Table) -> WatchConfig:
 def _email(table: Table | None, environ: Mapping[str, str]) -> EmailConfig | None:
     if table is None:
         return None
+    if "password" in table:
+        raise ConfigError(
+            "email.password is set in the config file: a password there is read by anyone who"
+            f" can read the file; give it in {PASSWORD_ENV} or {PASSWORD_ENV}_FILE instead"
+            " (its value not shown)"
+        )
     host = table.string("host")
     if not host.strip() or any(c.isspace() for c in host):
         raise ConfigError(f"email.host = {host!r} is not a host name")

@@ -11,10 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -30,6 +26,8 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import Connection, Dialect, ExceptionContext
 from sqlalchemy.types import TypeDecorator
@@ -316,8 +314,42 @@ def _os_reason(exc: OSError) -> str:
     return (exc.strerror or type(exc).__name__).lower()
 
 
+# Every revision in monitor/migrations/versions, oldest first (a test checks this against
+# Alembic's own list). Knowing them here lets a command whose database is current start without
+# importing Alembic, which costs more than the rest of a no-op cycle.
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
+HEAD = REVISIONS[-1]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision (Alembic's own table), or None when it has no schema."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def ensure_schema(engine: Engine, *, auto_migrate: bool) -> None:
+    """The schema this version needs: made or brought up to date when `auto_migrate`, else
+    checked. A current schema costs one query."""
+    current = current_revision(engine)
+    _refuse_newer(current)
+    if current == HEAD:
+        return
+    if auto_migrate:
+        migrate(engine)
+        return
+    raise StoreError(
+        f"the database is at schema revision {current or 'none'}, this version needs {HEAD}:"
+        " run `trial-monitor migrate` (or set database.auto_migrate = true)"
+    )
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (the newest by default); a no-op when it is there."""
+    from alembic import command  # only when a migration is due: see REVISIONS
+    from alembic.migration import MigrationContext
+
     config = _alembic_config()
     with engine.connect() as conn:
         sqlite = engine.dialect.name == "sqlite"
@@ -341,37 +373,23 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 def schema_revision(engine: Engine) -> tuple[str | None, str]:
     """(the database's revision, the newest this code knows)."""
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return current, head
-
-
-def require_current_schema(engine: Engine) -> None:
-    current, head = schema_revision(engine)
-    _refuse_newer(current)
-    if current != head:
-        raise StoreError(
-            f"the database is at schema revision {current or 'none'}, this version needs {head}:"
-            " run `trial-monitor migrate` (or set database.auto_migrate = true)"
-        )
+    return current_revision(engine), HEAD
 
 
 def _refuse_newer(current: str | None) -> None:
     """A revision this code has no script for was stamped by a newer monitor (Alembic would
     only say that it cannot locate it); going on would mangle the newer schema."""
-    script = ScriptDirectory.from_config(_alembic_config())
-    if current is None or current in {s.revision for s in script.walk_revisions()}:
+    if current is None or current in REVISIONS:
         return
     raise StoreError(
         f"the database is at schema revision {current}, newer than this version knows"
-        f" (newest {script.get_current_head()}): run the newer trial-monitor, or restore a"
-        " backup taken before it"
+        f" (newest {HEAD}): run the newer trial-monitor, or restore a backup taken before it"
     )
 
 
-def _alembic_config() -> AlembicConfig:
+def _alembic_config() -> Any:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", "monitor:migrations")
     return config

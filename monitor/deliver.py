@@ -22,8 +22,6 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Protocol, assert_never
 
-import aiosmtplib
-
 from monitor.config import EmailConfig, Security
 from monitor.errors import DeliveryError
 from monitor.models import RenderedMessage
@@ -175,26 +173,32 @@ class SmtpTransport:
         raise AssertionError("unreachable: max_attempts >= 1")
 
     async def _send_once(self, message: EmailMessage) -> Delivered:
+        import aiosmtplib  # only a cycle that sends mail needs it: start-up stays quick
+
         config = self._config
         where = f"{config.host}:{config.port}"
         use_tls, start_tls = _tls(config.security)
+        # aiosmtplib.send(), written out so that the connection is ours to close: the login
+        # comes after connecting, inside `async with`, which says QUIT even after a failure.
+        client = aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            use_tls=use_tls,
+            start_tls=start_tls,
+            cert_bundle=config.ca_file,
+            timeout=config.timeout_seconds,
+        )
+        connection: asyncio.BaseTransport | None = None
         try:
-            errors, answer = await aiosmtplib.send(
-                message,
-                hostname=config.host,
-                port=config.port,
-                username=config.username,
-                password=config.password,
-                use_tls=use_tls,
-                start_tls=start_tls,
-                cert_bundle=config.ca_file,
-                timeout=config.timeout_seconds,
-            )
+            async with client:
+                connection = client.transport  # after STARTTLS, the TLS one
+                if config.username is not None:
+                    await client.login(config.username, config.password or "")
+                errors, answer = await client.send_message(message)
         except (aiosmtplib.SMTPException, ssl.SSLError, OSError) as exc:
-            # A connection that failed mid-handshake is closed by a callback the loop has yet
-            # to run; let it run, or the socket outlives the loop.
-            await asyncio.sleep(0)
             raise _delivery_error(exc, where) from None
+        finally:
+            await _let_go(connection)
         refused = tuple(
             Refusal(recipient, reply.code, reply.message) for recipient, reply in errors.items()
         )
@@ -205,9 +209,22 @@ class SmtpTransport:
         return Delivered(f"{where}: {answer}", refused)
 
 
+async def _let_go(connection: asyncio.BaseTransport | None) -> None:
+    """Finish closing a connection before the cycle's event loop ends, or its socket outlives
+    the loop. aiosmtplib's close() only begins it: over TLS it then waits on the server's TLS
+    goodbye, which a server may send late or never. After QUIT has been answered nothing is
+    left to say, so the connection is dropped; the loop's next turn closes the socket (also
+    after a handshake that failed midway, which asyncio tears down by a callback)."""
+    if isinstance(connection, asyncio.Transport):
+        connection.abort()
+    await asyncio.sleep(0)
+
+
 def _delivery_error(exc: BaseException, where: str) -> DeliveryError:
     """aiosmtplib's and the network's exceptions, as one line that says whether trying again
     could help (a 4xx answer, a refused connection) or not (a 5xx answer)."""
+    import aiosmtplib
+
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in exc.recipients]
         detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)

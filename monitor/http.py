@@ -13,12 +13,15 @@ ReadError, RemoteProtocolError: all `httpx.TransportError`), translated once, he
 from __future__ import annotations
 
 import asyncio
+import errno
 import http.client
+import socket
 import ssl
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 
 import httpx
 
@@ -201,3 +204,51 @@ async def _in_thread_closing_if_abandoned(
 def _close_result(task: asyncio.Future[http.client.HTTPResponse]) -> None:
     if not task.cancelled() and task.exception() is None:
         task.result().close()
+
+
+@dataclass(frozen=True)
+class NetworkFailure:
+    """Why a request never got an answer, in the words an operator acts on: the kind (DNS,
+    refused, timeout, TLS, proxy) and the system's own detail."""
+
+    kind: str
+    detail: str
+    # Trying again in a few seconds is unlikely to help: the name does not resolve, nothing
+    # listens, the certificate is not trusted. One more try, then a clear line.
+    persistent: bool
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.detail})" if self.detail else self.kind
+
+
+def network_failure(exc: BaseException) -> NetworkFailure:
+    """Classify a transport failure by the exceptions behind it (httpx wraps them)."""
+    chain = list(_causes(exc))
+    detail = next((str(e) for e in reversed(chain) if str(e)), type(exc).__name__)
+    for cause in chain:
+        if isinstance(cause, httpx.ProxyError):
+            return NetworkFailure("the proxy failed", detail, persistent=True)
+        if isinstance(cause, socket.gaierror) or "Name or service not known" in str(cause):
+            return NetworkFailure("DNS lookup failed", detail, persistent=True)
+        if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY" in str(cause):
+            return NetworkFailure("TLS certificate not trusted", detail, persistent=True)
+        if isinstance(cause, ssl.SSLError):
+            return NetworkFailure("TLS handshake failed", detail, persistent=False)
+        if isinstance(cause, ConnectionRefusedError) or "Connection refused" in str(cause):
+            return NetworkFailure("connection refused", detail, persistent=True)
+        if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return NetworkFailure("network unreachable", detail, persistent=True)
+        if isinstance(cause, (TimeoutError, httpx.TimeoutException)):
+            return NetworkFailure("timed out", detail, persistent=False)
+    if isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)):
+        return NetworkFailure("connection dropped", detail, persistent=False)
+    return NetworkFailure("network error", detail, persistent=False)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

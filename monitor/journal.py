@@ -48,6 +48,11 @@ class Journal:
 
     # -- cycles -----------------------------------------------------------------------------
 
+    def last_cycle_id(self) -> int | None:
+        """The newest cycle's id; None when no cycle has run yet."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(cycles.c.id))).scalar()
+
     def start_cycle(self, now: datetime) -> int:
         with self.engine.begin() as conn:
             result = conn.execute(insert(cycles).values(started_at=now).returning(cycles.c.id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
@@ -36,12 +37,18 @@ class Redacting(logging.Formatter):
     def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
         super().__init__()
         self.inner = inner
-        # A secret may reach a line as it is, JSON-escaped, or repr()-escaped in a traceback.
+        # A secret may reach a line as it is, JSON-escaped, repr()-escaped in a traceback, or
+        # percent-encoded inside a database URL.
         forms = {
             form
             for secret in secrets
             if secret
-            for form in (secret, json.dumps(secret)[1:-1], repr(secret)[1:-1])
+            for form in (
+                secret,
+                json.dumps(secret)[1:-1],
+                repr(secret)[1:-1],
+                urllib.parse.quote(secret, safe=""),
+            )
         }
         self.secrets = sorted(forms, key=len, reverse=True)
 

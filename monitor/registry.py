@@ -30,7 +30,7 @@ import httpx
 from monitor import __version__
 from monitor.config import RegistryConfig, RegistryTransport
 from monitor.errors import LimitError, RegistryError
-from monitor.http import StdlibTransport, tls_context
+from monitor.http import StdlibTransport, network_failure, tls_context
 from monitor.normalize import TRACKED_FIELDS
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,14 @@ class QueryRefused(RegistryError):
 
 
 class _Retry(Exception):
-    """A failure worth another attempt, with the server's own wait when it gave one."""
+    """A failure worth another attempt, with the server's own wait when it gave one.
+    `persistent`: unlikely to pass in seconds (DNS, refused, an untrusted certificate): tried
+    once more, not max_attempts times, so an operator hears of it in seconds."""
 
-    def __init__(self, problem: str, wait: float | None = None) -> None:
+    def __init__(self, problem: str, wait: float | None = None, persistent: bool = False) -> None:
         super().__init__(problem)
         self.wait = wait
+        self.persistent = persistent
 
 
 class _Refused(Exception):
@@ -85,13 +88,16 @@ def make_http_client(config: RegistryConfig) -> httpx.AsyncClient:
     context = tls_context()
     match config.transport:
         case RegistryTransport.HTTPX:
-            transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(verify=context)
+            # httpx's own transport, made by the client: it is the one that honours
+            # HTTP(S)_PROXY and NO_PROXY (a transport handed in would not).
+            transport: httpx.AsyncBaseTransport | None = None
         case RegistryTransport.STDLIB:
             transport = StdlibTransport(context, config.timeout_seconds)
         case _:
             assert_never(config.transport)
     return httpx.AsyncClient(
         transport=transport,
+        verify=context,
         timeout=httpx.Timeout(config.timeout_seconds),
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         # Redirects are followed by hand, and only within the registry's own origin.
@@ -259,9 +265,14 @@ class RegistryClient:
                 await self._sleep(wait)
             except _Retry as retry:
                 failures += 1
-                if failures >= config.max_attempts:
+                if failures >= (
+                    min(2, config.max_attempts) if retry.persistent else config.max_attempts
+                ):
+                    tries = f"{failures} attempt{'s' if failures != 1 else ''}"
                     raise RegistryError(
-                        f"registry {path} failed after {failures} attempts: {retry}"
+                        f"registry unreachable at {self._shown(url)}: {retry} (after {tries})"
+                        if retry.persistent
+                        else f"registry {self._shown(url)} failed after {tries}: {retry}"
                     ) from None
                 wait = retry.wait if retry.wait is not None else self._backoff(failures)
                 log.warning("registry %s: %s; retrying in %.1f s", path, retry, wait)
@@ -283,7 +294,8 @@ class RegistryClient:
         except TimeoutError:
             raise _Retry(f"no whole answer within {self._config.timeout_seconds:g} s") from None
         except httpx.TransportError as exc:
-            raise _Retry(_transport_problem(exc)) from None
+            failure = network_failure(exc)
+            raise _Retry(str(failure), persistent=failure.persistent) from None
         if status == 429:
             raise _Retry("HTTP 429 rate limited", _retry_after(headers))
         if status >= 500:
@@ -358,10 +370,6 @@ class RegistryClient:
     def _backoff(self, attempt: int) -> float:
         base = self._config.backoff_seconds * 2.0 ** (attempt - 1)
         return base * random.uniform(0.8, 1.2)
-
-
-def _transport_problem(exc: httpx.TransportError) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _updated_since(since: date | None) -> dict[str, str]:

@@ -11,9 +11,9 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from typing import TYPE_CHECKING
 
 from monitor.articles import ArticleCheck, Evidence, TrialCheck
 from monitor.claims import reported_as
@@ -54,6 +54,9 @@ from monitor.words import (
     summary,
     trial_facts,
 )
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 # Installed, the templates ride inside the package; in a checkout they sit at the top level.
 TEMPLATE_DIRS = [
@@ -209,7 +212,12 @@ def _ranked(
     return Ranked(change, category(top), ranking.importance(top, relation))
 
 
+@cache
 def make_environment() -> Environment:
+    """The templates' environment, made once per process, and only by a command that renders
+    a message: importing Jinja is a tenth of a no-op cycle's start-up."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         loader=FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
         autoescape=select_autoescape(["html"], default_for_string=False),

@@ -5,13 +5,14 @@ Read-only queries and their plain-text layout for a terminal; nothing here write
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, RowMapping, select
 
-from monitor.config import ScheduleConfig
-from monitor.db import changes, cycles, deliveries, snapshots, trials
+from monitor.config import Config, ScheduleConfig
+from monitor.db import changes, cycles, deliveries, search_hits, snapshots, trials
 from monitor.deliveries import Deliveries
 from monitor.journal import Journal
 from monitor.rows import change_from_row, snapshot_from_row
@@ -26,12 +27,12 @@ class Health:
     message: str
 
 
-def status_text(engine: Engine, cycle_count: int = 10) -> str:
+def status_text(engine: Engine, config: Config, cycle_count: int = 10) -> str:
     return "\n".join(
         [
             *_cycles_section(engine, cycle_count),
             "",
-            *_trials_section(engine),
+            *_trials_section(watched_trials(engine, config)),
             "",
             *_unsent_section(engine),
             *_held_section(engine),
@@ -39,6 +40,103 @@ def status_text(engine: Engine, cycle_count: int = 10) -> str:
             *_bounced_section(engine),
         ]
     )
+
+
+def status_json(engine: Engine, config: Config, cycle_count: int = 10) -> str:
+    """What `status` shows, for scripts: one JSON object, its keys documented in the README."""
+    deliveries_ = Deliveries(engine)
+    report = {
+        "cycles": [asdict(row) for row in _cycle_rows(engine, cycle_count)],
+        "trials": [asdict(t) for t in watched_trials(engine, config)],
+        "unsent": [
+            {
+                "nct_id": p.change.nct_id,
+                "kind": p.change.kind.value,
+                "before": p.change.before,
+                "after": p.change.after,
+                "detail": p.change.detail,
+                "words": change_words(p.change).line,
+                "detected_at": p.detected_at.isoformat(),
+            }
+            for p in deliveries_.pending()
+        ],
+        "held": [{**asdict(h), "held_at": h.held_at.isoformat()} for h in deliveries_.holds()],
+        "refused_searches": Store(engine).refused_searches(),
+        "refused_recipients": {
+            r: {"answer": answer, "changes": count}
+            for r, (answer, count) in deliveries_.refused_recipients().items()
+        },
+    }
+    return json.dumps(report, indent=2, ensure_ascii=False, default=_iso)
+
+
+@dataclass(frozen=True)
+class WatchedTrial:
+    """One watched trial as `status` shows it: its tracked state, where it came from (the
+    articles citing it, watch.trials, the searches that found it) and its linked PMIDs."""
+
+    nct_id: str
+    sources: list[str]
+    fetched: bool
+    found: bool | None
+    title: str | None
+    status: str | None
+    enrollment: str | None
+    has_results: bool | None
+    primary_completion: str | None
+    pmids: list[str]
+    listed_under: str | None
+    line: str  # the state in words, as the text shows it
+
+
+def watched_trials(engine: Engine, config: Config) -> list[WatchedTrial]:
+    query = (
+        select(trials.c.nct_id, trials.c.listed_under, snapshots)
+        .select_from(trials.outerjoin(snapshots, snapshots.c.id == trials.c.latest_snapshot_id))
+        .order_by(trials.c.nct_id)
+    )
+    with engine.connect() as conn:
+        rows = list(conn.execute(query).mappings())
+        hits = conn.execute(select(search_hits.c.nct_id, search_hits.c.term)).all()
+    names = {s.term: s.name for s in config.watch.searches}
+    found_by: dict[str, list[str]] = {}
+    for nct_id, term in hits:
+        name = names.get(term)
+        found_by.setdefault(nct_id, []).append(
+            f"search “{name}”" if name else f"search “{term}” (no longer configured)"
+        )
+    listed = [t for t in config.watch.trials]
+    watched: list[WatchedTrial] = []
+    for row in rows:
+        nct_id = row["nct_id"]
+        sources = [
+            f"article “{a.title}”" if a.title else "watch.trials"
+            for a in config.articles
+            if nct_id in a.trials
+        ]
+        if nct_id in listed and "watch.trials" not in sources:
+            sources.append("watch.trials")
+        sources += found_by.get(nct_id, [])
+        if not sources:
+            sources.append("no longer configured")
+        snapshot = snapshot_from_row(row) if row["found"] is not None else None
+        watched.append(
+            WatchedTrial(
+                nct_id=nct_id,
+                sources=sources,
+                fetched=snapshot is not None,
+                found=snapshot.found if snapshot else None,
+                title=snapshot.title if snapshot else None,
+                status=snapshot.status_value if snapshot else None,
+                enrollment=snapshot.enrollment if snapshot else None,
+                has_results=snapshot.has_results if snapshot else None,
+                primary_completion=snapshot.primary_completion if snapshot else None,
+                pmids=[p.pmid for p in snapshot.publications if p.pmid] if snapshot else [],
+                listed_under=row["listed_under"],
+                line=_trial_state(row),
+            )
+        )
+    return watched
 
 
 def history_text(engine: Engine, nct_id: str) -> str | None:
@@ -82,12 +180,33 @@ def health(engine: Engine, schedule: ScheduleConfig, now: datetime) -> Health:
     if last_ok is not None and (due is None or last_ok >= due):
         return Health(True, f"ok: last successful cycle started {_when(last_ok)}")
     if due is None or (last_ok is None and (started is None or started > due)):
+        if last_ok is None:
+            return Health(True, "ok: no cycle has run yet, and none has been due")
         return Health(True, "ok: no cycle has been due yet")
-    since = f"since {_when(last_ok)}" if last_ok else "ever"
-    return Health(False, f"unhealthy: no successful cycle {since}; one was due at {_when(due)}")
+    if last_ok is None:
+        return Health(
+            False,
+            f"unhealthy: no cycle has run yet, and one was due at {_when(due)}; see the log of"
+            " `trial-monitor run` (or run `trial-monitor doctor`)",
+        )
+    return Health(
+        False, f"unhealthy: no successful cycle since {_when(last_ok)}; one was due at {_when(due)}"
+    )
 
 
-def _cycles_section(engine: Engine, count: int) -> list[str]:
+@dataclass(frozen=True)
+class CycleRow:
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+    error: str | None
+    requests: int
+    changes_found: int
+    delivered: list[str]  # each digest's state and transport
+
+
+def _cycle_rows(engine: Engine, count: int) -> list[CycleRow]:
     query = select(cycles).order_by(cycles.c.id.desc()).limit(count)
     with engine.connect() as conn:
         rows = list(conn.execute(query).mappings())
@@ -99,40 +218,54 @@ def _cycles_section(engine: Engine, count: int) -> list[str]:
     digests: dict[int, list[str]] = {}
     for cycle_id, state, transport in sent:
         digests.setdefault(cycle_id, []).append(f"{state} ({transport})")
-    lines = [f"Last cycles ({len(rows)})"]
-    if rows:
-        lines.append(
-            f"  {'#':>5}  {'started (UTC)':16}  {'took':>6}  {'requests':>8}  {'changes':>7}"
-            "  delivered      outcome"
+    return [
+        CycleRow(
+            row["id"],
+            row["started_at"],
+            row["finished_at"],
+            row["outcome"],
+            row["error"],
+            row["requests"],
+            row["changes_found"],
+            digests.get(row["id"], []),
         )
+        for row in rows
+    ]
+
+
+def _cycles_section(engine: Engine, count: int) -> list[str]:
+    rows = _cycle_rows(engine, count)
+    lines = [f"Last cycles ({len(rows)})"]
+    if not rows:
+        lines.append("  no cycle has run yet: `trial-monitor check` runs one")
+        return lines
+    lines.append(
+        f"  {'#':>5}  {'started (UTC)':16}  {'took':>6}  {'requests':>8}  {'changes':>7}"
+        "  delivered      outcome"
+    )
     for row in rows:
         took = (
-            f"{(row['finished_at'] - row['started_at']).total_seconds():.1f}s"
-            if row["finished_at"]
+            f"{(row.finished_at - row.started_at).total_seconds():.1f}s"
+            if row.finished_at
             else "running"
         )
-        delivered = ", ".join(digests.get(row["id"], [])) or "-"
-        outcome = row["outcome"] or "running"
-        if row["error"]:
-            outcome += f": {row['error']}"
+        delivered = ", ".join(row.delivered) or "-"
+        outcome = row.outcome or "running"
+        if row.error:
+            outcome += f": {row.error}"
         lines.append(
-            f"  {row['id']:>5}  {_when(row['started_at']):16}  {took:>6}  {row['requests']:>8}"
-            f"  {row['changes_found']:>7}  {delivered:13}  {outcome}"
+            f"  {row.id:>5}  {_when(row.started_at):16}  {took:>6}  {row.requests:>8}"
+            f"  {row.changes_found:>7}  {delivered:13}  {outcome}"
         )
     return lines
 
 
-def _trials_section(engine: Engine) -> list[str]:
-    query = (
-        select(trials.c.nct_id, trials.c.origin, snapshots)
-        .select_from(trials.outerjoin(snapshots, snapshots.c.id == trials.c.latest_snapshot_id))
-        .order_by(trials.c.nct_id)
-    )
-    with engine.connect() as conn:
-        rows = list(conn.execute(query).mappings())
-    lines = [f"Watched trials ({len(rows)})"]
-    for row in rows:
-        lines.append(f"  {row['nct_id']}  {_trial_state(row)}  [{row['origin']}]")
+def _trials_section(watched: list[WatchedTrial]) -> list[str]:
+    lines = [f"Watched trials ({len(watched)})"]
+    for trial in watched:
+        lines.append(f"  {trial.nct_id}  {trial.line}")
+        linked = f"; PMIDs {', '.join(trial.pmids)}" if trial.pmids else ""
+        lines.append(f"    from {', '.join(trial.sources)}{linked}")
     return lines
 
 
@@ -183,6 +316,12 @@ def _trial_state(row: RowMapping) -> str:
     if row["found"] is None:
         return "not fetched yet"
     return snapshot_line(snapshot_from_row(row))
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 def _when(value: datetime | None) -> str:

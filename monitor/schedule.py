@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from monitor.errors import ConfigError
@@ -112,6 +111,9 @@ class Service:
         self._in_flight: asyncio.Task[object] | None = None
 
     async def serve(self, stop: asyncio.Event) -> None:
+        # Only `run` needs the scheduler itself; the trigger alone checks the config.
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
         scheduler = AsyncIOScheduler(timezone=self._trigger.timezone)
         job = scheduler.add_job(
             self._tick,

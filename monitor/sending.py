@@ -13,8 +13,7 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from jinja2 import Environment
+from typing import TYPE_CHECKING
 
 from monitor.articles import Evidence, check_article
 from monitor.config import Config, list_header
@@ -24,9 +23,17 @@ from monitor.errors import DeliveryError
 from monitor.importance import Ranking
 from monitor.journal import Journal
 from monitor.models import Digest, PendingChange, RenderedMessage
-from monitor.render import build_digest, render_article_check, render_digest
+from monitor.render import (
+    build_digest,
+    make_environment,
+    render_article_check,
+    render_digest,
+)
 from monitor.routing import Router
 from monitor.store import Store
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +58,11 @@ class Outgoing:
     deliveries: Deliveries
     journal: Journal
     mailing: Mailing
-    templates: Environment
     clock: Clock
+
+    @property
+    def templates(self) -> Environment:
+        return make_environment()  # made once, when a message is first rendered
 
 
 @dataclass

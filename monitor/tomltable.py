@@ -3,6 +3,7 @@ no key was left unread (an unknown key is a typo whose setting would silently no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -11,6 +12,10 @@ from monitor.errors import ConfigError
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=StrEnum)
+
+
+# Key names whose values may be secrets.
+_SECRET = re.compile(r"pass|secret|token|credential|key", re.IGNORECASE)
 
 
 class Table:
@@ -83,6 +88,9 @@ class Table:
     def keys(self) -> list[str]:
         return list(self._data)
 
+    def __contains__(self, name: str) -> bool:
+        return name in self._data
+
     def boolean(self, name: str, default: bool) -> bool:
         return self._get(name, bool, "true or false", default)
 
@@ -99,5 +107,9 @@ class Table:
     def done(self) -> None:
         unknown = sorted(set(self._data) - self._seen)
         if unknown:
-            key = self.key(unknown[0])
-            raise ConfigError(f"unknown key {key} = {self._data[unknown[0]]!r}")
+            name = unknown[0]
+            key = self.key(name)
+            if _SECRET.search(name):
+                # Its value may be a secret: never echo it (into a terminal, a log, a ticket).
+                raise ConfigError(f"unknown key {key} (its value not shown)")
+            raise ConfigError(f"unknown key {key} = {self._data[name]!r}")

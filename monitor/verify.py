@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import IntEnum
-
-from jinja2 import Environment
+from typing import TYPE_CHECKING
 
 from monitor.articles import Article, ArticleCheck, check_article
 from monitor.claims import Agreement
@@ -22,6 +21,9 @@ from monitor.models import Snapshot
 from monitor.normalize import RejectedRecord, normalize, study_id
 from monitor.registry import RegistryClient
 from monitor.render import render_article_check
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 
 class Verdict(IntEnum):

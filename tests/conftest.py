@@ -79,9 +79,9 @@ class World:
         text_ = "\n".join(
             [
                 "[registry]",
-                f'base_url = "{self.registry.url}"',
                 *_unless_given(
                     self.registry_settings,
+                    f'base_url = "{self.registry.url}"',
                     "min_interval_seconds = 0",
                     "backoff_seconds = 0.01",
                     "max_attempts = 3",
@@ -89,7 +89,7 @@ class World:
                 ),
                 self.registry_settings,
                 "[database]",
-                f'url = "{self.database_url}"',
+                *_unless_given(self.database_settings, f'url = "{self.database_url}"'),
                 self.database_settings,
                 "[digest]",
                 *_unless_given(self.digest_settings, 'subject_prefix = "[LDN monitor]"'),

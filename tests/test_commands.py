@@ -113,11 +113,11 @@ def test_health_follows_the_schedule(world: World) -> None:
     world.extra = '\n[schedule]\ncron = "0 * * * *"\ntimezone = "UTC"\nhealth_grace_minutes = 10\njitter_seconds = 0\n'
     assert world.command("migrate").code == 0
     now = datetime.now(UTC)
-    assert world.command("health").out.startswith("health: ok: no cycle has been due yet")
+    assert world.command("health").out.startswith("health: ok: no cycle has run yet, and none has")
     with world.engine() as engine:
         Journal(engine).record_service_start(now - timedelta(hours=3), "host", 1)
     run = world.command("health")
-    assert run.code == 1 and "unhealthy: no successful cycle ever" in run.out
+    assert run.code == 1 and "unhealthy: no cycle has run yet, and one was due at" in run.out
     assert world.check().code == 0
     run = world.command("health")
     assert run.code == 0 and "ok: last successful cycle" in run.out
@@ -215,8 +215,31 @@ def test_operators_hear_once_that_the_monitor_fails_and_once_that_it_recovered(
     assert [check(), check()] == [0, 0]
     ops = [a for a in world.accepted if a.recipients == ["ops@example.org"]]
     assert [o.message["Subject"] for o in ops][1:] == ["[LDN monitor] monitor recovered"]
+    # It says what really happened: nothing changed meanwhile, so nothing was delivered.
+    recovered = body(ops[1].message)
+    assert "nothing was lost, and there was nothing to deliver" in recovered
+    assert "delivered" not in recovered.replace("nothing to deliver", "")
     # Content staff never got an operational message.
     assert all(a.recipients != ["editor@example.org", "desk@example.org"] for a in world.accepted)
+
+
+def test_the_recovered_notice_says_the_digest_went_when_one_did(world: World) -> None:
+    world.extra = "\n[alerts]\nafter_consecutive_failures = 1\n"
+    world.email_extra = 'security = "none"\nops_recipients = ["ops@example.org"]\n'
+    world.searches = []
+    world.baseline()
+    world.registry.fail_always(Fault.status(503))
+    assert world.check().code == 1
+    world.registry.fail_always(None)
+    world.registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
+    assert world.check().code == 0
+    ops = [a.message for a in world.accepted if a.recipients == ["ops@example.org"]]
+    assert [m["Subject"] for m in ops] == [
+        "[LDN monitor] monitor is failing: its last cycle failed",
+        "[LDN monitor] monitor recovered",
+    ]
+    for part in (body(ops[1]), body(ops[1], "html")):
+        assert "It delivered 1 digest, with any changes kept during the failure." in part
 
 
 PASSWORD = "pw-Zq8#never-show"

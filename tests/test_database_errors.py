@@ -65,14 +65,18 @@ def write_config(folder: Path, url: str) -> Path:
     return path
 
 
-def monitor(config: Path, command: Sequence[str], as_user: Sequence[str] = ()) -> Run:
-    """`trial-monitor --config CONFIG COMMAND` in a process of its own, in the config's folder."""
+def monitor(
+    config: Path, command: Sequence[str], as_user: Sequence[str] = (), *, password: str = ""
+) -> Run:
+    """`trial-monitor --config CONFIG COMMAND` in a process of its own, in the config's folder;
+    a database password as the monitor takes one, from the environment."""
+    secret = {"TRIAL_MONITOR_DATABASE_PASSWORD": password} if password else {}
     done = subprocess.run(
         [*as_user, sys.executable, "-m", "monitor", "--config", str(config), *command],
         capture_output=True,
         text=True,
         cwd=config.parent,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **secret},
         timeout=120,
         check=False,
     )
@@ -216,7 +220,7 @@ def small_disk(open_folder: Path) -> Iterator[Path]:
 @pytest.fixture
 def postgres_on_small_disk(small_disk: Path) -> Iterator[str]:
     """A fresh schema of the local PostgreSQL whose tables live on the small disk (a tablespace
-    there), the URL carrying a password the messages must not show."""
+    there); the tests give it a password (PASSWORD) the messages must not show."""
     try:
         server = pwd.getpwnam("postgres")
     except KeyError:
@@ -234,7 +238,7 @@ def postgres_on_small_disk(small_disk: Path) -> Iterator[str]:
                 conn.execute(text(f"CREATE TABLESPACE {tablespace} LOCATION '{small_disk}'"))
             created = True
             on_disk = make_url(f"{url}%20-cdefault_tablespace%3D{tablespace}")
-            yield on_disk.set(password=PASSWORD).render_as_string(hide_password=False)
+            yield on_disk.render_as_string(hide_password=False)
     finally:
         if created:  # after the schema is dropped: a tablespace goes only once empty
             with admin.connect() as conn:
@@ -327,7 +331,7 @@ def test_a_full_disk_under_postgresql_is_named_by_migrate(
     postgres_on_small_disk: str, small_disk: Path, tmp_path: Path
 ) -> None:
     fill(small_disk)
-    run = monitor(write_config(tmp_path, postgres_on_small_disk), ["migrate"])
+    run = monitor(write_config(tmp_path, postgres_on_small_disk), ["migrate"], password=PASSWORD)
     assert PASSWORD not in one_line(run, *postgres_full_words())
 
 
@@ -340,7 +344,7 @@ def test_a_full_disk_under_postgresql_is_named_by_check(
     finally:
         engine.dispose()
     fill(small_disk)
-    run = monitor(write_config(tmp_path, postgres_on_small_disk), ["check"])
+    run = monitor(write_config(tmp_path, postgres_on_small_disk), ["check"], password=PASSWORD)
     assert PASSWORD not in one_line(run, *postgres_full_words())
 
 
@@ -412,12 +416,10 @@ def test_a_schema_newer_than_this_version_is_named(
     finally:
         engine.dispose()
     stamp(database_url, "0099")
-    url = make_url(database_url)
-    if url.get_backend_name() == "postgresql":
-        url = url.set(password=PASSWORD)
-    config = write_config(tmp_path, url.render_as_string(hide_password=False))
+    postgres = make_url(database_url).get_backend_name() == "postgresql"
+    config = write_config(tmp_path, database_url)
     line = one_line(
-        monitor(config, command),
+        monitor(config, command, password=PASSWORD if postgres else ""),
         f"the database is at schema revision 0099, newer than this version knows (newest {head})",
         "run the newer trial-monitor, or restore a backup taken before it",
     )

@@ -143,7 +143,10 @@ def test_passing_failures_are_retried_with_backoff(registry: StandinRegistry, fa
 
 def test_a_registry_that_stays_down_is_one_clear_error(registry: StandinRegistry) -> None:
     registry.fail_always(Fault.status(503))
-    with pytest.raises(RegistryError, match=r"registry /studies failed after 4 attempts: HTTP 503"):
+    with pytest.raises(
+        RegistryError,
+        match=r"registry http://127\.0\.0\.1:\d+/api/v2/studies failed after 4 attempts: HTTP 503",
+    ):
         search(registry, "low dose naltrexone", max_attempts=4)
     assert len(registry.requests) == 4
 
