@@ -43,8 +43,8 @@ from bench import synthetic_studies  # noqa: E402
 from standin import StandinRegistry, ldn_studies  # noqa: E402
 
 from monitor.config import RegistryConfig  # noqa: E402
-from monitor.normalize import TRACKED_FIELDS  # noqa: E402
-from monitor.registry import RegistryClient, make_http_client  # noqa: E402
+from monitor.sources.ctgov.client import RegistryClient, make_http_client  # noqa: E402
+from monitor.sources.ctgov.normalize import TRACKED_FIELDS  # noqa: E402
 
 REGISTRY_SIZE = 100_000
 UPDATED_PER_REFRESH = 4_000

@@ -190,7 +190,7 @@ GUARDS = [
     ),
     Guard(
         "a response past registry.max_response_bytes stops the read",
-        (("monitor/registry.py", "if len(content) > limit:", "if False:"),),
+        (("monitor/http.py", "if len(content) > limit:", "if False:"),),
         ("tests/test_registry.py", "-k", "size_limit"),
     ),
     Guard(
@@ -224,7 +224,7 @@ GUARDS = [
         "NUL, bidi and escape characters are cleaned from registry text",
         (
             (
-                "monitor/normalize.py",
+                "monitor/sources/ctgov/normalize.py",
                 'flat = _WHITESPACE.sub(" ", _INVISIBLE.sub("", value)).strip()',
                 'flat = _WHITESPACE.sub(" ", value).strip()',
             ),
@@ -235,7 +235,7 @@ GUARDS = [
         "a record's id that is no NCT id is turned away",
         (
             (
-                "monitor/normalize.py",
+                "monitor/sources/ctgov/normalize.py",
                 "return cleaned if _NCT_ID.fullmatch(cleaned) else None",
                 "return cleaned",
             ),
@@ -284,7 +284,7 @@ GUARDS = [
         "redirects are followed only within the registry's origin",
         (
             (
-                "monitor/registry.py",
+                "monitor/sources/ctgov/client.py",
                 "        if (target.scheme, target.host, target.port) != (",
                 "        if False and (target.scheme, target.host, target.port) != (",
             ),
@@ -295,7 +295,7 @@ GUARDS = [
         "one deadline bounds a whole request, body included",
         (
             (
-                "monitor/registry.py",
+                "monitor/sources/ctgov/client.py",
                 "async with asyncio.timeout(self._config.timeout_seconds):",
                 "async with asyncio.timeout(None):",
             ),
@@ -405,7 +405,7 @@ GUARDS = [
         "an unreachable registry is said in seconds, naming the URL",
         (
             (
-                "monitor/registry.py",
+                "monitor/sources/ctgov/client.py",
                 "min(2, config.max_attempts) if retry.persistent else config.max_attempts",
                 "config.max_attempts",
             ),
@@ -455,6 +455,39 @@ GUARDS = [
             ),
         ),
         ("tests/test_deliver.py", "-k", "outlives"),
+    ),
+    Guard(
+        "PubMed is asked no faster than NCBI allows",
+        (
+            (
+                "monitor/sources/pubmed/client.py",
+                "        await self._pace()\n        self.stats.requests += 1",
+                "        self.stats.requests += 1",
+            ),
+        ),
+        ("tests/test_pubmed_client.py", "-k", "rate_limit"),
+    ),
+    Guard(
+        "an NCBI API key never reaches an error line",
+        (
+            (
+                "monitor/sources/pubmed/client.py",
+                '    return text.replace(key, "***") if key else text',
+                "    return text",
+            ),
+        ),
+        ("tests/test_pubmed_client.py", "-k", "never_shows_it"),
+    ),
+    Guard(
+        "PubMed's XML cannot declare entities",
+        (
+            (
+                "monitor/sources/pubmed/normalize.py",
+                "        root = SafeET.fromstring(document)",
+                "        root = ET.fromstring(document)  # noqa: S314",
+            ),
+        ),
+        ("tests/test_pubmed_normalize.py", "-k", "entity"),
     ),
 ]
 

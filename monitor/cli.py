@@ -41,12 +41,12 @@ from monitor.journal import Journal
 from monitor.lock import cycle_lock
 from monitor.logs import redact, setup_logging
 from monitor.ping import ping
-from monitor.registry import RegistryClient, make_http_client
 from monitor.render import make_environment, render_message
 from monitor.reports import health, history_text, status_json, status_text
 from monitor.routing import Route, Router
 from monitor.schedule import Service, make_trigger
 from monitor.sending import Mailing, Outgoing, compose_digest, deliver_pending
+from monitor.sources.ctgov.client import RegistryClient, make_http_client
 from monitor.store import Store
 from monitor.verify import Verdict, Verification, verification_text, verify
 

@@ -28,6 +28,8 @@ DATABASE_PASSWORD_ENV = "TRIAL_MONITOR_DATABASE_PASSWORD"  # noqa: S105
 DEFAULT_CONFIG_PATH = "config.toml"
 DEFAULT_DATABASE_URL = "sqlite:///data/monitor.db"
 DEFAULT_REGISTRY_URL = "https://clinicaltrials.gov/api/v2"
+DEFAULT_PUBMED_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+NCBI_API_KEY_ENV = "TRIAL_MONITOR_NCBI_API_KEY"
 
 # The API's own pattern, ^[Nn][Cc][Tt]0*[1-9]\d{0,7}$, in the form records use: NCT and eight
 # digits, not all zero. One id outside it makes the registry refuse a whole batch (400).
@@ -91,6 +93,30 @@ class RegistryConfig:
     # doubled each time, before the cycle fails: minutes, not the seconds a 503 gets.
     refused_retries: int = setting(2, minimum=0, maximum=10)
     refused_backoff_seconds: float = setting(120.0, minimum=0)
+
+
+@dataclass(frozen=True)
+class PubmedConfig:
+    """`[pubmed]`: NCBI's E-utilities, the literature side's source."""
+
+    base_url: str = setting(DEFAULT_PUBMED_URL)
+    # NCBI asks every client to name itself and give a contact address with each request (and
+    # to register both with it): it writes there before it blocks an address.
+    tool: str = setting("trial-monitor")
+    email: str | None = setting(None)
+    timeout_seconds: float = setting(30.0, minimum=0.1)
+    max_attempts: int = setting(5, minimum=1, maximum=20)
+    backoff_seconds: float = setting(2.0, minimum=0)
+    max_response_bytes: int = setting(50_000_000, minimum=10_000, maximum=10**10)
+    # ESearch never returns more than the first 10,000 ids of a search (9,999, as measured).
+    max_results: int = setting(9_999, minimum=1, maximum=9_999)
+    api_key: str | None = field(default=None, repr=False)  # only from the environment
+
+    @property
+    def min_interval_seconds(self) -> float:
+        """NCBI's limit: 3 requests a second without a key, 10 with one; a little under each,
+        since NCBI has been seen to answer 429 to a client keeping exactly to 3."""
+        return 0.11 if self.api_key else 0.37
 
 
 @dataclass(frozen=True)
@@ -194,6 +220,7 @@ class DatabaseConfig:
 class Config:
     outbox_dir: Path  # [outbox] path; its default follows the database (see default_outbox)
     registry: RegistryConfig = RegistryConfig()
+    pubmed: PubmedConfig = PubmedConfig()
     database: DatabaseConfig = DatabaseConfig()
     watch: WatchConfig = WatchConfig()
     email: EmailConfig | None = None
@@ -226,7 +253,11 @@ class Config:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every secret the config holds, for the log filter that blanks them out."""
-        found = [self.email.password if self.email else None, make_url(self.database_url).password]
+        found = [
+            self.email.password if self.email else None,
+            make_url(self.database_url).password,
+            self.pubmed.api_key,
+        ]
         return tuple(str(s) for s in found if s)
 
 

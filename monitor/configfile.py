@@ -25,6 +25,7 @@ from monitor.config import (
     DATABASE_PASSWORD_ENV,
     DATABASE_URL_ENV,
     DEFAULT_PORTS,
+    NCBI_API_KEY_ENV,
     NCT_ID,
     PASSWORD_ENV,
     AlertsConfig,
@@ -33,6 +34,7 @@ from monitor.config import (
     DigestConfig,
     EmailConfig,
     PollingConfig,
+    PubmedConfig,
     RegistryConfig,
     SanityConfig,
     ScheduleConfig,
@@ -77,6 +79,7 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: st
     config = Config(
         outbox_dir=outbox_dir,
         registry=_registry(root.table("registry")),
+        pubmed=_pubmed(root.table("pubmed"), environ),
         database=database,
         watch=watch,
         email=_email(root.optional_table("email"), environ),
@@ -131,6 +134,28 @@ def _read(table: Table, name: str, kind: Any, default: Any, bounds: Mapping[str,
     if isinstance(kind, type) and issubclass(kind, StrEnum):
         return table.choice(name, kind, default)
     raise TypeError(f"config.py declares {table.key(name)} with a type no reader knows: {kind}")
+
+
+def _pubmed(table: Table, environ: Mapping[str, str]) -> PubmedConfig:
+    if "api_key" in table:
+        raise ConfigError(
+            "pubmed.api_key is set in the config file: NCBI ties a key to one account; give it"
+            f" in {NCBI_API_KEY_ENV} or {NCBI_API_KEY_ENV}_FILE instead (its value not shown)"
+        )
+    config = read_settings(table, PubmedConfig, {"api_key": _secret(environ, NCBI_API_KEY_ENV)})
+    if not _is_http_url(config.base_url):
+        raise ConfigError(f"pubmed.base_url = {config.base_url!r} is not an http(s) URL")
+    if not config.tool or any(c.isspace() for c in config.tool):
+        # NCBI: "a string with no internal spaces".
+        raise ConfigError(f"pubmed.tool = {config.tool!r} must be one word, without spaces")
+    if config.email is not None:
+        check_address("pubmed.email", config.email)
+    return config
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and url.strip() == url
 
 
 def _check_ping(url: str | None) -> None:

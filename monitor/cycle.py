@@ -12,13 +12,14 @@ import logging
 from dataclasses import dataclass
 
 from monitor.errors import RegistryError
+from monitor.http import RequestStats
 from monitor.journal import CycleFigures
 from monitor.models import Outcome
 from monitor.plan import PlanMode, plan_cycle
 from monitor.poll import Reading, read_registry
-from monitor.registry import RegistryClient, RequestStats
 from monitor.sanity import hold_reason
 from monitor.sending import DeliveryReport, Outgoing, deliver_pending, send_article_checks
+from monitor.sources.ctgov.client import RegistryClient
 
 log = logging.getLogger(__name__)
 

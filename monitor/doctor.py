@@ -35,6 +35,7 @@ from monitor.config import (
     CONFIG_ENV,
     DATABASE_PASSWORD_ENV,
     DATABASE_URL_ENV,
+    NCBI_API_KEY_ENV,
     PASSWORD_ENV,
     Config,
     EmailConfig,
@@ -47,8 +48,8 @@ from monitor.dberrors import database_error
 from monitor.errors import ConfigError, RegistryError, first_line
 from monitor.http import network_failure, tls_context
 from monitor.logs import FORMAT_ENV, LEVEL_ENV, redact, setup_logging
-from monitor.registry import RegistryClient, RegistryRefused, make_http_client
 from monitor.schedule import make_trigger
+from monitor.sources.ctgov.client import RegistryClient, RegistryRefused, make_http_client
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ NAMES = ("config", "database", "registry", "delivery", "schedule", "ping")
 OVERRIDES = (
     *(DATABASE_URL_ENV, DATABASE_PASSWORD_ENV, DATABASE_PASSWORD_ENV + "_FILE"),
     *(PASSWORD_ENV, PASSWORD_ENV + "_FILE", LEVEL_ENV, FORMAT_ENV),
+    *(NCBI_API_KEY_ENV, NCBI_API_KEY_ENV + "_FILE"),
 )
 PROXY_ENV = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 RUNS_SHOWN = 5

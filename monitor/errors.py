@@ -15,6 +15,11 @@ class RegistryError(MonitorError):
     """ClinicalTrials.gov could not be read, after retries where retrying made sense."""
 
 
+class PubmedError(MonitorError):
+    """PubMed (NCBI's E-utilities) could not be read, after retries where retrying made sense.
+    Never stops the registry's side of a cycle: each source succeeds or fails on its own."""
+
+
 class LimitError(RegistryError):
     """A bound on the work of one cycle was reached (response size, pages, records)."""
 

@@ -13,6 +13,7 @@ ReadError, RemoteProtocolError: all `httpx.TransportError`), translated once, he
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import errno
 import http.client
 import socket
@@ -22,10 +23,14 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
+from monitor.errors import LimitError
+
 CHUNK_BYTES = 64 * 1024
+MAX_RETRY_AFTER_SECONDS = 300.0
 _SCHEMES = ("http", "https")
 # urllib frames the body itself from the bytes it is given (and always sends Connection: close).
 _FRAMING_HEADERS = ("transfer-encoding", "connection", "keep-alive")
@@ -252,3 +257,50 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
+
+
+@dataclass
+class RequestStats:
+    """What one source's client asked and received in a cycle: the cycle's log line."""
+
+    requests: int = 0
+    bytes_received: int = 0
+
+
+async def read_bounded(
+    response: httpx.Response,
+    limit: int,
+    setting: str,
+    stats: RequestStats,
+    error: Callable[[str], Exception] = LimitError,
+) -> bytes:
+    """A response's body as it streams in, cut off past `limit` bytes (the config key named
+    by `setting`) with `error`, so that a runaway answer cannot fill the memory."""
+    content = bytearray()
+    async for chunk in response.aiter_bytes():
+        content += chunk
+        stats.bytes_received += len(chunk)
+        if len(content) > limit:
+            raise error(
+                f"a response from {response.url.host} passed {limit:,} bytes ({setting});"
+                " stopped reading it"
+            )
+    return bytes(content)
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Retry-After in seconds (a number or an HTTP date), capped so a cycle cannot hang."""
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return float(min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS))

@@ -117,6 +117,86 @@ def _pair(value: object, kind: str | None) -> str | None:
     return " ".join(str(part) for part in (value, kind) if part is not None)
 
 
+class NoticeKind(StrEnum):
+    """A notice PubMed links to a paper (MEDLINE's CommentsCorrections RefType) that changes
+    what the paper can be trusted for. The values are stored, so they never change."""
+
+    RETRACTION = "RetractionIn"
+    EXPRESSION_OF_CONCERN = "ExpressionOfConcernIn"
+    ERRATUM = "ErratumIn"
+    UPDATE = "UpdateIn"
+    CORRECTED_AND_REPUBLISHED = "CorrectedandRepublishedIn"
+    RETRACTED_AND_REPUBLISHED = "RetractedandRepublishedIn"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One such notice: its PMID when PubMed gives one (old records have only the citation)."""
+
+    kind: NoticeKind
+    pmid: str | None
+    source: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.pmid or ' '.join(self.source.lower().split())}"
+
+
+class PaperRole(StrEnum):
+    """What a paper that lists a trial is to that trial, by its publication types."""
+
+    RESULTS = "results"  # a randomized controlled trial or clinical trial report
+    PROTOCOL = "protocol"
+    REVIEW = "review"  # a review, systematic review or meta-analysis
+    OTHER = "other"  # a comment, a secondary analysis without a trial type, ...
+
+
+@dataclass(frozen=True)
+class Paper:
+    """What PubMed says about one paper, reduced to what the monitor tracks."""
+
+    pmid: str
+    title: str | None = None
+    journal: str | None = None
+    year: str | None = None
+    # As PubMed names them ("Randomized Controlled Trial"); a publisher's record may shout.
+    publication_types: tuple[str, ...] = ()
+    nct_ids: tuple[str, ...] = ()  # the trials it lists (MEDLINE's DataBankList)
+    conclusion: str | None = None  # the abstract's conclusions, in its own words
+    notices: tuple[Notice, ...] = ()
+    # MEDLINE's indexing status: a "Publisher" record's types are provisional.
+    status: str | None = None
+
+    @property
+    def url(self) -> str:
+        return PUBMED_URL.format(pmid=self.pmid)
+
+    @property
+    def retracted(self) -> bool:
+        return "retracted publication" in self._types or any(
+            n.kind is NoticeKind.RETRACTION for n in self.notices
+        )
+
+    @property
+    def role(self) -> PaperRole:
+        types = self._types
+        if "clinical trial protocol" in types:
+            return PaperRole.PROTOCOL
+        if types & {
+            "randomized controlled trial",
+            "clinical trial",
+            "pragmatic clinical trial",
+        } or any(t.startswith("clinical trial, phase") for t in types):
+            return PaperRole.RESULTS
+        if types & {"review", "systematic review", "meta-analysis", "scoping review"}:
+            return PaperRole.REVIEW
+        return PaperRole.OTHER
+
+    @property
+    def _types(self) -> frozenset[str]:
+        return frozenset(t.lower() for t in self.publication_types)
+
+
 @dataclass(frozen=True)
 class Observation:
     """A snapshot together with the record exactly as the registry sent it."""

@@ -26,10 +26,10 @@ from typing import assert_never
 from monitor.config import Config, SearchConfig
 from monitor.errors import LimitError
 from monitor.models import Change, Observation, Snapshot
-from monitor.normalize import IncompleteRecord, RejectedRecord, normalize, study_id
 from monitor.plan import Plan, PlanMode
-from monitor.registry import LISTING_FIELDS, Page, QueryRefused, RegistryClient
 from monitor.schedule import cycles_within
+from monitor.sources.ctgov.client import LISTING_FIELDS, Page, QueryRefused, RegistryClient
+from monitor.sources.ctgov.normalize import IncompleteRecord, RejectedRecord, normalize, study_id
 from monitor.store import Recorded, SearchContext, Store, Unstorable
 
 log = logging.getLogger(__name__)

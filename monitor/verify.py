@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from monitor.articles import Article, ArticleCheck, check_article
 from monitor.claims import Agreement
 from monitor.models import Snapshot
-from monitor.normalize import RejectedRecord, normalize, study_id
-from monitor.registry import RegistryClient
 from monitor.render import render_article_check
+from monitor.sources.ctgov.client import RegistryClient
+from monitor.sources.ctgov.normalize import RejectedRecord, normalize, study_id
 
 if TYPE_CHECKING:
     from jinja2 import Environment

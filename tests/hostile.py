@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import strategies as st
 from standin import load_fixture, parse_fields, project
 
-from monitor.normalize import TRACKED_FIELDS
+from monitor.sources.ctgov.normalize import TRACKED_FIELDS
 
 BASE = project(
     load_fixture("biomcp_get_nct00791778_20260902_raw.json"), parse_fields(",".join(TRACKED_FIELDS))

@@ -26,7 +26,7 @@ from monitor.db import (
     trials,
 )
 from monitor.journal import Journal
-from monitor.registry import RegistryClient
+from monitor.sources.ctgov.client import RegistryClient
 
 HEAD = "0010"  # the newest revision
 

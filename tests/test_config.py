@@ -328,3 +328,49 @@ def test_the_readme_states_each_importance_as_the_rules_give_it() -> None:
     assert {Category(c): Importance(level) for c, level in rows} == {
         c: default_importance(c) for c in Category
     }
+
+
+def test_pubmed_settings_are_read_and_its_key_comes_only_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        WATCH
+        + """
+[pubmed]
+tool = "ldn-monitor"
+email = "editors@example.org"
+max_results = 500
+""",
+    )
+    secret = tmp_path / "ncbi.key"
+    secret.write_text("0123456789abcdef0123456789abcdef01\n")
+    config = load_config(path, environ={"TRIAL_MONITOR_NCBI_API_KEY_FILE": str(secret)})
+    assert config.pubmed.base_url == "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+    assert (config.pubmed.tool, config.pubmed.email) == ("ldn-monitor", "editors@example.org")
+    assert config.pubmed.max_results == 500
+    assert config.pubmed.api_key == "0123456789abcdef0123456789abcdef01"
+    assert config.pubmed.min_interval_seconds < 0.125  # 10 requests a second with a key
+    assert "0123456789abcdef0123456789abcdef01" in config.secrets  # so logs blank it out
+    keyless = load_config(path, environ={})
+    assert keyless.pubmed.api_key is None and keyless.pubmed.min_interval_seconds > 1 / 3
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('api_key = "sekrit-ncbi-key"', "pubmed.api_key is set in the config file"),
+        ('tool = "ldn monitor"', "pubmed.tool = 'ldn monitor' must be one word"),
+        ('email = "nobody"', "pubmed.email = 'nobody' is not an email address"),
+        ('base_url = "ftp://eutils"', "pubmed.base_url = 'ftp://eutils' is not an http"),
+        ("max_results = 10000", "pubmed.max_results"),
+    ],
+)
+def test_pubmed_mistakes_are_one_line_and_never_show_the_key(
+    tmp_path: Path, section: str, message: str
+) -> None:
+    path = write(tmp_path, WATCH + "\n[pubmed]\n" + section + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert message in str(caught.value)
+    assert "sekrit" not in str(caught.value) and "\n" not in str(caught.value)

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from standin import Fault, StandinRegistry
 
 from monitor.db import migrate, schema_revision
-from monitor.registry import RegistryClient
+from monitor.sources.ctgov.client import RegistryClient
 
 NAMES = ["config", "database", "registry", "delivery", "schedule", "ping"]
 PASSWORD = "pw-Doctor#7never-shown"

@@ -29,7 +29,7 @@ ENUMS = {
     "Agreement": ("claims.py", {"store.py": 1, "words.py": 2}),
     "PlanMode": ("plan.py", {"poll.py": 1}),
     "Security": ("config.py", {"deliver.py": 1}),
-    "RegistryTransport": ("config.py", {"registry.py": 1}),
+    "RegistryTransport": ("config.py", {"sources/ctgov/client.py": 1}),
     "State": ("doctor.py", {"doctor.py": 1}),
 }
 
@@ -47,10 +47,10 @@ def switches(package: Path, enum: str) -> Counter[str]:
     """Per module, the `match` statements on the enum that end in `case _: assert_never(…)`:
     each is a promise that a new member is a type error there."""
     found: Counter[str] = Counter()
-    for path in package.glob("*.py"):
+    for path in package.glob("**/*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Match) and _on(node, enum) and _exhaustive(node):
-                found[path.name] += 1
+                found[path.relative_to(package).as_posix()] += 1
     return found
 
 
@@ -93,7 +93,7 @@ def test_mypy_rejects_every_switch_that_forgets_a_new_kind(tmp_path: Path) -> No
         # One error per switch: a switch that lost its assert_never is missed even where the
         # same module has another that still has it.
         rejected = Counter(
-            Path(line.split(":", 1)[0]).name
+            (tmp_path / line.split(":", 1)[0]).relative_to(package).as_posix()
             for line in report.splitlines()
             if f'"assert_never" has incompatible type "Literal[{enum}.FORGOTTEN]"' in line
         )

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 
 from monitor.diff import diff
 from monitor.models import ChangeKind, PendingChange, Snapshot
-from monitor.normalize import RejectedRecord, normalize
 from monitor.render import build_digest, make_environment, render_digest
+from monitor.sources.ctgov.normalize import RejectedRecord, normalize
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ENV = make_environment()

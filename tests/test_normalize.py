@@ -8,7 +8,12 @@ import pytest
 from standin import load_fixture, parse_fields, project
 
 from monitor.models import Publication, Retraction, Snapshot
-from monitor.normalize import TRACKED_FIELDS, IncompleteRecord, InvalidRecord, normalize
+from monitor.sources.ctgov.normalize import (
+    TRACKED_FIELDS,
+    IncompleteRecord,
+    InvalidRecord,
+    normalize,
+)
 
 
 def tracked(name: str) -> dict[str, object]:

@@ -11,14 +11,14 @@ from standin import Fault, StandinRegistry, study
 
 from monitor.config import RegistryConfig, RegistryTransport
 from monitor.errors import LimitError, RegistryError
-from monitor.normalize import TRACKED_FIELDS
-from monitor.registry import (
+from monitor.sources.ctgov.client import (
     MAX_URL_BYTES,
     Page,
     RegistryClient,
     RegistryRefused,
     make_http_client,
 )
+from monitor.sources.ctgov.normalize import TRACKED_FIELDS
 
 UNRELATED = "biomcp_get_nct02576665_full_20260903.json"
 # Every test here runs through both transports (registry.transport): httpx's own, and urllib's.
@@ -196,7 +196,8 @@ def test_requests_are_paced(registry: StandinRegistry) -> None:
 def test_a_response_past_the_size_limit_stops_the_read(registry: StandinRegistry) -> None:
     registry.put_all(study(f"NCT0600{n:04d}") for n in range(40))
     with pytest.raises(
-        LimitError, match=r"a registry response passed 5,000 bytes \(registry.max_response_bytes\)"
+        LimitError,
+        match=r"a response from 127.0.0.1 passed 5,000 bytes \(registry.max_response_bytes\)",
     ):
         search(registry, "low dose naltrexone", max_response_bytes=5_000)
 

@@ -14,14 +14,12 @@ CommonMark-escaped unless asked for in the legacy format.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, assert_never
 from urllib.parse import quote
 
@@ -30,15 +28,21 @@ import httpx
 from monitor import __version__
 from monitor.config import RegistryConfig, RegistryTransport
 from monitor.errors import LimitError, RegistryError
-from monitor.http import StdlibTransport, network_failure, tls_context
-from monitor.normalize import TRACKED_FIELDS
+from monitor.http import (
+    RequestStats,
+    StdlibTransport,
+    network_failure,
+    read_bounded,
+    retry_after,
+    tls_context,
+)
+from monitor.sources.ctgov.normalize import TRACKED_FIELDS
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"trial-monitor/{__version__} (ClinicalTrials.gov change monitor)"
 # nginx refuses request lines over 8 KB by default; stay clear of it with room for headers.
 MAX_URL_BYTES = 8000
-MAX_RETRY_AFTER_SECONDS = 300.0
 MAX_REDIRECTS = 5
 # What the registry-wide "updated since" listing asks for: enough to know which watched trials
 # changed, a twentieth of the bytes of the tracked fields.
@@ -46,12 +50,6 @@ LISTING_FIELDS = ("NCTId", "LastUpdatePostDate")
 
 Study = dict[str, Any]
 Page = list[Study]
-
-
-@dataclass
-class RequestStats:
-    requests: int = 0
-    bytes_received: int = 0
 
 
 class RegistryRefused(RegistryError):
@@ -297,9 +295,9 @@ class RegistryClient:
             failure = network_failure(exc)
             raise _Retry(str(failure), persistent=failure.persistent) from None
         if status == 429:
-            raise _Retry("HTTP 429 rate limited", _retry_after(headers))
+            raise _Retry("HTTP 429 rate limited", retry_after(headers))
         if status >= 500:
-            raise _Retry(f"HTTP {status}", _retry_after(headers))
+            raise _Retry(f"HTTP {status}", retry_after(headers))
         if status == 403:
             raise _Refused
         if status != 200:
@@ -345,17 +343,9 @@ class RegistryClient:
         return target
 
     async def _read(self, response: httpx.Response) -> bytes:
-        limit = self._config.max_response_bytes
-        content = bytearray()
-        async for chunk in response.aiter_bytes():
-            content += chunk
-            self.stats.bytes_received += len(chunk)
-            if len(content) > limit:
-                raise LimitError(
-                    f"a registry response passed {limit:,} bytes "
-                    "(registry.max_response_bytes); stopped reading it"
-                )
-        return bytes(content)
+        return await read_bounded(
+            response, self._config.max_response_bytes, "registry.max_response_bytes", self.stats
+        )
 
     def _shown(self, url: str) -> str:
         """A URL for an error line: whole, but not a 7 KB batch of ids."""
@@ -385,21 +375,3 @@ def _check_page(body: dict[str, Any]) -> None:
     token = body.get("nextPageToken")
     if token is not None and not isinstance(token, str):
         raise ValueError("nextPageToken is not a string")
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Retry-After in seconds (a number or an HTTP date), capped so a cycle cannot hang."""
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return float(min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS))

@@ -1,0 +1,1 @@
+"""ClinicalTrials.gov, through its data API v2: the trials' records."""

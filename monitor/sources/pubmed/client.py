@@ -1,0 +1,266 @@
+"""NCBI's E-utilities, for PubMed: ESearch (JSON) finds PMIDs, EFetch (XML, by POST) reads the
+records. Paced, retried, bounded; only this module speaks to NCBI.
+
+A thin httpx client rather than a maintained one: Biopython's Bio.Entrez is synchronous, keeps
+its settings in module globals and may download a DTD while parsing; metapub is synchronous and
+sends its maintainer's address unless told otherwise; the rest are unmaintained or stale
+(shared/pubmed/NOTES.md, section 11). Three calls do not need them.
+
+What the real service does that the client allows for (NOTES.md, sections 2-4):
+
+* 3 requests a second per address without an API key, 10 with one, counted over every
+  E-utility: paced a little under each (PubmedConfig.min_interval_seconds).
+* Over the limit, HTTP 429, or a 200 whose JSON body is `{"error": "API rate limit exceeded"}`,
+  which echoes the caller's address or key: retried after a wait, the body never logged.
+* ESearch's hard errors come with HTTP 200, as an `ERROR` key; a phrase it did not find is
+  left out and the rest searched. Both refuse the search (QueryRefused): a search that
+  silently means something else would report the wrong papers as new.
+* ESearch returns at most the first 10,000 ids: a search matching more than
+  pubmed.max_results is an error that names it, never a silent cut.
+* EFetch takes ids by POST, 200 to a request (NCBI prefers POST past about 200 ids; a long
+  GET is refused with 414).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+
+from monitor import __version__
+from monitor.config import PubmedConfig
+from monitor.errors import PubmedError
+from monitor.http import RequestStats, network_failure, read_bounded, retry_after, tls_context
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"trial-monitor/{__version__} (evidence monitor; PubMed E-utilities)"
+FETCH_BATCH = 200
+
+
+class QueryRefused(PubmedError):
+    """PubMed did not understand a search (an error, or a phrase it did not find)."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """What one ESearch found: every PMID (newest first), and how PubMed read the term."""
+
+    pmids: tuple[str, ...]
+    count: int
+    translation: str | None = None
+
+
+class _Retry(Exception):
+    def __init__(self, problem: str, wait: float | None = None, persistent: bool = False) -> None:
+        super().__init__(problem)
+        self.wait = wait
+        self.persistent = persistent
+
+
+def make_http_client(config: PubmedConfig) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        verify=tls_context(),
+        timeout=httpx.Timeout(config.timeout_seconds),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+    )
+
+
+def created_between(term: str, first: date, last: date) -> str:
+    """`term` limited to papers added to PubMed from `first` to `last`: on the Create Date,
+    which is never back-dated, where the Entrez Date is set to the publication date for a
+    paper that enters PubMed a year after it was published (NLM Tech Bulletin 2008)."""
+    return f'({term}) AND ("{first:%Y/%m/%d}"[crdt] : "{last:%Y/%m/%d}"[crdt])'
+
+
+class PubmedClient:
+    def __init__(
+        self,
+        config: PubmedConfig,
+        http: httpx.AsyncClient,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._config = config
+        self._http = http
+        self._sleep = sleep
+        self._last_request = 0.0
+        self.stats = RequestStats()
+
+    async def search(self, term: str) -> Found:
+        """Every PMID PubMed finds for `term`, newest first."""
+        limit = self._config.max_results
+        body = await self._call(
+            "esearch.fcgi",
+            {"term": term, "retmode": "json", "retmax": str(limit), "sort": "pub_date"},
+        )
+        result = body.get("esearchresult")
+        if not isinstance(result, dict):
+            raise PubmedError(f"PubMed's search answer has no esearchresult, for {term!r}")
+        if result.get("ERROR"):
+            raise QueryRefused(f"PubMed refused the search {term!r}: {_quoted(result['ERROR'])}")
+        missing = _not_found(result.get("errorlist"))
+        if missing:
+            raise QueryRefused(
+                f"PubMed did not understand {missing} in the search {term!r}; fix the term"
+            )
+        pmids = result.get("idlist")
+        count = _number(result.get("count"))
+        if not isinstance(pmids, list) or not all(isinstance(p, str) for p in pmids):
+            raise PubmedError(f"PubMed's search answer has no list of ids, for {term!r}")
+        if count is None:
+            raise PubmedError(f"PubMed's search answer has no count, for {term!r}")
+        if count > len(pmids):
+            raise PubmedError(
+                f"the search {term!r} matched {count:,} papers, more than pubmed.max_results"
+                f" ({limit:,}; ESearch returns no more than 9,999); narrow it"
+            )
+        translation = result.get("querytranslation")
+        return Found(
+            tuple(dict.fromkeys(pmids)),
+            count,
+            translation if isinstance(translation, str) else None,
+        )
+
+    async def fetch(self, pmids: Sequence[str]) -> AsyncIterator[bytes]:
+        """The PubMed XML of these papers, one EFetch answer (up to 200 papers) at a time."""
+        for start in range(0, len(pmids), FETCH_BATCH):
+            batch = pmids[start : start + FETCH_BATCH]
+            yield await self._request(
+                "efetch.fcgi", {"id": ",".join(batch), "retmode": "xml"}, json_body=False
+            )
+
+    async def _call(self, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
+        content = await self._request(endpoint, params, json_body=True)
+        return json.loads(content)  # type: ignore[no-any-return] # checked in _attempt
+
+    async def _request(self, endpoint: str, params: dict[str, str], *, json_body: bool) -> bytes:
+        url = f"{self._config.base_url}/{endpoint}"
+        form = {"db": "pubmed", **params, **self._identity()}
+        failures = 0
+        while True:
+            try:
+                return await self._attempt(url, form, json_body)
+            except _Retry as retry:
+                failures += 1
+                config = self._config
+                if failures >= (
+                    min(2, config.max_attempts) if retry.persistent else config.max_attempts
+                ):
+                    tries = f"{failures} attempt{'s' if failures != 1 else ''}"
+                    raise PubmedError(
+                        f"PubMed unreachable at {url}: {retry} (after {tries})"
+                        if retry.persistent
+                        else f"PubMed {url} failed after {tries}: {retry}"
+                    ) from None
+                wait = retry.wait if retry.wait is not None else self._backoff(failures)
+                log.warning("PubMed %s: %s; retrying in %.1f s", endpoint, retry, wait)
+                await self._sleep(wait)
+
+    async def _attempt(self, url: str, form: dict[str, str], json_body: bool) -> bytes:
+        await self._pace()
+        self.stats.requests += 1
+        try:
+            async with asyncio.timeout(self._config.timeout_seconds):
+                # POST for all: the form carries the ids (and the key) out of URLs and logs.
+                async with self._http.stream("POST", url, data=form) as response:
+                    status, headers = response.status_code, response.headers
+                    content = await read_bounded(
+                        response,
+                        self._config.max_response_bytes,
+                        "pubmed.max_response_bytes",
+                        self.stats,
+                        PubmedError,
+                    )
+        except TimeoutError:
+            raise _Retry(f"no whole answer within {self._config.timeout_seconds:g} s") from None
+        except httpx.TransportError as exc:
+            failure = network_failure(exc)
+            raise _Retry(str(failure), persistent=failure.persistent) from None
+        if status == 429:
+            raise _Retry("HTTP 429 rate limited", retry_after(headers))
+        if status >= 500:
+            raise _Retry(f"HTTP {status}", retry_after(headers))
+        if status != 200:
+            text = " ".join(content.decode("utf-8", "replace").split())[:200]
+            raise PubmedError(f"PubMed refused {url}: HTTP {status}: {_redacted(text, form)}")
+        if content.lstrip().startswith(b"{"):
+            body = _json(content)
+            error = body.get("error")
+            if isinstance(error, str):
+                if "rate limit" in error.lower():
+                    raise _Retry("rate limited (an error in the body)", retry_after(headers))
+                raise PubmedError(f"PubMed answered an error: {_redacted(_quoted(error), form)}")
+            if json_body:
+                return content
+        if json_body:
+            raise _Retry("body is not the JSON expected")
+        return content
+
+    def _identity(self) -> dict[str, str]:
+        config = self._config
+        found = {"tool": config.tool}
+        if config.email:
+            found["email"] = config.email
+        if config.api_key:
+            found["api_key"] = config.api_key
+        return found
+
+    async def _pace(self) -> None:
+        wait = self._last_request + self._config.min_interval_seconds - time.monotonic()
+        if wait > 0:
+            await self._sleep(wait)
+        self._last_request = time.monotonic()
+
+    def _backoff(self, attempt: int) -> float:
+        base = self._config.backoff_seconds * 2.0 ** (attempt - 1)
+        return base * random.uniform(0.8, 1.2)
+
+
+def _json(content: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(content)
+    except ValueError:
+        raise _Retry("body is not the JSON expected") from None
+    if not isinstance(body, dict):
+        raise _Retry("body is not a JSON object")
+    return body
+
+
+def _not_found(errors: object) -> str | None:
+    """The phrases and fields ESearch left out of a search, quoted, or None."""
+    if not isinstance(errors, dict):
+        return None
+    missing = [
+        str(item)
+        for key in ("phrasesnotfound", "fieldsnotfound")
+        for item in (errors.get(key) or [])
+        if str(item).strip()
+    ]
+    return ", ".join(repr(m) for m in missing[:5]) or None
+
+
+def _number(value: object) -> int | None:
+    # ESearch's JSON gives its numbers as strings.
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _quoted(value: object) -> str:
+    return " ".join(str(value).split())[:300]
+
+
+def _redacted(text: str, form: dict[str, str]) -> str:
+    """An error NCBI sent back may echo the API key: never in a line the monitor prints."""
+    key = form.get("api_key")
+    return text.replace(key, "***") if key else text
