@@ -105,7 +105,7 @@ def watched_trials(engine: Engine, config: Config) -> list[WatchedTrial]:
         found_by.setdefault(nct_id, []).append(
             f"search “{name}”" if name else f"search “{term}” (no longer configured)"
         )
-    listed = [t for t in config.watch.trials]
+    listed = list(config.watch.trials)
     watched: list[WatchedTrial] = []
     for row in rows:
         nct_id = row["nct_id"]

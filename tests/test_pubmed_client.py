@@ -183,3 +183,10 @@ def test_ids_are_fetched_two_hundred_to_a_request(pm: StandinPubmed) -> None:
     assert papers(settings(pm), asked) == []  # unknown ids are simply absent
     sizes = [len(r.params["id"].split(",")) for r in pm.requests_to("efetch.fcgi")]
     assert sizes == [200, 200, 50]
+
+
+def test_an_html_page_instead_of_the_records_is_tried_again(pm: StandinPubmed) -> None:
+    pm.fail_next(Fault.html())
+    found = papers(settings(pm), [FINAL_RESULTS])
+    assert [p.pmid for p in found] == [FINAL_RESULTS]
+    assert len(pm.requests_to("efetch.fcgi")) == 2

@@ -138,3 +138,16 @@ def test_an_article_without_a_pmid_is_rejected_alone_and_hostile_text_is_one_lin
     assert paper.title is not None
     assert paper.title.startswith("Low dose naltrexone for pain!!!")
     assert len(paper.title) == 500 and paper.title.endswith("…")
+
+
+def test_a_deleted_citation_is_said_to_be_deleted_and_a_book_chapter_is_passed_over() -> None:
+    document = (
+        b"<PubmedArticleSet>"
+        b"<PubmedBookArticle><BookDocument><PMID>20301295</PMID></BookDocument>"
+        b"</PubmedBookArticle>"
+        b"<DeleteCitation><PMID Version='1'>32845365</PMID><PMID>0</PMID></DeleteCitation>"
+        b"</PubmedArticleSet>"
+    )
+    parsed = parse_articles(document)
+    assert parsed.papers == () and parsed.rejected == ()
+    assert parsed.deleted == ("32845365",)

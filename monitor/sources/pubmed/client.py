@@ -204,6 +204,9 @@ class PubmedClient:
                 return content
         if json_body:
             raise _Retry("body is not the JSON expected")
+        if _is_html(content):
+            # A maintenance or proxy page served with 200: PubMed's XML will be back.
+            raise _Retry("an HTML page, not PubMed's XML")
         return content
 
     def _identity(self) -> dict[str, str]:
@@ -234,6 +237,11 @@ def _json(content: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _Retry("body is not a JSON object")
     return body
+
+
+def _is_html(content: bytes) -> bool:
+    start = content[:300].lstrip().lower()
+    return start.startswith((b"<!doctype html", b"<html"))
 
 
 def _not_found(errors: object) -> str | None:

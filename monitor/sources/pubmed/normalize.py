@@ -47,6 +47,8 @@ class RejectedDocument(ValueError):
 class Parsed:
     papers: tuple[Paper, ...]
     rejected: tuple[str, ...] = ()  # one line per article that could not be read
+    # PMIDs PubMed says it deleted (DeleteCitation): gone, not merely absent from the answer.
+    deleted: tuple[str, ...] = ()
 
 
 def parse_articles(document: bytes) -> Parsed:
@@ -70,7 +72,13 @@ def parse_articles(document: bytes) -> Parsed:
             rejected.append(f"article {number} of the answer has no valid PMID ({pmid!r})")
             continue
         papers.append(paper(pmid, article))
-    return Parsed(tuple(papers), tuple(rejected))
+    deleted = _unique(
+        pmid
+        for pmid in (_text(p, 20) for p in root.iterfind("DeleteCitation/PMID"))
+        if pmid and PMID.fullmatch(pmid)
+    )
+    # A book chapter (PubmedBookArticle) lists no trial and is no journal's paper: not read.
+    return Parsed(tuple(papers), tuple(rejected), deleted)
 
 
 def paper(pmid: str, article: ET.Element) -> Paper:
