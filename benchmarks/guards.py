@@ -479,6 +479,33 @@ GUARDS = [
         ("tests/test_pubmed_client.py", "-k", "never_shows_it"),
     ),
     Guard(
+        "a PubMed outage holds back nothing of the registry",
+        (
+            (
+                "monitor/cycle.py",
+                "    except PubmedError as exc:\n        log.error",
+                "    except ZeroDivisionError as exc:\n        log.error",
+            ),
+        ),
+        ("tests/test_literature.py", "-k", "outage and sqlite"),
+    ),
+    Guard(
+        "a cited paper's retraction is news",
+        (("monitor/diff.py", "        if n.key not in known\n", "        if False\n"),),
+        ("tests/test_literature.py", "-k", "retraction and sqlite"),
+    ),
+    Guard(
+        "the first look names the results papers the article does not cite",
+        (
+            (
+                "monitor/articles.py",
+                "if p.role is PaperRole.RESULTS and not article.cites_paper(trial, p.pmid)",
+                "if False",
+            ),
+        ),
+        ("tests/test_literature.py", "-k", "first_look and sqlite"),
+    ),
+    Guard(
         "PubMed's XML cannot declare entities",
         (
             (

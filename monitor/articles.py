@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from monitor.claims import Agreement, Claim, ClaimField, judge, registry_value
 from monitor.importance import Topics
-from monitor.models import Publication, Snapshot
+from monitor.models import Paper, PaperRole, Publication, Snapshot
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,16 @@ class Evidence:
 
     articles: tuple[Article, ...] = ()
     latest: Mapping[str, Snapshot] = field(default_factory=dict)  # under the id asked for
+    papers: Mapping[str, Paper] = field(default_factory=dict)  # PubMed's latest, by PMID
+
+    def citing_paper(self, pmid: str) -> tuple[tuple[Article, str], ...]:
+        """The articles that cite this paper (as `pmids`, or as one of a trial's papers),
+        each with the paper's name as it says what to re-check ("PMID 32068870")."""
+        return tuple(
+            (article, f"PMID {pmid}")
+            for article in self.articles
+            if pmid in article.pmids or any(pmid in ps for ps in article.papers.values())
+        )
 
     def citing(self, nct_id: str) -> tuple[tuple[Article, str], ...]:
         """The articles that cite this record, each with the id it cites it by: its own, or
@@ -96,11 +106,15 @@ class TrialCheck:
     findings: tuple[Finding, ...]
     uncited: tuple[Publication, ...]  # papers linked to the trial that the article does not cite
     passage: str | None
+    # Its results papers in PubMed (papers listing it, typed as trial reports) that the article
+    # does not cite: only a minority are ever linked on the registry.
+    results_papers: tuple[Paper, ...] = ()
 
     @property
     def disagreements(self) -> int:
         missing = self.snapshot is None or not self.snapshot.found
-        return int(missing) + sum(f.disagrees for f in self.findings) + len(self.uncited)
+        found = sum(f.disagrees for f in self.findings)
+        return int(missing) + found + len(self.uncited) + len(self.results_papers)
 
 
 @dataclass(frozen=True)
@@ -124,16 +138,27 @@ SHOWN = (
 )
 
 
-def check_article(article: Article, snapshots: Mapping[str, Snapshot]) -> ArticleCheck:
+def check_article(
+    article: Article,
+    snapshots: Mapping[str, Snapshot],
+    papers: Mapping[str, Sequence[Paper]] | None = None,
+) -> ArticleCheck:
     """What the article says beside what the registry says now, trial by trial. `snapshots`
     holds each cited trial's latest (under its cited id, even once it is listed under another
-    record); a trial without one is a record the registry did not return."""
+    record); a trial without one is a record the registry did not return. `papers`: the papers
+    PubMed lists for each cited trial, when the literature side is on."""
+    papers = papers or {}
     return ArticleCheck(
-        article, tuple(_check_trial(article, t, snapshots.get(t)) for t in article.trials)
+        article,
+        tuple(
+            _check_trial(article, t, snapshots.get(t), papers.get(t, ())) for t in article.trials
+        ),
     )
 
 
-def _check_trial(article: Article, trial: str, snapshot: Snapshot | None) -> TrialCheck:
+def _check_trial(
+    article: Article, trial: str, snapshot: Snapshot | None, papers: Sequence[Paper]
+) -> TrialCheck:
     claims = {c.field: c for c in article.claims if c.trial == trial}
     fields: Sequence[ClaimField] = [*SHOWN, *(f for f in claims if f not in SHOWN)]
     findings: list[Finding] = []
@@ -147,4 +172,12 @@ def _check_trial(article: Article, trial: str, snapshot: Snapshot | None) -> Tri
                 Finding(subject, claim, registry, verdict.agreement if verdict else None)
             )
         uncited = tuple(p for p in snapshot.publications if not article.cites_paper(trial, p.pmid))
-    return TrialCheck(trial, snapshot, tuple(findings), uncited, article.passages.get(trial))
+    results = tuple(
+        p for p in papers if p.role is PaperRole.RESULTS and not article.cites_paper(trial, p.pmid)
+    )
+    # A results paper the registry links too is said once, as PubMed has it (its conclusion).
+    shown = {p.pmid for p in results}
+    uncited = tuple(p for p in uncited if p.pmid not in shown)
+    return TrialCheck(
+        trial, snapshot, tuple(findings), uncited, article.passages.get(trial), results
+    )

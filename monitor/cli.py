@@ -17,12 +17,12 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,6 +38,7 @@ from monitor.deliver import OUTBOX_SENDER, OutboxTransport, Sender, SmtpTranspor
 from monitor.deliveries import OUTBOX, Deliveries
 from monitor.errors import ConfigError, MonitorError, first_line
 from monitor.journal import Journal
+from monitor.library import Library
 from monitor.lock import cycle_lock
 from monitor.logs import redact, setup_logging
 from monitor.ping import ping
@@ -51,6 +52,9 @@ from monitor.store import Store
 from monitor.verify import Verdict, Verification, verification_text, verify
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+if TYPE_CHECKING:
+    from monitor.sources.pubmed import client as pubmed_client
 
 log = logging.getLogger("monitor")
 Command = Callable[[Config, argparse.Namespace], int]
@@ -293,8 +297,8 @@ def verify_command(config: Config, _args: argparse.Namespace) -> int:
         return EXIT_OK
 
     async def run() -> Verification:
-        async with make_http_client(config.registry) as http:
-            return await verify(config.articles, RegistryClient(config.registry, http))
+        async with make_http_client(config.registry) as http, _pubmed(config) as pubmed:
+            return await verify(config.articles, RegistryClient(config.registry, http), pubmed)
 
     try:
         verification = asyncio.run(run())
@@ -383,9 +387,9 @@ async def _one_cycle(config: Config, engine: Engine) -> CycleResult | None:
             return None
         started = time.monotonic()
         out = _outgoing(config, engine)
-        async with make_http_client(config.registry) as http:
+        async with make_http_client(config.registry) as http, _pubmed(config) as pubmed:
             registry = RegistryClient(config.registry, http)
-            result = await run_cycle(CycleDeps(**vars(out), registry=registry))
+            result = await run_cycle(CycleDeps(**vars(out), registry=registry, pubmed=pubmed))
         await Alerts(out, result).send_all()
     _log_cycle(result, time.monotonic() - started)
     alerts = config.alerts
@@ -396,11 +400,24 @@ async def _one_cycle(config: Config, engine: Engine) -> CycleResult | None:
     return result
 
 
+@asynccontextmanager
+async def _pubmed(config: Config) -> AsyncIterator[pubmed_client.PubmedClient | None]:
+    """PubMed's client when the literature side is on, else None."""
+    if config.pubmed is None:
+        yield None
+        return
+    from monitor.sources.pubmed import client  # only with the literature side on
+
+    async with client.make_http_client(config.pubmed) as http:
+        yield client.PubmedClient(config.pubmed, http)
+
+
 def _outgoing(config: Config, engine: Engine) -> Outgoing:
     journal = Journal(engine)
     return Outgoing(
         config=config,
         store=Store(engine),
+        library=Library(engine),
         deliveries=Deliveries(engine),
         journal=journal,
         mailing=_mailing(config, journal.installation_id(_now())),

@@ -129,6 +129,10 @@ class SearchConfig:
 class WatchConfig:
     trials: tuple[str, ...] = ()
     searches: tuple[SearchConfig, ...] = ()
+    # PubMed's side: papers watched for retractions and corrections (besides those articles
+    # cite), and saved PubMed searches ([[watch.literature]]) whose new papers are reported.
+    pmids: tuple[str, ...] = ()
+    literature: tuple[SearchConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,7 +224,8 @@ class DatabaseConfig:
 class Config:
     outbox_dir: Path  # [outbox] path; its default follows the database (see default_outbox)
     registry: RegistryConfig = RegistryConfig()
-    pubmed: PubmedConfig = PubmedConfig()
+    # None: the literature side is off (no [pubmed], no PMID, no literature search).
+    pubmed: PubmedConfig | None = None
     database: DatabaseConfig = DatabaseConfig()
     watch: WatchConfig = WatchConfig()
     email: EmailConfig | None = None
@@ -251,12 +256,22 @@ class Config:
         return tuple(dict.fromkeys(every))
 
     @property
+    def cited_pmids(self) -> tuple[str, ...]:
+        """The papers the articles cite and those watch.pmids names, in order, no repeats."""
+        every = [
+            *self.watch.pmids,
+            *(p for article in self.articles for p in article.pmids),
+            *(p for article in self.articles for ps in article.papers.values() for p in ps),
+        ]
+        return tuple(dict.fromkeys(every))
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """Every secret the config holds, for the log filter that blanks them out."""
         found = [
             self.email.password if self.email else None,
             make_url(self.database_url).password,
-            self.pubmed.api_key,
+            self.pubmed.api_key if self.pubmed else None,
         ]
         return tuple(str(s) for s in found if s)
 

@@ -44,7 +44,7 @@ from monitor.config import (
     check_address,
     default_outbox,
 )
-from monitor.configarticles import read_articles
+from monitor.configarticles import PMID, read_articles
 from monitor.errors import ConfigError, without_password
 from monitor.models import Category, Importance
 from monitor.routing import Route
@@ -79,7 +79,6 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: st
     config = Config(
         outbox_dir=outbox_dir,
         registry=_registry(root.table("registry")),
-        pubmed=_pubmed(root.table("pubmed"), environ),
         database=database,
         watch=watch,
         email=_email(root.optional_table("email"), environ),
@@ -92,6 +91,11 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: st
         sanity=read_settings(root.table("sanity"), SanityConfig),
         source=source,
     )
+    # The literature side is on when asked for: a [pubmed] table, a PMID, a literature search.
+    pubmed = "pubmed" in root
+    settings = _pubmed(root.table("pubmed"), environ)
+    if pubmed or config.cited_pmids or watch.literature:
+        config = replace(config, pubmed=settings)
     root.done()
     _check_ping(config.alerts.ping_url)
     _check_references(config)
@@ -168,10 +172,14 @@ def _check_ping(url: str | None) -> None:
 
 def _check_references(config: Config) -> None:
     """Something to watch, and routes that name only trials and searches the monitor watches."""
-    if not config.cited_trials and not config.watch.searches and not config.articles:
+    watch = config.watch
+    if not (config.cited_trials or config.articles or config.cited_pmids) and not (
+        watch.searches or watch.literature
+    ):
         raise ConfigError(
             f"the configuration in {config.source} watches nothing: give [[articles]] (see"
-            " `trial-monitor cite`), watch.trials or watch.searches"
+            " `trial-monitor cite`), watch.trials, watch.searches, watch.pmids or"
+            " [[watch.literature]]"
         )
     watched = set(config.cited_trials)
     for index, route in enumerate(config.routes):
@@ -227,25 +235,39 @@ def _watch(table: Table) -> WatchConfig:
         if not isinstance(value, str) or not NCT_ID.fullmatch(value.strip().upper()):
             raise ConfigError(f"{key} = {value!r} is not an NCT id like NCT04270877")
         trials[value.strip().upper()] = None
+    searches = _searches(table, "searches", registry=True)
+    pmids: dict[str, None] = {}
+    for index, value in enumerate(table.array("pmids", default=[])):
+        if not isinstance(value, str) or not PMID.fullmatch(value.strip()):
+            raise ConfigError(f"watch.pmids[{index}] = {value!r} is not a PubMed id like 32068870")
+        pmids[value.strip()] = None
+    literature = _searches(table, "literature", registry=False)
+    table.done()
+    return WatchConfig(tuple(trials), searches, tuple(pmids), literature)
+
+
+def _searches(table: Table, name: str, *, registry: bool) -> tuple[SearchConfig, ...]:
+    """`[[watch.searches]]` (the registry's) or `[[watch.literature]]` (PubMed's): each a name
+    and a term, no term twice, brackets and parentheses balanced."""
+    where = "the registry" if registry else "PubMed"
     searches: list[SearchConfig] = []
-    for index, item in enumerate(table.array("searches", default=[])):
-        key = f"watch.searches[{index}]"
+    for index, item in enumerate(table.array(name, default=[])):
+        key = f"watch.{name}[{index}]"
         if not isinstance(item, Mapping):
             raise ConfigError(f"{key} = {item!r} is not a table with name and term")
         search = Table(item, key)
-        name = search.string("name")
+        label = search.string("name")
         term = search.string("term")
         search.done()
-        if not name.strip() or not term.strip():
+        if not label.strip() or not term.strip():
             raise ConfigError(f"{key} needs a non-empty name and term")
         if any(s.term == term.strip() for s in searches):
             raise ConfigError(f"{key}.term = {term!r} repeats an earlier search")
         problem = _unbalanced(term)
         if problem:
-            raise ConfigError(f"{key}.term = {term!r} has {problem}: the registry would refuse it")
-        searches.append(SearchConfig(name.strip(), term.strip()))
-    table.done()
-    return WatchConfig(tuple(trials), tuple(searches))
+            raise ConfigError(f"{key}.term = {term!r} has {problem}: {where} would refuse it")
+        searches.append(SearchConfig(label.strip(), term.strip()))
+    return tuple(searches)
 
 
 def _email(table: Table | None, environ: Mapping[str, str]) -> EmailConfig | None:

@@ -1,5 +1,6 @@
-"""One monitoring cycle: plan → read (poll.py: normalize, diff and store) → judge the
-claims → the sanity gate → send (sending.py: render and deliver).
+"""One monitoring cycle: plan → read the registry (poll.py: normalize, diff and store) → judge
+the claims → read PubMed (literature.py, when the literature side is on) → the sanity gate →
+send (sending.py: render and deliver).
 
 The only module that knows the order of the stages. Every observation is stored, with the
 changes it reveals, before anything is sent; delivery then sends whatever is unsent, this
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from monitor.errors import RegistryError
+from monitor.errors import PubmedError, RegistryError
 from monitor.http import RequestStats
 from monitor.journal import CycleFigures
 from monitor.models import Outcome
@@ -21,12 +23,16 @@ from monitor.sanity import hold_reason
 from monitor.sending import DeliveryReport, Outgoing, deliver_pending, send_article_checks
 from monitor.sources.ctgov.client import RegistryClient
 
+if TYPE_CHECKING:
+    from monitor.sources.pubmed.client import PubmedClient
+
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class CycleDeps(Outgoing):
     registry: RegistryClient
+    pubmed: PubmedClient | None = None  # None: the literature side is off
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class CycleResult:
     stale: str | None = None  # why nothing was read: the registry's data went backwards
     bounced: tuple[str, ...] = ()  # recipients the mail server refused for good, one line each
     article_checks: tuple[str, ...] = ()  # where each article check (a first look) went
+    literature_error: str | None = None  # why PubMed could not be read this cycle
 
     @property
     def ok(self) -> bool:
@@ -86,16 +93,23 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
         # What was recorded before the failure stands, and is delivered below.
         outcome, error = Outcome.REGISTRY_FAILED, str(exc)
         log.error("%s", exc)
+    literature = await _read_literature(deps, cycle_id)
     held = _sanity_gate(deps, reading) if reading else None
     checks = DeliveryReport()
     if outcome is Outcome.OK and reading and reading.plan.mode is not PlanMode.STALE:
         checks = await send_article_checks(deps, first_look, data_timestamp)
-    sent = await deliver_pending(deps, cycle_id, data_timestamp)
+    unread = f"PubMed could not be read: {literature.error}" if literature.error else None
+    # The digest names the source; the reason is the operators' (the log, `status`).
+    sent = await deliver_pending(deps, cycle_id, data_timestamp, "PubMed" if unread else None)
     sent.failures[:0] = checks.failures
     if sent.failures:
         outcome = Outcome.DELIVERY_FAILED
-        error = "; ".join([*([error] if error else []), *sent.failures])
-    figures = _figures(deps.registry.stats, reading, data_timestamp)
+    # PubMed's failure is said, not counted as the cycle's: the registry's side went through.
+    error = (
+        "; ".join([*([error] if error else []), *([unread] if unread else []), *sent.failures])
+        or None
+    )
+    figures = _figures(deps, reading, data_timestamp, literature.changes_found)
     deps.journal.finish_cycle(cycle_id, deps.clock(), outcome, figures, error)
     return CycleResult(
         cycle_id,
@@ -109,19 +123,52 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
         reading.plan.reason if reading and reading.plan.mode is PlanMode.STALE else None,
         tuple(sent.bounced),
         tuple(checks.delivered),
+        literature.error,
     )
 
 
+@dataclass(frozen=True)
+class _Literature:
+    changes_found: int = 0
+    error: str | None = None
+
+
+async def _read_literature(deps: CycleDeps, cycle_id: int) -> _Literature:
+    """PubMed's side, on its own: its failure stops neither the registry's changes nor their
+    delivery, and what it recorded before failing stands."""
+    if deps.pubmed is None:
+        return _Literature()
+    # Imported only when the literature side is on: a no-op cycle without it starts quicker.
+    from monitor.literature import LiteratureReading, read_literature
+
+    reading = LiteratureReading(deps.pubmed, deps.library, deps.config, deps.clock, cycle_id)
+    try:
+        await read_literature(reading)
+    except PubmedError as exc:
+        log.error("%s", exc)
+        return _Literature(reading.changes_found, str(exc))
+    return _Literature(reading.changes_found)
+
+
 def _figures(
-    stats: RequestStats, reading: Reading | None, data_timestamp: str | None
+    deps: CycleDeps, reading: Reading | None, data_timestamp: str | None, literature: int
 ) -> CycleFigures:
+    stats = RequestStats(deps.registry.stats.requests, deps.registry.stats.bytes_received)
+    if deps.pubmed is not None:
+        stats.requests += deps.pubmed.stats.requests
+        stats.bytes_received += deps.pubmed.stats.bytes_received
     if reading is None:
-        return CycleFigures(stats.requests, stats.bytes_received, data_timestamp=data_timestamp)
+        return CycleFigures(
+            stats.requests,
+            stats.bytes_received,
+            changes_found=literature,
+            data_timestamp=data_timestamp,
+        )
     return CycleFigures(
         requests=stats.requests,
         bytes_received=stats.bytes_received,
         trials_checked=reading.trials_checked,
-        changes_found=reading.changes_found,
+        changes_found=reading.changes_found + literature,
         records_rejected=len(reading.rejected),
         mode=reading.plan.mode,
         data_timestamp=data_timestamp,

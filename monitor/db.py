@@ -164,15 +164,56 @@ changes = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("cycle_id", Integer, ForeignKey("cycles.id"), nullable=False),
-    Column("snapshot_id", Integer, ForeignKey("snapshots.id"), nullable=False),
-    Column("nct_id", String(16), nullable=False),
+    # Revision 0011: a change about a paper no trial is known for has neither.
+    Column("snapshot_id", Integer, ForeignKey("snapshots.id")),
+    Column("nct_id", String(16)),
+    Column("pmid", String(16)),  # the paper a change is about, when it is about one
     Column("kind", String(32), nullable=False),
     Column("before", Text),
     Column("after", Text),
     Column("detail", Text),
     Column("detected_at", UTCDateTime, nullable=False),
     Index("ix_changes_nct_id", "nct_id"),
+    Index("ix_changes_pmid", "pmid"),
 )
+
+# PubMed's side (revision 0011): what PubMed last said of each paper read, each PubMed search
+# the monitor runs (a cited trial's `NCT…[si]`, a saved literature search) and what it found.
+papers = Table(
+    "papers",
+    metadata,
+    Column("pmid", String(16), primary_key=True),
+    Column("title", Text),
+    Column("journal", Text),
+    Column("year", String(4)),
+    Column("publication_types", Text, nullable=False),  # JSON lists, as in snapshots
+    Column("nct_ids", Text, nullable=False),
+    Column("conclusion", Text),
+    Column("notices", Text, nullable=False),  # [[RefType, PMID or null, source], ...]
+    Column("status", String(40)),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False),
+)
+
+literature_terms = Table(
+    "literature_terms",
+    metadata,
+    Column("term", String(1000), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("baseline_at", UTCDateTime, nullable=False),  # its first run: silent
+    Column("last_run_at", UTCDateTime, nullable=False),  # the next run's window starts here
+    # How PubMed read the term last time: if its mapping changes, counts change with no paper.
+    Column("translation", Text),
+)
+
+literature_hits = Table(
+    "literature_hits",
+    metadata,
+    Column("term", String(1000), primary_key=True),
+    Column("pmid", String(16), primary_key=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+)
+
 
 # Who is to get each change, and by which delivery. A change gets its rows when it is first
 # delivered (routing may send it to several desks); each row is claimed by one delivery only.
@@ -317,7 +358,10 @@ def _os_reason(exc: OSError) -> str:
 # Every revision in monitor/migrations/versions, oldest first (a test checks this against
 # Alembic's own list). Knowing them here lets a command whose database is current start without
 # importing Alembic, which costs more than the rest of a no-op cycle.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
+REVISIONS = (
+    *("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"),
+    "0011",
+)
 HEAD = REVISIONS[-1]
 
 

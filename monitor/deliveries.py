@@ -152,7 +152,8 @@ class Deliveries:
         ).all()
         if not unaddressed:
             return
-        trials = sorted({row.nct_id for row in unaddressed})
+        # A change about a paper alone (no trial) goes to everyone.
+        trials = sorted({row.nct_id for row in unaddressed if row.nct_id is not None})
         found_by: dict[str, set[str]] = {}
         for hit in conn.execute(select(search_hits).where(search_hits.c.nct_id.in_(trials))):
             found_by.setdefault(hit.nct_id, set()).add(hit.term)
@@ -167,7 +168,7 @@ class Deliveries:
             {"change_id": row.id, "recipient": recipient}
             for row in unaddressed
             for recipient in router.recipients(
-                known_as[row.nct_id], found_by.get(row.nct_id, set())
+                known_as.get(row.nct_id, set()), found_by.get(row.nct_id, set())
             )
         ]
         conn.execute(insert(dispatches), rows)  # a duplicate key: another process addressed it

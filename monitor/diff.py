@@ -1,4 +1,5 @@
-"""The pure comparison of two snapshots of one trial: what changed that an article cares about.
+"""The pure comparison of two snapshots of one trial (or of two readings of one paper in
+PubMed): what changed that an article cares about.
 
 No I/O and no clock, so every rule is a one-line test case. Fields that are tracked but not
 reported here (title, last update date) are still stored by the store; they just never make news.
@@ -6,7 +7,7 @@ reported here (title, last update date) are still stored by the store; they just
 
 from __future__ import annotations
 
-from monitor.models import Change, ChangeKind, Snapshot
+from monitor.models import Change, ChangeKind, NoticeKind, Paper, PaperRole, Snapshot
 
 
 def diff(old: Snapshot | None, new: Snapshot) -> list[Change]:
@@ -108,4 +109,41 @@ def new_trial(snapshot: Snapshot, search_name: str) -> Change:
     """A trial a saved search found for the first time."""
     return Change(
         snapshot.nct_id, ChangeKind.NEW_TRIAL, after=search_name, detail=snapshot.status_value
+    )
+
+
+def paper_notices(old: Paper | None, new: Paper) -> list[Change]:
+    """Notices newly linked to a watched paper (a retraction, an erratum, an expression of
+    concern, an update). No earlier reading is the baseline: nothing to report."""
+    if old is None:
+        return []
+    known = {n.key for n in old.notices}
+    found = [
+        Change(
+            None,
+            ChangeKind.PAPER_NOTICE,
+            after=n.kind.value,
+            detail=f"{n.pmid or '-'} {n.source}".strip(),
+            pmid=new.pmid,
+        )
+        for n in new.notices
+        if n.key not in known
+    ]
+    retracted = any(c.after == NoticeKind.RETRACTION for c in found)
+    if new.retracted and not old.retracted and not retracted:
+        # PubMed typed it "Retracted Publication" before linking the notice itself.
+        found.append(
+            Change(None, ChangeKind.PAPER_NOTICE, after=NoticeKind.RETRACTION, pmid=new.pmid)
+        )
+    return found
+
+
+def trial_paper(nct_id: str, paper: Paper) -> Change:
+    """A paper newly listing a cited trial: its results, or (by its publication types) a
+    protocol, a review or another paper naming it."""
+    role = paper.role
+    if role is PaperRole.RESULTS:
+        return Change(nct_id, ChangeKind.RESULTS_PAPER, after=paper.pmid, pmid=paper.pmid)
+    return Change(
+        nct_id, ChangeKind.TRIAL_PAPER, after=paper.pmid, detail=role.value, pmid=paper.pmid
     )

@@ -31,6 +31,7 @@ def default_importance(category: Category) -> Importance:
             Category.RESULTS_POSTED
             | Category.PUBLICATION
             | Category.RETRACTION
+            | Category.PAPER_NOTICE
             | Category.PAPER_LINKED
             | Category.STOPPED
             | Category.CLAIM_CONTRADICTED
@@ -44,6 +45,7 @@ def default_importance(category: Category) -> Importance:
             | Category.PRIMARY_COMPLETION
             | Category.CLAIM_RESOLVED
             | Category.RECORD_RESTORED
+            | Category.NEW_PAPER  # found by the editors' own literature search
         ):
             return Importance.MEDIUM
         case Category.NEW_TRIAL:
@@ -82,6 +84,14 @@ def category(change: Change) -> Category:
             return Category.CLAIM_CONTRADICTED
         case ChangeKind.CLAIM_RESOLVED:
             return Category.CLAIM_RESOLVED
+        case ChangeKind.RESULTS_PAPER:
+            return Category.PUBLICATION
+        case ChangeKind.TRIAL_PAPER:
+            return Category.PAPER_LINKED
+        case ChangeKind.PAPER_NOTICE:
+            return Category.PAPER_NOTICE
+        case ChangeKind.NEW_PAPER:
+            return Category.NEW_PAPER
         case _:
             assert_never(change.kind)
 
@@ -89,12 +99,12 @@ def category(change: Change) -> Category:
 def rule(kind: Category, relation: Relation) -> Importance:
     """The documented rules (README, "What matters most"), before `[digest.importance]`."""
     match relation:
-        case Relation.CITED:
+        case Relation.CITED | Relation.CITED_PAPER:
             return Importance.HIGH
         case Relation.CLOSE:
             # A new trial of the article's own question is news its editors want to weigh.
             return Importance.MEDIUM if kind is Category.NEW_TRIAL else default_importance(kind)
-        case Relation.RELATED:
+        case Relation.RELATED | Relation.LITERATURE:
             return default_importance(kind)
         case Relation.OFF_TOPIC:
             return Importance.LOW

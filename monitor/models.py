@@ -220,6 +220,14 @@ class ChangeKind(StrEnum):
     NEW_TRIAL = "new_trial"
     CLAIM_CONTRADICTED = "claim_contradicted"
     CLAIM_RESOLVED = "claim_resolved"
+    # PubMed's side. A paper listing a cited trial: its results (a trial report), or another
+    # kind (a protocol, a review; its role in `detail`). `pmid` is the paper, `after` too.
+    RESULTS_PAPER = "results_paper"
+    TRIAL_PAPER = "trial_paper"
+    # A notice linked to a cited paper: `after` is its NoticeKind, `detail` "PMID source".
+    PAPER_NOTICE = "paper_notice"
+    # A paper a literature search found: `after` is the search's name.
+    NEW_PAPER = "new_paper"
 
 
 class Category(StrEnum):
@@ -231,6 +239,7 @@ class Category(StrEnum):
     RESULTS_POSTED = "results_posted"
     PUBLICATION = "publication"  # a RESULT reference: the trial's results paper
     RETRACTION = "retraction"
+    PAPER_NOTICE = "paper_notice"  # a cited paper retracted, corrected, updated, or doubted
     PAPER_LINKED = "paper_linked"  # a DERIVED reference: a paper that names the trial
     STOPPED = "stopped"
     CLAIM_CONTRADICTED = "claim_contradicted"
@@ -241,6 +250,7 @@ class Category(StrEnum):
     PRIMARY_COMPLETION = "primary_completion"
     CLAIM_RESOLVED = "claim_resolved"
     RECORD_RESTORED = "record_restored"
+    NEW_PAPER = "new_paper"
     NEW_TRIAL = "new_trial"
 
 
@@ -272,13 +282,22 @@ class Change:
     PMID and source in `detail`); results posted: the first-posted date; listed under: the
     canonical NCT id; new trial: the search's name; claims: what the article says (`before`)
     and the registry's value (`after`), with the claim's field in `detail`.
+
+    `nct_id` is the trial a change is about; `pmid` the paper, when it is about one (PubMed's
+    side). A change about a paper no trial is known for has no `nct_id`.
     """
 
-    nct_id: str
+    nct_id: str | None
     kind: ChangeKind
     before: str | None = None
     after: str | None = None
     detail: str | None = None
+    pmid: str | None = None
+
+    @property
+    def subject(self) -> str:
+        """What the change is about, as the digest names it: "NCT04270877", "PMID 32068870"."""
+        return self.nct_id or f"PMID {self.pmid}"
 
 
 @dataclass(frozen=True)
@@ -300,17 +319,22 @@ class Ranked:
 
 
 class Relation(StrEnum):
-    """How a trial stands to the articles: the digest's sections, in this order, and what a
-    search find's importance follows (importance.py)."""
+    """How a trial (or a paper) stands to the articles: the digest's sections, in this order,
+    and what a search find's importance follows (importance.py)."""
 
     CITED = "cited"  # an article cites it
+    CITED_PAPER = "cited_paper"  # not a trial: a paper an article cites
     CLOSE = "close"  # a search found it; it shares a condition and an intervention with them
     RELATED = "related"  # it shares one of the two, or there was nothing to compare it with
+    LITERATURE = "literature"  # not a trial: a paper a literature search found
     OFF_TOPIC = "off_topic"  # it shares neither: summarised at the end, one line each
 
 
 @dataclass(frozen=True)
 class TrialChanges:
+    """The changes of one trial, or of one paper no trial is known for (`pmid` set; `nct_id` is
+    then its name in the digest, "PMID 32068870")."""
+
     nct_id: str
     title: str
     items: tuple[Ranked, ...]  # weightiest first
@@ -320,10 +344,11 @@ class TrialChanges:
     # Words its conditions and interventions share with that article's trials.
     shared: tuple[str, ...] = ()
     snapshot: Snapshot | None = None  # the registry's latest, for a new trial's facts
+    pmid: str | None = None
 
     @property
     def cited(self) -> bool:
-        return self.relation is Relation.CITED
+        return self.relation in (Relation.CITED, Relation.CITED_PAPER)
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -331,11 +356,13 @@ class TrialChanges:
 
     @property
     def url(self) -> str:
+        if self.pmid is not None:
+            return PUBMED_URL.format(pmid=self.pmid)
         return STUDY_URL.format(nct_id=self.nct_id)
 
     @property
-    def history_url(self) -> str:
-        return HISTORY_URL.format(nct_id=self.nct_id)
+    def history_url(self) -> str | None:
+        return None if self.pmid is not None else HISTORY_URL.format(nct_id=self.nct_id)
 
 
 @dataclass(frozen=True)

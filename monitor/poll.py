@@ -117,10 +117,10 @@ class Reading:
 
     def found(self, changes: Sequence[Change]) -> None:
         self.changes_found += len(changes)
-        self.changed.update(c.nct_id for c in changes)
+        self.changed.update(c.nct_id for c in changes if c.nct_id)
         for change in changes:
             log.info(
-                "%s: %s %s → %s", change.nct_id, change.kind.value, change.before, change.after
+                "%s: %s %s → %s", change.subject, change.kind.value, change.before, change.after
             )
 
 

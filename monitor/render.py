@@ -49,8 +49,10 @@ from monitor.words import (
     nearness_words,
     off_topic_intro,
     paper_words,
+    results_paper_words,
     section_heading,
     sentence,
+    sources_words,
     summary,
     trial_facts,
 )
@@ -83,13 +85,17 @@ class ChangeView:
 
 @dataclass(frozen=True)
 class TrialView:
-    nct_id: str
+    nct_id: str  # or a paper's name, "PMID 32068870"
     title: str
     url: str
-    history_url: str
+    history_url: str | None  # none for a paper
     changes: tuple[ChangeView, ...]
     facts: str | None = None  # a new trial's phase, enrollment, sponsor, conditions, start
     nearness: str | None = None  # why a search's find stands where it does
+
+    @property
+    def anchor(self) -> str:
+        return anchor(self.nct_id)
 
     @property
     def line(self) -> str:
@@ -118,15 +124,38 @@ class IndexEntry:
     nct_id: str
     what: str
 
+    @property
+    def anchor(self) -> str:
+        return anchor(self.nct_id)
+
 
 # The digest's sections, in order: a search's finds close to the articles and those related
 # to them share one.
 _SECTION = {
     Relation.CITED: 0,
-    Relation.CLOSE: 1,
-    Relation.RELATED: 1,
-    Relation.OFF_TOPIC: 2,
+    Relation.CITED_PAPER: 1,
+    Relation.CLOSE: 2,
+    Relation.RELATED: 2,
+    Relation.LITERATURE: 3,
+    Relation.OFF_TOPIC: 4,
 }
+# The kinds of change PubMed's side finds.
+PUBMED_KINDS = frozenset(
+    {
+        ChangeKind.RESULTS_PAPER,
+        ChangeKind.TRIAL_PAPER,
+        ChangeKind.PAPER_NOTICE,
+        ChangeKind.NEW_PAPER,
+    }
+)
+# Each section, by the relation that names it.
+_SECTIONS = (
+    Relation.CITED,
+    Relation.CITED_PAPER,
+    Relation.CLOSE,
+    Relation.LITERATURE,
+    Relation.OFF_TOPIC,
+)
 
 
 def build_digest(
@@ -142,13 +171,17 @@ def build_digest(
     ranking = ranking or Ranking()
     evidence = evidence or Evidence()
     topics = evidence.topics()
-    by_trial: dict[str, list[Change]] = {}
+    by_subject: dict[str, list[Change]] = {}
     for item in pending:
-        by_trial.setdefault(item.change.nct_id, []).append(item.change)
+        by_subject.setdefault(item.change.subject, []).append(item.change)
     groups: list[TrialChanges] = []
-    for nct_id, changes in by_trial.items():
-        snapshot = evidence.latest.get(nct_id)
-        citing = evidence.citing(nct_id)
+    for subject, changes in by_subject.items():
+        pmid = changes[0].pmid if changes[0].nct_id is None else None
+        if pmid is not None:
+            groups.append(_paper_group(subject, pmid, changes, ranking, evidence))
+            continue
+        snapshot = evidence.latest.get(subject)
+        citing = evidence.citing(subject)
         if citing:
             relation, keys = Relation.CITED, tuple(a.key for a, _ in citing)
             shared: tuple[str, ...] = ()
@@ -160,8 +193,8 @@ def build_digest(
         items.sort(key=lambda r: ranking.key(r.change, relation))
         groups.append(
             TrialChanges(
-                nct_id=nct_id,
-                title=titles.get(nct_id, "(title not known)"),
+                nct_id=subject,
+                title=titles.get(subject, "(title not known)"),
                 items=tuple(items),
                 relation=relation,
                 articles=keys,
@@ -177,6 +210,33 @@ def build_digest(
         generated_at=generated_at,
         data_timestamp=data_timestamp,
         change_ids=tuple(item.id for item in pending),
+    )
+
+
+def anchor(name: str) -> str:
+    """An HTML id for a trial or a paper: "NCT04270877", "PMID-32068870" (an id has no spaces)."""
+    return "-".join(name.split())
+
+
+def _paper_group(
+    subject: str, pmid: str, changes: Sequence[Change], ranking: Ranking, evidence: Evidence
+) -> TrialChanges:
+    """The changes of a paper no trial is known for: one an article cites (a notice linked to
+    it), or one a literature search found."""
+    citing = evidence.citing_paper(pmid)
+    relation = Relation.CITED_PAPER if citing else Relation.LITERATURE
+    items = sorted(
+        (_ranked(c, (), ranking, relation) for c in changes),
+        key=lambda r: ranking.key(r.change, relation),
+    )
+    paper = evidence.papers.get(pmid)
+    return TrialChanges(
+        nct_id=subject,
+        title=(paper.title if paper and paper.title else "(title not known)"),
+        items=tuple(items),
+        relation=relation,
+        articles=tuple(a.key for a, _ in citing),
+        pmid=pmid,
     )
 
 
@@ -250,7 +310,12 @@ def wrap(text: str, indent: int = 0, first: str = "") -> str:
 
 
 def render_digest(
-    digest: Digest, subject_prefix: str, env: Environment, evidence: Evidence | None = None
+    digest: Digest,
+    subject_prefix: str,
+    env: Environment,
+    evidence: Evidence | None = None,
+    *,
+    unread: str | None = None,
 ) -> RenderedMessage:
     evidence = evidence or Evidence()
     articles = len(evidence.articles)
@@ -262,13 +327,19 @@ def render_digest(
             tuple(view for r, view in views if _SECTION[r] == _SECTION[relation]),
             off_topic_intro(articles) if relation is Relation.OFF_TOPIC else None,
         )
-        for relation in (Relation.CITED, Relation.CLOSE, Relation.OFF_TOPIC)
+        for relation in _SECTIONS
         if any(_SECTION[r] == _SECTION[relation] for r, _ in views)
     ]
     only_new = all(c.kind is ChangeKind.NEW_TRIAL for t in digest.trials for c in t.changes)
+    papers = sum(t.pmid is not None for t in digest.trials)
+    changes = [c for t in digest.trials for c in t.changes]
     context = {
         "prefix": subject_prefix,
-        "summary": summary(len(digest.trials), only_new),
+        "summary": summary(len(digest.trials) - papers, only_new, papers),
+        "where": sources_words(
+            any(c.kind not in PUBMED_KINDS for c in changes),
+            any(c.kind in PUBMED_KINDS for c in changes),
+        ),
         "headline": _headline(digest),
         "index": [
             IndexEntry(
@@ -286,6 +357,7 @@ def render_digest(
         ],
         "sections": sections,
         "change_count": digest.change_count,
+        "unread": unread,
         "generated_at": moment_words(digest.generated_at),
         "data_timestamp": data_timestamp_words(digest.data_timestamp),
     }
@@ -358,12 +430,15 @@ def _trial_check_view(trial: TrialCheck) -> TrialCheckView:
             finding_words(f.subject, f.claim.expected if f.claim else None, f.registry, f.disagrees)
             for f in trial.findings
         ),
-        uncited=tuple(
-            (
-                paper_words(p.pmid, p.type, p.citation),
-                PUBMED_URL.format(pmid=p.pmid) if p.pmid else None,
-            )
-            for p in trial.uncited
+        uncited=(
+            *((results_paper_words(p), p.url) for p in trial.results_papers),
+            *(
+                (
+                    paper_words(p.pmid, p.type, p.citation),
+                    PUBMED_URL.format(pmid=p.pmid) if p.pmid else None,
+                )
+                for p in trial.uncited
+            ),
         ),
     )
 
@@ -382,7 +457,10 @@ def _headline(digest: Digest) -> str:
 
 
 def _trial_view(trial: TrialChanges, evidence: Evidence) -> TrialView:
-    citing = evidence.citing(trial.nct_id) if trial.cited else ()
+    if trial.pmid is not None:
+        citing = evidence.citing_paper(trial.pmid)
+    else:
+        citing = evidence.citing(trial.nct_id) if trial.cited else ()
     closest = evidence.article(trial.articles[0]) if trial.articles and not trial.cited else None
     new = any(c.kind is ChangeKind.NEW_TRIAL for c in trial.changes)
     snapshot = trial.snapshot
@@ -393,7 +471,11 @@ def _trial_view(trial: TrialChanges, evidence: Evidence) -> TrialView:
         history_url=trial.history_url,
         changes=tuple(
             ChangeView(
-                change_words(item.change, trial.cited),
+                change_words(
+                    item.change,
+                    trial.cited,
+                    evidence.papers.get(item.change.pmid) if item.change.pmid else None,
+                ),
                 item.importance,
                 tuple(article_note(item.change, a, cited_as, snapshot) for a, cited_as in citing),
             )

@@ -51,6 +51,7 @@ def status_json(engine: Engine, config: Config, cycle_count: int = 10) -> str:
         "unsent": [
             {
                 "nct_id": p.change.nct_id,
+                "pmid": p.change.pmid,
                 "kind": p.change.kind.value,
                 "before": p.change.before,
                 "after": p.change.after,
@@ -275,7 +276,7 @@ def _unsent_section(engine: Engine) -> list[str]:
     for item in pending:
         change = item.change
         found = _when(item.detected_at)
-        lines.append(f"  {change.nct_id}  {change_words(change).line}  (found {found})")
+        lines.append(f"  {change.subject}  {change_words(change).line}  (found {found})")
     return lines
 
 

@@ -7,7 +7,17 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
-from monitor.models import Change, ChangeKind, PendingChange, Publication, Retraction, Snapshot
+from monitor.models import (
+    Change,
+    ChangeKind,
+    Notice,
+    NoticeKind,
+    Paper,
+    PendingChange,
+    Publication,
+    Retraction,
+    Snapshot,
+)
 
 
 def snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
@@ -79,6 +89,7 @@ def _publication(stored: list[Any]) -> Publication:
 def change_row(change: Change) -> dict[str, Any]:
     return {
         "nct_id": change.nct_id,
+        "pmid": change.pmid,
         "kind": change.kind.value,
         "before": change.before,
         "after": change.after,
@@ -89,6 +100,7 @@ def change_row(change: Change) -> dict[str, Any]:
 def change_from_row(row: RowMapping) -> Change:
     return Change(
         nct_id=row["nct_id"],
+        pmid=row["pmid"],
         kind=ChangeKind(row["kind"]),
         before=row["before"],
         after=row["after"],
@@ -98,3 +110,36 @@ def change_from_row(row: RowMapping) -> Change:
 
 def pending_from_row(row: RowMapping) -> PendingChange:
     return PendingChange(id=row["id"], change=change_from_row(row), detected_at=row["detected_at"])
+
+
+def paper_row(paper: Paper) -> dict[str, Any]:
+    return {
+        "pmid": paper.pmid,
+        "title": paper.title,
+        "journal": paper.journal,
+        "year": paper.year,
+        "publication_types": json.dumps(paper.publication_types, ensure_ascii=False),
+        "nct_ids": json.dumps(paper.nct_ids),
+        "conclusion": paper.conclusion,
+        "notices": json.dumps(
+            [[n.kind.value, n.pmid, n.source] for n in paper.notices], ensure_ascii=False
+        ),
+        "status": paper.status,
+    }
+
+
+def paper_from_row(row: RowMapping) -> Paper:
+    return Paper(
+        pmid=row["pmid"],
+        title=row["title"],
+        journal=row["journal"],
+        year=row["year"],
+        publication_types=tuple(json.loads(row["publication_types"])),
+        nct_ids=tuple(json.loads(row["nct_ids"])),
+        conclusion=row["conclusion"],
+        notices=tuple(
+            Notice(NoticeKind(kind), pmid, source)
+            for kind, pmid, source in json.loads(row["notices"])
+        ),
+        status=row["status"],
+    )

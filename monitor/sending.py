@@ -22,6 +22,7 @@ from monitor.deliveries import OUTBOX, Deliveries, Sending, SentDigest
 from monitor.errors import DeliveryError
 from monitor.importance import Ranking
 from monitor.journal import Journal
+from monitor.library import Library
 from monitor.models import Digest, PendingChange, RenderedMessage
 from monitor.render import (
     build_digest,
@@ -55,6 +56,7 @@ class Outgoing:
 
     config: Config
     store: Store
+    library: Library
     deliveries: Deliveries
     journal: Journal
     mailing: Mailing
@@ -73,16 +75,17 @@ class DeliveryReport:
 
 
 async def deliver_pending(
-    out: Outgoing, cycle_id: int | None, data_timestamp: str | None
+    out: Outgoing, cycle_id: int | None, data_timestamp: str | None, unread: str | None = None
 ) -> DeliveryReport:
     """One digest per group of recipients who get the same changes; a failed digest keeps its
-    changes for the next cycle, the others go."""
+    changes for the next cycle, the others go. `unread`: the source this cycle could not read
+    ("PubMed"), named in the digest so its readers know what it may be missing."""
     mailing = out.mailing
     sendings = out.deliveries.claim(mailing.router, out.clock(), mailing.transport.name, cycle_id)
     report = DeliveryReport()
     for index, sending in enumerate(sendings):
         try:
-            await _send(out, data_timestamp, sending, report)
+            await _send(out, data_timestamp, sending, report, unread)
         except DeliveryError as exc:
             report.failures.append(str(exc))
             log.error("%s", exc)
@@ -95,12 +98,19 @@ async def deliver_pending(
 
 
 def compose_digest(
-    out: Outgoing, pending: Sequence[PendingChange], data_timestamp: str | None
+    out: Outgoing,
+    pending: Sequence[PendingChange],
+    data_timestamp: str | None,
+    unread: str | None = None,
 ) -> tuple[Digest, RenderedMessage]:
     """The digest of these changes and its words, as sent (and as `preview` shows it)."""
     config = out.config
-    trials = {p.change.nct_id for p in pending}
-    evidence = Evidence(config.articles, out.store.latest([*trials, *config.cited_trials]))
+    trials = {p.change.nct_id for p in pending if p.change.nct_id}
+    evidence = Evidence(
+        config.articles,
+        out.store.latest([*trials, *config.cited_trials]),
+        out.library.papers(p.change.pmid for p in pending if p.change.pmid),
+    )
     digest = build_digest(
         pending,
         out.store.titles(trials),
@@ -109,7 +119,10 @@ def compose_digest(
         Ranking(config.digest.importance),
         evidence,
     )
-    return digest, render_digest(digest, config.digest.subject_prefix, out.templates, evidence)
+    rendered = render_digest(
+        digest, config.digest.subject_prefix, out.templates, evidence, unread=unread
+    )
+    return digest, rendered
 
 
 async def send_article_checks(
@@ -120,7 +133,9 @@ async def send_article_checks(
     only once the mail server took it; until then each cycle tries again."""
     report = DeliveryReport()
     for article in (a for a in out.config.articles if a.key in keys):
-        check = check_article(article, out.store.latest(article.trials))
+        check = check_article(
+            article, out.store.latest(article.trials), out.library.trial_papers(article.trials)
+        )
         now = out.clock()
         rendered = render_article_check(
             check, out.config.digest.subject_prefix, out.templates, now, data_timestamp
@@ -148,12 +163,16 @@ async def send_article_checks(
 
 
 async def _send(
-    out: Outgoing, data_timestamp: str | None, sending: Sending, report: DeliveryReport
+    out: Outgoing,
+    data_timestamp: str | None,
+    sending: Sending,
+    report: DeliveryReport,
+    unread: str | None,
 ) -> None:
     mailing = out.mailing
     recipients = tuple(r for r in sending.recipients if r != OUTBOX)
     try:
-        digest, rendered = compose_digest(out, sending.pending, data_timestamp)
+        digest, rendered = compose_digest(out, sending.pending, data_timestamp, unread)
         message_id = mailing.sender.digest_id(digest.change_ids, recipients)
         message = build_message(
             rendered,

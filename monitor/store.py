@@ -97,7 +97,9 @@ class Store:
         to (the history command shows it), though its raw record is dropped."""
         cutoff = now - timedelta(days=retention_days)
         latest = select(trials.c.latest_snapshot_id).where(trials.c.latest_snapshot_id.is_not(None))
-        referenced = select(changes.c.snapshot_id)
+        # Not NULL: a change about a paper alone points to no snapshot, and one NULL in a
+        # NOT IN list would make it keep every snapshot for ever.
+        referenced = select(changes.c.snapshot_id).where(changes.c.snapshot_id.is_not(None))
         old = (snapshots.c.observed_at < cutoff) & snapshots.c.id.not_in(latest)
         with self.engine.begin() as conn:
             gone = conn.execute(delete(snapshots).where(old, snapshots.c.id.not_in(referenced)))

@@ -21,6 +21,9 @@ from monitor.models import (
     Change,
     ChangeKind,
     Importance,
+    NoticeKind,
+    Paper,
+    PaperRole,
     Relation,
     Snapshot,
 )
@@ -76,8 +79,9 @@ class ChangeWords:
         return f"{self.label}: {self.after}"
 
 
-def change_words(change: Change, cited: bool = False) -> ChangeWords:
-    """The words for one change; `cited` when the article cites the trial."""
+def change_words(change: Change, cited: bool = False, paper: Paper | None = None) -> ChangeWords:
+    """The words for one change; `cited` when the article cites the trial; `paper` what PubMed
+    says of the paper a change is about (PubMed's side), when it is known."""
     before, after = change.before, change.after
     match change.kind:
         case ChangeKind.STATUS:
@@ -103,14 +107,14 @@ def change_words(change: Change, cited: bool = False) -> ChangeWords:
             return _publication_words(change, cited)
         case ChangeKind.RETRACTION:
             notice, _, source = (change.detail or "").partition(" ")
-            paper = f"PMID {after}" if (after or "").isdigit() else (after or "a linked paper")
+            linked = f"PMID {after}" if (after or "").isdigit() else (after or "a linked paper")
             return ChangeWords(
                 "A paper linked to this trial was retracted",
                 None,
-                paper,
+                linked,
                 note=f"Retraction notice: PMID {notice}" + (f" ({source})" if source else ""),
                 link=PUBMED_URL.format(pmid=after) if (after or "").isdigit() else None,
-                short=f"linked paper retracted, {paper}",
+                short=f"linked paper retracted, {linked}",
             )
         case ChangeKind.LISTED_UNDER:
             return ChangeWords(
@@ -149,8 +153,135 @@ def change_words(change: Change, cited: bool = False) -> ChangeWords:
                 note=f"Status: {status_words(change.detail)}" if change.detail else None,
                 short="new trial",
             )
+        case ChangeKind.RESULTS_PAPER:
+            label = "Results of this cited trial published" if cited else "Results published"
+            return ChangeWords(
+                label,
+                None,
+                paper_citation(change.pmid, paper),
+                note=conclusion_words(paper),
+                link=_pubmed(change.pmid),
+                short="results published in PubMed",
+            )
+        case ChangeKind.TRIAL_PAPER:
+            what = role_words(_role(change.detail))
+            return ChangeWords(
+                f"A {what} naming this trial is in PubMed",
+                None,
+                paper_citation(change.pmid, paper),
+                link=_pubmed(change.pmid),
+                short=f"{what} in PubMed",
+            )
+        case ChangeKind.PAPER_NOTICE:
+            kind = _notice(after)
+            notice, _, source = (change.detail or "").partition(" ")
+            where = f"PMID {notice}" if notice.isdigit() else ""
+            shown = ", ".join(p for p in (where, source) if p)
+            return ChangeWords(
+                notice_label(kind),
+                None,
+                f"PMID {change.pmid}",  # its title heads the paper's entry
+                note=f"The notice: {shown}" if shown else None,
+                link=_pubmed(change.pmid),
+                short=notice_short(kind),
+            )
+        case ChangeKind.NEW_PAPER:
+            return ChangeWords(
+                "New in PubMed",
+                None,
+                f"found by the literature search “{after}”",
+                note=conclusion_words(paper),
+                link=_pubmed(change.pmid),
+                short="new paper",
+            )
         case _:
             assert_never(change.kind)
+
+
+def paper_citation(pmid: str | None, paper: Paper | None) -> str:
+    """“Title” (Journal, 2024), PMID 38258677; the PMID alone when PubMed's record is not at
+    hand."""
+    shown = f"PMID {pmid}" if pmid else "a paper"
+    if paper is None or not paper.title:
+        return shown
+    source = ", ".join(p for p in (paper.journal, paper.year) if p)
+    return f"“{paper.title}”" + (f" ({source})" if source else "") + f", {shown}"
+
+
+def conclusion_words(paper: Paper | None) -> str | None:
+    """What the paper found, in its own words (its abstract's conclusion)."""
+    if paper is None or not paper.conclusion:
+        return None
+    return f"Its conclusion: “{paper.conclusion}”"
+
+
+def role_words(role: PaperRole) -> str:
+    match role:
+        case PaperRole.RESULTS:
+            return "results paper"
+        case PaperRole.PROTOCOL:
+            return "protocol"
+        case PaperRole.REVIEW:
+            return "review"
+        case PaperRole.OTHER:
+            return "paper"
+        case _:
+            assert_never(role)
+
+
+def notice_label(kind: NoticeKind) -> str:
+    match kind:
+        case NoticeKind.RETRACTION:
+            return "This cited paper was retracted"
+        case NoticeKind.EXPRESSION_OF_CONCERN:
+            return "The journal published an expression of concern about this cited paper"
+        case NoticeKind.ERRATUM:
+            return "An erratum to this cited paper was published"
+        case NoticeKind.UPDATE:
+            return "This cited paper was updated"
+        case NoticeKind.CORRECTED_AND_REPUBLISHED:
+            return "This cited paper was corrected and republished"
+        case NoticeKind.RETRACTED_AND_REPUBLISHED:
+            return "This cited paper was retracted and republished"
+        case _:
+            assert_never(kind)
+
+
+def notice_short(kind: NoticeKind) -> str:
+    """What became of a cited paper, in the few words after its name."""
+    match kind:
+        case NoticeKind.RETRACTION:
+            return "retracted"
+        case NoticeKind.EXPRESSION_OF_CONCERN:
+            return "under an expression of concern"
+        case NoticeKind.ERRATUM:
+            return "corrected by an erratum"
+        case NoticeKind.UPDATE:
+            return "updated"
+        case NoticeKind.CORRECTED_AND_REPUBLISHED:
+            return "corrected and republished"
+        case NoticeKind.RETRACTED_AND_REPUBLISHED:
+            return "retracted and republished"
+        case _:
+            assert_never(kind)
+
+
+def _notice(value: str | None) -> NoticeKind:
+    try:
+        return NoticeKind(value or "")
+    except ValueError:
+        return NoticeKind.RETRACTION  # only "Retracted Publication" comes without its notice
+
+
+def _role(value: str | None) -> PaperRole:
+    try:
+        return PaperRole(value or "")
+    except ValueError:
+        return PaperRole.OTHER
+
+
+def _pubmed(pmid: str | None) -> str | None:
+    return PUBMED_URL.format(pmid=pmid) if pmid else None
 
 
 def _publication_words(change: Change, cited: bool) -> ChangeWords:
@@ -263,6 +394,20 @@ def _article_says(
             )
         case ChangeKind.NEW_TRIAL:
             return f"{name} cites this trial", False
+        case ChangeKind.RESULTS_PAPER | ChangeKind.TRIAL_PAPER:
+            paper = f"PMID {change.pmid}"
+            if article.cites_paper(cited_as, change.pmid):
+                return f"{name} already cites {paper}", False
+            if change.kind is ChangeKind.RESULTS_PAPER:
+                return f"{name} does not cite this trial's results paper, {paper}", True
+            return f"{name} does not cite this {role_words(_role(change.detail))}, {paper}", False
+        case ChangeKind.PAPER_NOTICE:
+            return (
+                f"{name} cites PMID {change.pmid}, now {notice_short(_notice(change.after))}",
+                True,
+            )
+        case ChangeKind.NEW_PAPER:
+            return f"{name} does not cite this paper yet", False
         case _:
             assert_never(change.kind)
 
@@ -348,7 +493,7 @@ def nearness_words(relation: Relation, article: str, shared: Sequence[str]) -> s
             return f"Close to {article}: it too studies {studies}."
         case Relation.RELATED:
             return f"Related to {article}: it too studies {studies}." if shared else None
-        case Relation.CITED | Relation.OFF_TOPIC:
+        case Relation.CITED | Relation.OFF_TOPIC | Relation.CITED_PAPER | Relation.LITERATURE:
             return None
         case _:
             assert_never(relation)
@@ -360,8 +505,12 @@ def section_heading(relation: Relation, articles: int) -> str:
     match relation:
         case Relation.CITED:
             return "Trials the article cites" if articles <= 1 else "Trials your articles cite"
+        case Relation.CITED_PAPER:
+            return "Papers the article cites" if articles <= 1 else "Papers your articles cite"
         case Relation.CLOSE | Relation.RELATED:
             return "Trials your searches found"
+        case Relation.LITERATURE:
+            return "New in PubMed, from your literature searches"
         case Relation.OFF_TOPIC:
             return f"Further from {mine}"
         case _:
@@ -379,9 +528,11 @@ def category_words(category: Category) -> str:
         case Category.RESULTS_POSTED:
             return "results posted"
         case Category.PUBLICATION:
-            return "results paper linked"
+            return "results published"
         case Category.RETRACTION:
             return "linked paper retracted"
+        case Category.PAPER_NOTICE:
+            return "cited paper retracted or corrected"
         case Category.PAPER_LINKED:
             return "paper linked"
         case Category.STOPPED:
@@ -402,6 +553,8 @@ def category_words(category: Category) -> str:
             return "article agrees again"
         case Category.RECORD_RESTORED:
             return "record back"
+        case Category.NEW_PAPER:
+            return "new paper"
         case Category.NEW_TRIAL:
             return "new trial"
         case _:
@@ -433,6 +586,10 @@ def headline(category: Category, ids: Sequence[str], top: Change) -> str:
             return f"a paper naming {named} was linked"
         case Category.RETRACTION:
             return f"a paper linked to {named} was retracted"
+        case Category.PAPER_NOTICE if len(ids) == 1:
+            return f"cited paper {ids[0]} {notice_short(_notice(top.after))}"
+        case Category.PAPER_NOTICE:
+            return f"cited papers retracted or corrected: {named}"
         case Category.LISTED_UNDER:
             return f"{named} now listed under another NCT number"
         case Category.STOPPED:
@@ -451,18 +608,31 @@ def headline(category: Category, ids: Sequence[str], top: Change) -> str:
             return f"the registry agrees with the article again on {named}"
         case Category.RECORD_RESTORED:
             return f"record back: {named}"
+        case Category.NEW_PAPER:
+            return f"new in PubMed: {named}"
         case Category.NEW_TRIAL:
             return named
         case _:
             assert_never(category)
 
 
-def summary(trial_count: int, only_new_trials: bool) -> str:
-    """ "3 trials changed", or "2 new trials found" when that is all there is."""
+def summary(trial_count: int, only_new_trials: bool, paper_count: int = 0) -> str:
+    """ "3 trials changed", "2 new trials found" when that is all there is, "1 trial and 2
+    papers changed" when PubMed's side has news of papers no trial is known for."""
     plural = "s" if trial_count != 1 else ""
-    if only_new_trials:
+    papers = f"{paper_count} paper{'s' if paper_count != 1 else ''}"
+    if not trial_count:
+        return f"{papers} changed"
+    if only_new_trials and not paper_count:
         return f"{trial_count} new trial{plural} found"
-    return f"{trial_count} trial{plural} changed"
+    trials = f"{trial_count} trial{plural}"
+    return f"{trials} and {papers} changed" if paper_count else f"{trials} changed"
+
+
+def sources_words(registry: bool, pubmed: bool) -> str:
+    """Where a digest's changes were found: "on ClinicalTrials.gov", "in PubMed", or both."""
+    where = [*(["on ClinicalTrials.gov"] if registry else []), *(["in PubMed"] if pubmed else [])]
+    return " and ".join(where) or "on ClinicalTrials.gov"
 
 
 def importance_name(level: Importance) -> str:
@@ -582,6 +752,15 @@ def paper_words(pmid: str | None, kind: str, citation: str) -> str:
     what = "the trial's results paper" if kind == "RESULT" else "a paper that names the trial"
     name = f"PMID {pmid}" if pmid else "a reference without a PMID"
     return f"{name}, {what}" + (f": {citation}" if citation else "")
+
+
+def results_paper_words(paper: Paper) -> str:
+    """A trial's results paper in PubMed, for the article check's list, with what it found."""
+    said = paper_citation(paper.pmid, paper)
+    conclusion = conclusion_words(paper)
+    return f"the trial's results paper in PubMed: {said}" + (
+        f". {conclusion}" if conclusion else ""
+    )
 
 
 def article_verdict(disagreements: int, article: str) -> str:

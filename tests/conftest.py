@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import tomllib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,14 +17,17 @@ from pathlib import Path
 
 import pytest
 import readback
+from pubmed_standin import StandinPubmed
 from smtp import Accepted, SmtpServer
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from standin import StandinRegistry, ldn_studies
 
 from monitor.cli import main
+from monitor.configfile import parse_config
 from monitor.db import make_engine
 from monitor.deliveries import Deliveries
+from monitor.errors import ConfigError
 from monitor.models import Change, PendingChange
 
 FINAL, DANISH = "NCT04270877", "NCT02806440"
@@ -56,6 +60,11 @@ class World:
     registry_settings: str = ""  # more lines for the [registry] table
     database_settings: str = ""  # more lines for the [database] table
     digest_settings: str = ""  # more lines for the [digest] table
+    # PubMed's stand-in: the [pubmed] table points at it whenever the config turns the
+    # literature side on (a PMID, a literature search) or a test gives pubmed_settings, so
+    # that no test ever asks the real NCBI.
+    pubmed: StandinPubmed | None = None
+    pubmed_settings: str = ""  # more lines for the [pubmed] table
 
     @property
     def config_path(self) -> Path:
@@ -101,6 +110,20 @@ class World:
                 self.extra,
             ]
         )
+        if self.pubmed is not None and (self.pubmed_settings or _literature_on(text_)):
+            text_ += "\n".join(
+                [
+                    "\n[pubmed]",
+                    *_unless_given(
+                        self.pubmed_settings,
+                        f'base_url = "{self.pubmed.url}"',
+                        "backoff_seconds = 0.01",
+                        "max_attempts = 2",
+                        "timeout_seconds = 5",
+                    ),
+                    self.pubmed_settings,
+                ]
+            )
         self.config_path.write_text(text_, encoding="utf-8")
         return self.config_path
 
@@ -172,6 +195,15 @@ class World:
     def pending(self) -> list[PendingChange]:
         with self.engine() as engine:
             return Deliveries(engine).pending()
+
+
+def _literature_on(text_: str) -> bool:
+    """Whether this config turns PubMed's side on (False for a config that does not load:
+    the test is about that)."""
+    try:
+        return parse_config(tomllib.loads(text_), {}, "test").pubmed is not None
+    except (tomllib.TOMLDecodeError, ConfigError):
+        return False
 
 
 def is_article_check(message: EmailMessage) -> bool:
@@ -258,7 +290,17 @@ def postgres_schema() -> Iterator[str]:
 
 
 @pytest.fixture
+def pubmed() -> Iterator[StandinPubmed]:
+    with StandinPubmed() as standin:
+        yield standin
+
+
+@pytest.fixture
 def world(
-    tmp_path: Path, registry: StandinRegistry, smtp_server: SmtpServer, database_url: str
+    tmp_path: Path,
+    registry: StandinRegistry,
+    smtp_server: SmtpServer,
+    database_url: str,
+    pubmed: StandinPubmed,
 ) -> World:
-    return World(tmp_path, registry, smtp_server, database_url)
+    return World(tmp_path, registry, smtp_server, database_url, pubmed=pubmed)

@@ -346,6 +346,7 @@ max_results = 500
     secret = tmp_path / "ncbi.key"
     secret.write_text("0123456789abcdef0123456789abcdef01\n")
     config = load_config(path, environ={"TRIAL_MONITOR_NCBI_API_KEY_FILE": str(secret)})
+    assert config.pubmed is not None
     assert config.pubmed.base_url == "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
     assert (config.pubmed.tool, config.pubmed.email) == ("ldn-monitor", "editors@example.org")
     assert config.pubmed.max_results == 500
@@ -353,6 +354,7 @@ max_results = 500
     assert config.pubmed.min_interval_seconds < 0.125  # 10 requests a second with a key
     assert "0123456789abcdef0123456789abcdef01" in config.secrets  # so logs blank it out
     keyless = load_config(path, environ={})
+    assert keyless.pubmed is not None
     assert keyless.pubmed.api_key is None and keyless.pubmed.min_interval_seconds > 1 / 3
 
 
@@ -374,3 +376,48 @@ def test_pubmed_mistakes_are_one_line_and_never_show_the_key(
         load_config(path, environ={})
     assert message in str(caught.value)
     assert "sekrit" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_literature_side_is_on_when_a_paper_or_a_literature_search_is_watched(
+    tmp_path: Path,
+) -> None:
+    assert load_config(write(tmp_path, WATCH), environ={}).pubmed is None
+    config = load_config(
+        write(
+            tmp_path,
+            """
+[watch]
+pmids = ["32068870", " 32068870 "]
+
+[[watch.literature]]
+name = "LDN trials"
+term = "low dose naltrexone AND (randomized controlled trial[pt] OR meta-analysis[pt])"
+""",
+        ),
+        environ={},
+    )
+    assert config.pubmed is not None  # its defaults
+    assert config.watch.pmids == ("32068870",)
+    assert config.cited_pmids == ("32068870",)
+    assert [s.name for s in config.watch.literature] == ["LDN trials"]
+    shipped = load_config(ROOT / "config.toml", environ={})
+    assert shipped.pubmed is not None  # the LDN article cites papers
+    assert shipped.cited_pmids == ("32068870", "32845365", "30248938")
+
+
+@pytest.mark.parametrize(
+    ("watch", "message"),
+    [
+        ('pmids = ["PMID32068870"]', "watch.pmids[0] = 'PMID32068870' is not a PubMed id"),
+        (
+            '[[watch.literature]]\nname = "x"\nterm = "(naltrexone"',
+            "watch.literature[0].term = '(naltrexone' has a '(' that is never closed: PubMed would refuse it",
+        ),
+        ('[[watch.literature]]\nname = ""\nterm = "naltrexone"', "needs a non-empty name"),
+    ],
+)
+def test_literature_mistakes_are_one_line_naming_the_key(
+    tmp_path: Path, watch: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(write(tmp_path, "[watch]\n" + watch + "\n"), environ={})

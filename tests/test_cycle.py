@@ -113,7 +113,7 @@ def test_every_kind_of_change_reaches_the_digest(world: World) -> None:
     # The top is an index of what matters most; each change is written out once, below it.
     top = text[: text.index("NCT04270877 —")]
     assert "WHAT MATTERS MOST" in top
-    assert "NCT04270877: results posted, results paper linked" in top
+    assert "NCT04270877: results posted, results published" in top
     assert "NCT02806440: stopped" in top
     assert text.count("38258677/") == 1 and text.count("Withdrawn") == 2  # the change, the note
     # The cited trials first, then the searches' finds.

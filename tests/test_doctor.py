@@ -24,7 +24,7 @@ from smtp import SmtpServer, free_port
 from sqlalchemy import text
 from standin import Fault, StandinRegistry
 
-from monitor.db import migrate, schema_revision
+from monitor.db import HEAD, migrate, schema_revision
 from monitor.sources.ctgov.client import RegistryClient
 
 NAMES = ["config", "database", "registry", "delivery", "schedule", "ping"]
@@ -75,7 +75,7 @@ def test_against_the_standin_and_a_plain_mail_server_every_check_is_ok(
     assert run.code == 0, run.out
     assert {name: state(line) for name, line in found.items()} == dict.fromkeys(NAMES, "ok")
     assert f"{world.config_path} loaded" in found["config"]
-    assert "at schema revision 0010, this version's" in found["database"]
+    assert f"at schema revision {HEAD}, this version's" in found["database"]
     assert f"{world.registry.url}/version answered in " in found["registry"]
     assert f"(data as of {world.registry.data_timestamp})" in found["registry"]
     assert f"127.0.0.1:{world.smtp.port} plain SMTP" in found["delivery"]
@@ -151,7 +151,7 @@ def test_a_schema_behind_this_version_is_a_warning_unless_auto_migrate_is_off(
     assert run.code == (0 if auto_migrate else 1)
     assert state(found["database"]) == ("warning" if auto_migrate else "failed")
     assert (
-        "schema revision 0009, this version's is 0010: run `trial-monitor migrate`"
+        f"schema revision 0009, this version's is {HEAD}: run `trial-monitor migrate`"
         in (found["database"])
     )
     with world.engine() as engine:
@@ -165,7 +165,7 @@ def test_a_schema_newer_than_this_version_fails(world: World) -> None:
             conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     run, found = doctor(world)
     assert run.code == 1
-    assert "schema revision 0099, newer than this version's 0010" in found["database"]
+    assert f"schema revision 0099, newer than this version's {HEAD}" in found["database"]
 
 
 @pytest.mark.no_database

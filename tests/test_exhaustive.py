@@ -31,6 +31,8 @@ ENUMS = {
     "Security": ("config.py", {"deliver.py": 1}),
     "RegistryTransport": ("config.py", {"sources/ctgov/client.py": 1}),
     "State": ("doctor.py", {"doctor.py": 1}),
+    "NoticeKind": ("models.py", {"words.py": 2}),
+    "PaperRole": ("models.py", {"words.py": 1}),
 }
 
 

@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 import readback
 from racer import EVERYONE, NOW, TRIALS
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, insert, select, text
 
 from monitor.config import Config
-from monitor.db import make_engine, migrate, snapshots
+from monitor.db import changes, make_engine, migrate, snapshots
 from monitor.deliveries import Deliveries, Sending, SentDigest
 from monitor.journal import Journal
 from monitor.models import ChangeKind, Observation, Snapshot
@@ -202,6 +202,34 @@ def test_a_change_one_desk_got_and_another_waits_for_is_not_sent_yet(engine: Eng
     assert deliveries.sent()[shared.id] is None
 
 
+def paper_change(engine: Engine, cycle: int) -> int:
+    """A change about a paper no trial is known for (PubMed's side): no trial, no snapshot."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            insert(changes).returning(changes.c.id),
+            {
+                "cycle_id": cycle,
+                "pmid": "32068870",
+                "kind": ChangeKind.RETRACTION.value,
+                "after": "32068870",
+                "detected_at": NOW,
+            },
+        )
+        return int(row.scalar_one())
+
+
+def test_a_change_about_a_paper_alone_goes_to_everyone_and_no_desk(engine: Engine) -> None:
+    router = Router(
+        ("editor@example.org",), (Route("FM", ("fm@example.org",), frozenset({"NCT04270877"})),)
+    )
+    change_id = paper_change(engine, Journal(engine).start_cycle(NOW))
+    [sending] = claim(engine, router)
+    assert sending.recipients == ("editor@example.org",)
+    [pending] = sending.pending
+    assert (pending.id, pending.change.nct_id, pending.change.pmid) == (change_id, None, "32068870")
+    assert pending.change.subject == "PMID 32068870"
+
+
 def test_pruning_keeps_each_trials_latest_and_every_snapshot_a_change_points_to(
     engine: Engine,
 ) -> None:
@@ -221,6 +249,7 @@ def test_pruning_keeps_each_trials_latest_and_every_snapshot_a_change_points_to(
         NOW + timedelta(days=2),
     )
     store.record(cycle, [Observation(replace(first, status="TERMINATED"), raw="r3")], later)
+    paper_change(engine, cycle)  # points to no snapshot: it must not stop the pruning
     assert readback.snapshot_count(engine, first.nct_id) == 4
 
     gone = store.prune(later, retention_days=365)

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"trial-monitor/{__version__} (evidence monitor; PubMed E-utilities)"
 FETCH_BATCH = 200
+# NCBI counts requests per second, per address, across processes: after a 429 the next second
+# is the soonest a retry can pass (sooner would only be counted against the limit again).
+RATE_WINDOW_SECONDS = 1.0
 
 
 class QueryRefused(PubmedError):
@@ -187,7 +190,7 @@ class PubmedClient:
             failure = network_failure(exc)
             raise _Retry(str(failure), persistent=failure.persistent) from None
         if status == 429:
-            raise _Retry("HTTP 429 rate limited", retry_after(headers))
+            raise _Retry("HTTP 429 rate limited", retry_after(headers) or RATE_WINDOW_SECONDS)
         if status >= 500:
             raise _Retry(f"HTTP {status}", retry_after(headers))
         if status != 200:
@@ -198,7 +201,10 @@ class PubmedClient:
             error = body.get("error")
             if isinstance(error, str):
                 if "rate limit" in error.lower():
-                    raise _Retry("rate limited (an error in the body)", retry_after(headers))
+                    raise _Retry(
+                        "rate limited (an error in the body)",
+                        retry_after(headers) or RATE_WINDOW_SECONDS,
+                    )
                 raise PubmedError(f"PubMed answered an error: {_redacted(_quoted(error), form)}")
             if json_body:
                 return content
