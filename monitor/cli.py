@@ -426,9 +426,15 @@ def _outgoing(config: Config, engine: Engine) -> Outgoing:
 
 
 def _mailing(config: Config, installation: str) -> Mailing:
-    # Each article's desk gets the changes of the trials it cites, as a route's desk does.
+    # Each article's desk gets the changes of the trials and papers it cites, as a route's
+    # desk does.
     desks = tuple(
-        Route(f"the desk of {article.name}", article.recipients, frozenset(article.trials))
+        Route(
+            f"the desk of {article.name}",
+            article.recipients,
+            frozenset(article.trials),
+            pmids=frozenset([*article.pmids, *(p for ps in article.papers.values() for p in ps)]),
+        )
         for article in config.articles
         if article.recipients
     )

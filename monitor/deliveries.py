@@ -146,13 +146,13 @@ class Deliveries:
 
     def _address(self, conn: Connection, router: Router) -> None:
         unaddressed = conn.execute(
-            select(changes.c.id, changes.c.nct_id).where(
+            select(changes.c.id, changes.c.nct_id, changes.c.pmid).where(
                 ~exists().where(dispatches.c.change_id == changes.c.id), ~_held()
             )
         ).all()
         if not unaddressed:
             return
-        # A change about a paper alone (no trial) goes to everyone.
+        # A change about a paper alone (no trial) goes to everyone and the desks citing it.
         trials = sorted({row.nct_id for row in unaddressed if row.nct_id is not None})
         found_by: dict[str, set[str]] = {}
         for hit in conn.execute(select(search_hits).where(search_hits.c.nct_id.in_(trials))):
@@ -168,7 +168,9 @@ class Deliveries:
             {"change_id": row.id, "recipient": recipient}
             for row in unaddressed
             for recipient in router.recipients(
-                known_as.get(row.nct_id, set()), found_by.get(row.nct_id, set())
+                known_as.get(row.nct_id, set()),
+                found_by.get(row.nct_id, set()),
+                (row.pmid,) if row.pmid else (),
             )
         ]
         conn.execute(insert(dispatches), rows)  # a duplicate key: another process addressed it

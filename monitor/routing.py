@@ -1,5 +1,6 @@
 """Who gets which change: everyone on `email.recipients` gets every change; a desk named in
-`[[routes]]` gets the changes of its trials and of the trials its searches found. Pure."""
+`[[routes]]` gets the changes of its trials and of the trials its searches found, and an
+article's desk those of the trials and the papers its article cites. Pure."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ class Route:
     recipients: tuple[str, ...]
     trials: frozenset[str] = frozenset()
     search_terms: frozenset[str] = frozenset()
+    pmids: frozenset[str] = frozenset()  # papers (PubMed's side): an article's desk
 
 
 @dataclass(frozen=True)
@@ -20,12 +22,19 @@ class Router:
     everyone: tuple[str, ...]  # get every change ("" alone: the outbox, addressed to no one)
     routes: tuple[Route, ...] = ()
 
-    def recipients(self, nct_ids: Collection[str], found_by: Collection[str]) -> tuple[str, ...]:
+    def recipients(
+        self, nct_ids: Collection[str], found_by: Collection[str], pmids: Collection[str] = ()
+    ) -> tuple[str, ...]:
         """Everyone, then each route's desk that wants this trial (known by any of `nct_ids`:
-        its own, and those it was registered under before a merge), without repeats."""
+        its own, and those it was registered under before a merge) or this paper, without
+        repeats."""
         chosen = dict.fromkeys(self.everyone)
         for route in self.routes:
-            if not route.trials.isdisjoint(nct_ids) or not route.search_terms.isdisjoint(found_by):
+            if (
+                not route.trials.isdisjoint(nct_ids)
+                or not route.search_terms.isdisjoint(found_by)
+                or not route.pmids.isdisjoint(pmids)
+            ):
                 chosen.update(dict.fromkeys(route.recipients))
         return tuple(chosen)
 

@@ -162,3 +162,19 @@ def test_the_first_look_and_verify_name_the_results_papers_the_article_does_not_
     unchecked = world.command("verify")
     assert unchecked.code == 3, unchecked
     assert "verify: could not check: PubMed" in unchecked.err
+
+
+def test_the_desk_of_an_article_hears_of_a_paper_it_cites_being_retracted(world: World) -> None:
+    ldn(world)
+    world.extra = world.extra.replace(
+        "pmids = [", 'recipients = ["ldn-desk@example.org"]\npmids = [', 1
+    )
+    world.baseline()
+    assert world.pubmed is not None
+    world.pubmed.put(ldn_retraction_notice(create_date=datetime.now(UTC).date()))
+    mark_retracted(world.pubmed, DOSE_RESPONSE)
+
+    assert world.check().code == 0
+    [sent] = world.accepted
+    assert "ldn-desk@example.org" in sent.recipients
+    assert "This cited paper was retracted: PMID 32068870" in body(sent.message)

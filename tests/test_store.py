@@ -218,13 +218,19 @@ def paper_change(engine: Engine, cycle: int) -> int:
         return int(row.scalar_one())
 
 
-def test_a_change_about_a_paper_alone_goes_to_everyone_and_no_desk(engine: Engine) -> None:
+def test_a_change_about_a_paper_alone_goes_to_everyone_and_the_desks_citing_it(
+    engine: Engine,
+) -> None:
     router = Router(
-        ("editor@example.org",), (Route("FM", ("fm@example.org",), frozenset({"NCT04270877"})),)
+        ("editor@example.org",),
+        (
+            Route("FM", ("fm@example.org",), frozenset({"NCT04270877"})),
+            Route("LDN", ("ldn@example.org",), pmids=frozenset({"32068870"})),
+        ),
     )
     change_id = paper_change(engine, Journal(engine).start_cycle(NOW))
     [sending] = claim(engine, router)
-    assert sending.recipients == ("editor@example.org",)
+    assert sending.recipients == ("editor@example.org", "ldn@example.org")
     [pending] = sending.pending
     assert (pending.id, pending.change.nct_id, pending.change.pmid) == (change_id, None, "32068870")
     assert pending.change.subject == "PMID 32068870"
