@@ -382,8 +382,9 @@ def _importance(digest: Table) -> dict[Category, Importance]:
 
 
 def _unbalanced(term: str) -> str | None:
-    """An obvious mistake in a search term (Essie syntax): a bracket or parenthesis without its
-    partner, outside double quotes. The registry answers it with a 400, every cycle."""
+    """An obvious mistake in a search term (the registry's Essie, or PubMed's syntax): a
+    bracket or parenthesis without its partner, outside double quotes. Either service would
+    refuse it, every cycle."""
     closing = {")": "(", "]": "["}
     opened: list[str] = []
     quoted = False

@@ -48,7 +48,6 @@ class CycleResult:
     stale: str | None = None  # why nothing was read: the registry's data went backwards
     bounced: tuple[str, ...] = ()  # recipients the mail server refused for good, one line each
     article_checks: tuple[str, ...] = ()  # where each article check (a first look) went
-    literature_error: str | None = None  # why PubMed could not be read this cycle
 
     @property
     def ok(self) -> bool:
@@ -123,7 +122,6 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
         reading.plan.reason if reading and reading.plan.mode is PlanMode.STALE else None,
         tuple(sent.bounced),
         tuple(checks.delivered),
-        literature.error,
     )
 
 

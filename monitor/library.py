@@ -88,6 +88,14 @@ class Library:
             return False  # found before (another window, or another process)
         return True
 
+    def seen(self, term: str, pmids: Sequence[str], now: datetime) -> None:
+        """A search's first finds, remembered without their records: never news."""
+        known = self.hits(term)
+        rows = [{"term": term, "pmid": p, "first_seen_at": now} for p in pmids if p not in known]
+        with self.engine.begin() as conn:
+            for start in range(0, len(rows), 1000):
+                conn.execute(insert(literature_hits), rows[start : start + 1000])
+
     def read(self, cycle_id: int, paper: Paper, found: Sequence[Change], now: datetime) -> None:
         """What PubMed says of a watched paper now, with the changes since it last said."""
         with self.engine.begin() as conn:

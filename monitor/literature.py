@@ -66,10 +66,17 @@ async def read_literature(reading: LiteratureReading) -> None:
     for search in searches:
         found.append((search, await reading.client.search(search.query)))
     new = {s.term: [p for p in f.pmids if p not in reading.library.hits(s.term)] for s, f in found}
-    wanted = {p for pmids in new.values() for p in pmids} | set(config.cited_pmids)
-    papers = await _papers(reading, sorted(wanted))
+    # A literature search's first run is silent and may match thousands of papers: its PMIDs
+    # are remembered, its records never fetched. (A cited trial's are: the first look shows
+    # its results papers.)
+    quiet = {s.term for s, _ in found if s.trial is None and not reading.library.term(s.term)}
+    wanted = {p for t, pmids in new.items() if t not in quiet for p in pmids}
+    papers = await _papers(reading, sorted(wanted | set(config.cited_pmids)))
     for search, result in found:
-        _record(reading, search, [papers[p] for p in new[search.term] if p in papers], now)
+        if search.term in quiet:
+            reading.library.seen(search.term, new[search.term], now)
+        else:
+            _record(reading, search, [papers[p] for p in new[search.term] if p in papers], now)
         reading.library.ran(search.term, search.name, result.translation, now)
     known = reading.library.papers(config.cited_pmids)
     for pmid in config.cited_pmids:

@@ -178,3 +178,23 @@ def test_the_desk_of_an_article_hears_of_a_paper_it_cites_being_retracted(world:
     [sent] = world.accepted
     assert "ldn-desk@example.org" in sent.recipients
     assert "This cited paper was retracted: PMID 32068870" in body(sent.message)
+
+
+def test_a_literature_searchs_first_run_remembers_its_papers_without_fetching_them(
+    world: World,
+) -> None:
+    world.trials, world.searches = [], []
+    world.extra = LITERATURE
+    assert world.pubmed is not None
+    world.pubmed.put(*RECORDS.values())
+    world.baseline()
+    assert world.pubmed.requests_to("esearch.fcgi")  # it ran...
+    assert world.pubmed.requests_to("efetch.fcgi") == []  # ...and fetched no record
+    world.pubmed.put(ldn_new_trial(create_date=datetime.now(UTC).date()))
+
+    assert world.check().code == 0
+
+    [fetched] = world.pubmed.requests_to("efetch.fcgi")
+    assert fetched.params["id"] == NEW_TRIAL  # only the new paper, none of the first run's
+    [digest] = world.messages
+    assert "1 paper changed: 1 change in PubMed." in body(digest)
