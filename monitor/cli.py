@@ -136,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "doctor",
-        help="check the config, database, registry, mail server, outbox, schedule and ping",
+        help="check the config, database, registry, PubMed, mail server, outbox, schedule and ping",
         description="One line per check (ok, warning or failed, with what to do); exit 0 when"
         " nothing failed, else 1. Sends no message and changes nothing.",
     )

@@ -1,11 +1,11 @@
 """`trial-monitor doctor`: one line per part of an installation (config, database, registry,
-delivery, schedule, ping), each ok, warning or failed with what to do; for an operator after
-deploying, and again when something seems wrong.
+PubMed, delivery, schedule, ping), each ok, warning or failed with what to do; for an operator
+after deploying, and again when something seems wrong.
 
 It changes nothing and sends nothing: the database is read, never created or migrated; the
-registry gets one GET /version; the mail server a greeting and a login, never a message; the
-ping URL a connection, never a request. Each check catches its own expected failures, so one
-failing never stops the others.
+registry gets one GET /version; PubMed one search; the mail server a greeting and a login,
+never a message; the ping URL a connection, never a request. Each check catches its own
+expected failures, so one failing never stops the others.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from monitor.config import (
 from monitor.configfile import load_config
 from monitor.db import REVISIONS, schema_revision
 from monitor.dberrors import database_error
-from monitor.errors import ConfigError, RegistryError, first_line
+from monitor.errors import ConfigError, PubmedError, RegistryError, first_line
 from monitor.http import network_failure, tls_context
 from monitor.logs import FORMAT_ENV, LEVEL_ENV, redact, setup_logging
 from monitor.schedule import make_trigger
@@ -53,7 +53,7 @@ from monitor.sources.ctgov.client import RegistryClient, RegistryRefused, make_h
 
 log = logging.getLogger(__name__)
 
-NAMES = ("config", "database", "registry", "delivery", "schedule", "ping")
+NAMES = ("config", "database", "registry", "pubmed", "delivery", "schedule", "ping")
 # The variables that choose the config file or add to it; only their names are ever shown.
 OVERRIDES = (
     *(DATABASE_URL_ENV, DATABASE_PASSWORD_ENV, DATABASE_PASSWORD_ENV + "_FILE"),
@@ -151,6 +151,7 @@ async def diagnose(path: Path, environ: Mapping[str, str], now: datetime) -> Dia
     findings = await asyncio.gather(
         _guarded(asyncio.to_thread(_database, config)),
         _guarded(_registry(config, environ)),
+        _guarded(_pubmed(config)),
         _guarded(_mail_server(email) if email else asyncio.to_thread(_outbox, config.outbox_dir)),
         _guarded(asyncio.to_thread(_schedule, config, now)),
         _guarded(_ping(config)),
@@ -276,6 +277,38 @@ async def _registry(config: Config, environ: Mapping[str, str]) -> Finding:
     took = time.monotonic() - started
     data = f"data as of {stamp}" if stamp else "it gave no data timestamp"
     return State.OK, f"{url} answered in {took:.2f} s ({data})"
+
+
+# -- PubMed ------------------------------------------------------------------------------------
+
+
+async def _pubmed(config: Config) -> Finding:
+    """One ESearch, as a cycle's first would ask it, when the literature side is on."""
+    settings = config.pubmed
+    if settings is None:
+        return State.OK, "off: no PMID and no literature search is watched (see watch.pmids)"
+    from monitor.sources.pubmed.client import PubmedClient, make_http_client
+
+    # What a cycle asks first: a cited trial's papers, else a literature search, else a paper.
+    terms = [
+        *(f"{t}[si]" for t in config.cited_trials),
+        *(s.term for s in config.watch.literature),
+        *(f"{p}[uid]" for p in config.cited_pmids),
+    ]
+    term = terms[0]
+    settings = replace(settings, max_attempts=1)
+    url = f"{settings.base_url}/esearch.fcgi"
+    started = time.monotonic()
+    try:
+        async with make_http_client(settings) as http:
+            found = await PubmedClient(settings, http).search(term)
+    except PubmedError as exc:
+        return State.FAILED, f"{exc}: check pubmed.base_url and the network"
+    took = time.monotonic() - started
+    said = f"{url} answered in {took:.2f} s ({found.count} papers for {term})"
+    if settings.email is None:
+        return State.WARNING, f"{said}; set pubmed.email: NCBI asks every client for a contact"
+    return State.OK, said
 
 
 def _refusal(url: str, transport: RegistryTransport) -> str:

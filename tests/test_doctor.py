@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import trustme
 from conftest import ROOT, Run, World
+from pubmed_standin import Fault as PubmedFault
 from smtp import SmtpServer, free_port
 from sqlalchemy import text
 from standin import Fault, StandinRegistry
@@ -27,7 +28,7 @@ from standin import Fault, StandinRegistry
 from monitor.db import HEAD, migrate, schema_revision
 from monitor.sources.ctgov.client import RegistryClient
 
-NAMES = ["config", "database", "registry", "delivery", "schedule", "ping"]
+NAMES = ["config", "database", "registry", "pubmed", "delivery", "schedule", "ping"]
 PASSWORD = "pw-Doctor#7never-shown"
 
 
@@ -80,7 +81,8 @@ def test_against_the_standin_and_a_plain_mail_server_every_check_is_ok(
     assert f"(data as of {world.registry.data_timestamp})" in found["registry"]
     assert f"127.0.0.1:{world.smtp.port} plain SMTP" in found["delivery"]
     assert "not configured (optional" in found["ping"]
-    assert run.out.strip().endswith("6 checks: 6 ok; nothing failed")
+    assert "off: no PMID and no literature search" in found["pubmed"]
+    assert run.out.strip().endswith("7 checks: 7 ok; nothing failed")
     # One request to the registry, no message, and not a file more or less (no -wal, no -shm).
     assert [r.path for r in world.registry.requests] == ["/api/v2/version"]
     assert world.smtp.messages == []
@@ -96,7 +98,7 @@ def test_a_config_error_fails_its_line_and_skips_the_other_checks(world: World) 
     run, found = doctor(world)
     assert run.code == 1
     assert state(found["config"]) == "failed" and "schedul" in found["config"]
-    assert [state(found[name]) for name in NAMES[1:]] == ["skipped"] * 5
+    assert [state(found[name]) for name in NAMES[1:]] == ["skipped"] * 6
     assert world.registry.requests == []
 
 
@@ -561,3 +563,34 @@ def test_an_https_ping_url_with_an_untrusted_certificate_fails(
     run, found = doctor(world)
     assert run.code == 1
     assert "is not reachable: TLS certificate not trusted" in found["ping"]
+
+
+# -- PubMed ---------------------------------------------------------------------------------
+
+
+def test_pubmed_answers_one_search_and_a_missing_contact_address_is_a_warning(
+    world: World,
+) -> None:
+    world.pubmed_settings = 'tool = "ldn-monitor"'
+    _, found = doctor(world)
+    assert state(found["pubmed"]) == "warning"
+    assert f"{world.pubmed.url}/esearch.fcgi answered in " in found["pubmed"]  # type: ignore[union-attr]
+    assert "(0 papers for NCT04270877[si])" in found["pubmed"]
+    assert "set pubmed.email" in found["pubmed"]
+    world.pubmed_settings += '\nemail = "editors@example.org"'
+    run, found = doctor(world)
+    assert state(found["pubmed"]) == "ok" and run.code == 0
+
+
+def test_pubmed_down_is_a_failed_line_naming_its_url(world: World) -> None:
+    assert world.pubmed is not None
+    world.pubmed_settings = 'email = "editors@example.org"'
+    world.pubmed.fail_always(PubmedFault.status(503))
+    run, found = doctor(world)
+    assert run.code == 1
+    assert state(found["pubmed"]) == "failed"
+    assert (
+        f"PubMed {world.pubmed.url}/esearch.fcgi failed after 1 attempt: HTTP 503"
+        in found["pubmed"]
+    )
+    assert state(found["registry"]) == "ok"  # the other checks still ran
