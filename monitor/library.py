@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from monitor.db import changes, literature_hits, literature_terms, papers
@@ -41,6 +41,24 @@ class Library:
                 select(literature_terms).where(literature_terms.c.term == term)
             ).first()
         return None if row is None else Term(row.term, row.baseline_at, row.last_run_at)
+
+    def terms(self) -> list[tuple[Term, str, int]]:
+        """Every PubMed search that has run, with its name and how many papers it has found."""
+        found = (
+            select(literature_hits.c.term, func.count().label("papers"))
+            .group_by(literature_hits.c.term)
+            .subquery()
+        )
+        query = (
+            select(literature_terms, found.c.papers)
+            .outerjoin(found, found.c.term == literature_terms.c.term)
+            .order_by(literature_terms.c.name)
+        )
+        with self.engine.connect() as conn:
+            return [
+                (Term(r.term, r.baseline_at, r.last_run_at), r.name, r.papers or 0)
+                for r in conn.execute(query)
+            ]
 
     def hits(self, term: str) -> set[str]:
         with self.engine.connect() as conn:

@@ -15,6 +15,7 @@ from monitor.config import Config, ScheduleConfig
 from monitor.db import changes, cycles, deliveries, search_hits, snapshots, trials
 from monitor.deliveries import Deliveries
 from monitor.journal import Journal
+from monitor.library import Library
 from monitor.rows import change_from_row, snapshot_from_row
 from monitor.schedule import last_due, make_trigger
 from monitor.store import Store
@@ -34,6 +35,7 @@ def status_text(engine: Engine, config: Config, cycle_count: int = 10) -> str:
             "",
             *_trials_section(watched_trials(engine, config)),
             "",
+            *_literature_section(engine, config),
             *_unsent_section(engine),
             *_held_section(engine),
             *_refused_section(engine),
@@ -62,6 +64,10 @@ def status_json(engine: Engine, config: Config, cycle_count: int = 10) -> str:
             for p in deliveries_.pending()
         ],
         "held": [{**asdict(h), "held_at": h.held_at.isoformat()} for h in deliveries_.holds()],
+        "literature": [
+            {"term": t.term, "name": name, "papers": papers, "last_run_at": t.last_run_at}
+            for t, name, papers in (Library(engine).terms() if config.pubmed else [])
+        ],
         "refused_searches": Store(engine).refused_searches(),
         "refused_recipients": {
             r: {"answer": answer, "changes": count}
@@ -278,6 +284,22 @@ def _unsent_section(engine: Engine) -> list[str]:
         found = _when(item.detected_at)
         lines.append(f"  {change.subject}  {change_words(change).line}  (found {found})")
     return lines
+
+
+def _literature_section(engine: Engine, config: Config) -> list[str]:
+    """PubMed's searches, when the literature side is on: a cited trial's papers, each
+    literature search, when each last ran and what it has found."""
+    if config.pubmed is None:
+        return []
+    searches = Library(engine).terms()
+    lines = [f"PubMed searches ({len(searches)})"]
+    if not searches:
+        lines.append("  none has run yet")
+    for term, name, papers in searches:
+        shown = name if name == term.term.removesuffix("[si]") else f"“{name}”"
+        what = "papers listing it" if term.term.endswith("[si]") else "papers found"
+        lines.append(f"  {shown}: {papers} {what}; last ran {_when(term.last_run_at)}")
+    return [*lines, ""]
 
 
 def _held_section(engine: Engine) -> list[str]:

@@ -5,6 +5,7 @@ loopback. And a PubMed outage that loses nothing."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -104,6 +105,14 @@ def test_results_a_retraction_and_a_new_trial_each_once_in_one_digest(world: Wor
     again = world.check()
     assert again.code == 0, again
     assert len(world.messages) == 1
+
+    # The operator's view of PubMed's side.
+    status = world.command("status")
+    assert "PubMed searches (3)" in status.out
+    assert f"  {FINAL}: 2 papers listing it; last ran " in status.out
+    assert "  “LDN trials”: " in status.out
+    report = json.loads(world.command("status", "--json").out)
+    assert {s["name"]: s["papers"] for s in report["literature"]}[FINAL] == 2
 
 
 def test_a_pubmed_outage_holds_back_nothing_of_the_registry_and_loses_nothing(
