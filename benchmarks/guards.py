@@ -405,9 +405,9 @@ GUARDS = [
         "an unreachable registry is said in seconds, naming the URL",
         (
             (
-                "monitor/sources/ctgov/client.py",
-                "min(2, config.max_attempts) if retry.persistent else config.max_attempts",
-                "config.max_attempts",
+                "monitor/http.py",
+                "min(2, max_attempts) if retry.persistent else max_attempts",
+                "max_attempts",
             ),
         ),
         ("tests/test_operator.py", "-k", "unreachable_registry"),
@@ -461,7 +461,7 @@ GUARDS = [
         (
             (
                 "monitor/sources/pubmed/client.py",
-                "        await self._pace()\n        self.stats.requests += 1",
+                "        await self._pacer.turn()\n        self.stats.requests += 1",
                 "        self.stats.requests += 1",
             ),
         ),

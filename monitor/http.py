@@ -16,12 +16,14 @@ import asyncio
 import email.utils
 import errno
 import http.client
+import random
 import socket
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -304,3 +306,55 @@ def retry_after(headers: httpx.Headers) -> float | None:
             when = when.replace(tzinfo=UTC)
         seconds = (when - datetime.now(UTC)).total_seconds()
     return float(min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS))
+
+
+class Retry(Exception):
+    """A failure worth another attempt, with the server's own wait when it gave one.
+    `persistent`: unlikely to pass in seconds (DNS, refused, an untrusted certificate): tried
+    once more, not max_attempts times, so an operator hears of it in seconds."""
+
+    def __init__(self, problem: str, wait: float | None = None, persistent: bool = False) -> None:
+        super().__init__(problem)
+        self.wait = wait
+        self.persistent = persistent
+
+    def delay(self, backoff_seconds: float, attempt: int) -> float:
+        """The wait before another try: the server's own, else `backoff_seconds` doubled each
+        attempt, jittered by a fifth."""
+        if self.wait is not None:
+            return self.wait
+        return backoff_seconds * 2.0 ** (attempt - 1) * random.uniform(0.8, 1.2)
+
+
+def retry_for(exc: TimeoutError | httpx.TransportError, timeout_seconds: float) -> Retry:
+    """A request that timed out, or whose connection failed, as a Retry."""
+    if isinstance(exc, TimeoutError):
+        return Retry(f"no whole answer within {timeout_seconds:g} s")
+    failure = network_failure(exc)
+    return Retry(str(failure), persistent=failure.persistent)
+
+
+def spent(source: str, url: str, retry: Retry, failures: int, max_attempts: int) -> str | None:
+    """The one line that ends a request's tries, once they are spent ("registry unreachable
+    at URL: DNS lookup failed (after 2 attempts)"); None while tries remain."""
+    if failures < (min(2, max_attempts) if retry.persistent else max_attempts):
+        return None
+    tries = f"{failures} attempt{'s' if failures != 1 else ''}"
+    if retry.persistent:
+        return f"{source} unreachable at {url}: {retry} (after {tries})"
+    return f"{source} {url} failed after {tries}: {retry}"
+
+
+class Pacer:
+    """At least `interval` seconds between the starts of one client's requests."""
+
+    def __init__(self, interval: float, sleep: Callable[[float], Awaitable[None]]) -> None:
+        self._interval = interval
+        self._sleep = sleep
+        self._last = 0.0
+
+    async def turn(self) -> None:
+        wait = self._last + self._interval - time.monotonic()
+        if wait > 0:
+            await self._sleep(wait)
+        self._last = time.monotonic()

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import date
 from typing import Any, assert_never
@@ -29,11 +27,14 @@ from monitor import __version__
 from monitor.config import RegistryConfig, RegistryTransport
 from monitor.errors import LimitError, RegistryError
 from monitor.http import (
+    Pacer,
     RequestStats,
+    Retry,
     StdlibTransport,
-    network_failure,
     read_bounded,
     retry_after,
+    retry_for,
+    spent,
     tls_context,
 )
 from monitor.sources.ctgov.normalize import TRACKED_FIELDS
@@ -59,17 +60,6 @@ class RegistryRefused(RegistryError):
 class QueryRefused(RegistryError):
     """The registry refused a request as malformed (HTTP 400): a search term it cannot parse,
     for instance. Retrying the same request cannot help."""
-
-
-class _Retry(Exception):
-    """A failure worth another attempt, with the server's own wait when it gave one.
-    `persistent`: unlikely to pass in seconds (DNS, refused, an untrusted certificate): tried
-    once more, not max_attempts times, so an operator hears of it in seconds."""
-
-    def __init__(self, problem: str, wait: float | None = None, persistent: bool = False) -> None:
-        super().__init__(problem)
-        self.wait = wait
-        self.persistent = persistent
 
 
 class _Refused(Exception):
@@ -114,7 +104,7 @@ class RegistryClient:
         self._config = config
         self._http = http
         self._sleep = sleep
-        self._last_request = 0.0
+        self._pacer = Pacer(config.min_interval_seconds, sleep)
         self._origin = httpx.URL(config.base_url)
         self.stats = RequestStats()
 
@@ -261,18 +251,12 @@ class RegistryClient:
                 wait = config.refused_backoff_seconds * 2.0 ** (refusals - 1)
                 log.warning("registry %s answered 403; trying again in %.0f s", path, wait)
                 await self._sleep(wait)
-            except _Retry as retry:
+            except Retry as retry:
                 failures += 1
-                if failures >= (
-                    min(2, config.max_attempts) if retry.persistent else config.max_attempts
-                ):
-                    tries = f"{failures} attempt{'s' if failures != 1 else ''}"
-                    raise RegistryError(
-                        f"registry unreachable at {self._shown(url)}: {retry} (after {tries})"
-                        if retry.persistent
-                        else f"registry {self._shown(url)} failed after {tries}: {retry}"
-                    ) from None
-                wait = retry.wait if retry.wait is not None else self._backoff(failures)
+                line = spent("registry", self._shown(url), retry, failures, config.max_attempts)
+                if line is not None:
+                    raise RegistryError(line) from None
+                wait = retry.delay(config.backoff_seconds, failures)
                 log.warning("registry %s: %s; retrying in %.1f s", path, retry, wait)
                 await self._sleep(wait)
 
@@ -282,22 +266,19 @@ class RegistryClient:
         params: dict[str, str],
         check: Callable[[dict[str, Any]], None] | None,
     ) -> dict[str, Any]:
-        await self._pace()
+        await self._pacer.turn()
         self.stats.requests += 1
         try:
             # One deadline for the whole request, body included: a server that trickles a
             # byte at a time cannot hold a cycle longer than timeout_seconds per request.
             async with asyncio.timeout(self._config.timeout_seconds):
                 status, headers, content = await self._fetch(httpx.URL(url, params=params))
-        except TimeoutError:
-            raise _Retry(f"no whole answer within {self._config.timeout_seconds:g} s") from None
-        except httpx.TransportError as exc:
-            failure = network_failure(exc)
-            raise _Retry(str(failure), persistent=failure.persistent) from None
+        except (TimeoutError, httpx.TransportError) as exc:
+            raise retry_for(exc, self._config.timeout_seconds) from None
         if status == 429:
-            raise _Retry("HTTP 429 rate limited", retry_after(headers))
+            raise Retry("HTTP 429 rate limited", retry_after(headers))
         if status >= 500:
-            raise _Retry(f"HTTP {status}", retry_after(headers))
+            raise Retry(f"HTTP {status}", retry_after(headers))
         if status == 403:
             raise _Refused
         if status != 200:
@@ -312,7 +293,7 @@ class RegistryClient:
             if check is not None:
                 check(body)
         except ValueError as exc:
-            raise _Retry(f"body is not the JSON expected ({exc})") from None
+            raise Retry(f"body is not the JSON expected ({exc})") from None
         return body
 
     async def _fetch(self, url: httpx.URL) -> tuple[int, httpx.Headers, bytes]:
@@ -350,16 +331,6 @@ class RegistryClient:
     def _shown(self, url: str) -> str:
         """A URL for an error line: whole, but not a 7 KB batch of ids."""
         return url if len(url) <= 200 else url[:197] + "..."
-
-    async def _pace(self) -> None:
-        wait = self._last_request + self._config.min_interval_seconds - time.monotonic()
-        if wait > 0:
-            await self._sleep(wait)
-        self._last_request = time.monotonic()
-
-    def _backoff(self, attempt: int) -> float:
-        base = self._config.backoff_seconds * 2.0 ** (attempt - 1)
-        return base * random.uniform(0.8, 1.2)
 
 
 def _updated_since(since: date | None) -> dict[str, str]:

@@ -26,8 +26,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -38,7 +36,16 @@ import httpx
 from monitor import __version__
 from monitor.config import PubmedConfig
 from monitor.errors import PubmedError
-from monitor.http import RequestStats, network_failure, read_bounded, retry_after, tls_context
+from monitor.http import (
+    Pacer,
+    RequestStats,
+    Retry,
+    read_bounded,
+    retry_after,
+    retry_for,
+    spent,
+    tls_context,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +67,6 @@ class Found:
     pmids: tuple[str, ...]
     count: int
     translation: str | None = None
-
-
-class _Retry(Exception):
-    def __init__(self, problem: str, wait: float | None = None, persistent: bool = False) -> None:
-        super().__init__(problem)
-        self.wait = wait
-        self.persistent = persistent
 
 
 def make_http_client(config: PubmedConfig) -> httpx.AsyncClient:
@@ -96,7 +96,7 @@ class PubmedClient:
         self._config = config
         self._http = http
         self._sleep = sleep
-        self._last_request = 0.0
+        self._pacer = Pacer(config.min_interval_seconds, sleep)
         self.stats = RequestStats()
 
     async def search(self, term: str) -> Found:
@@ -153,24 +153,18 @@ class PubmedClient:
         while True:
             try:
                 return await self._attempt(url, form, json_body)
-            except _Retry as retry:
+            except Retry as retry:
                 failures += 1
                 config = self._config
-                if failures >= (
-                    min(2, config.max_attempts) if retry.persistent else config.max_attempts
-                ):
-                    tries = f"{failures} attempt{'s' if failures != 1 else ''}"
-                    raise PubmedError(
-                        f"PubMed unreachable at {url}: {retry} (after {tries})"
-                        if retry.persistent
-                        else f"PubMed {url} failed after {tries}: {retry}"
-                    ) from None
-                wait = retry.wait if retry.wait is not None else self._backoff(failures)
+                line = spent("PubMed", url, retry, failures, config.max_attempts)
+                if line is not None:
+                    raise PubmedError(line) from None
+                wait = retry.delay(config.backoff_seconds, failures)
                 log.warning("PubMed %s: %s; retrying in %.1f s", endpoint, retry, wait)
                 await self._sleep(wait)
 
     async def _attempt(self, url: str, form: dict[str, str], json_body: bool) -> bytes:
-        await self._pace()
+        await self._pacer.turn()
         self.stats.requests += 1
         try:
             async with asyncio.timeout(self._config.timeout_seconds):
@@ -184,15 +178,12 @@ class PubmedClient:
                         self.stats,
                         PubmedError,
                     )
-        except TimeoutError:
-            raise _Retry(f"no whole answer within {self._config.timeout_seconds:g} s") from None
-        except httpx.TransportError as exc:
-            failure = network_failure(exc)
-            raise _Retry(str(failure), persistent=failure.persistent) from None
+        except (TimeoutError, httpx.TransportError) as exc:
+            raise retry_for(exc, self._config.timeout_seconds) from None
         if status == 429:
-            raise _Retry("HTTP 429 rate limited", retry_after(headers) or RATE_WINDOW_SECONDS)
+            raise Retry("HTTP 429 rate limited", retry_after(headers) or RATE_WINDOW_SECONDS)
         if status >= 500:
-            raise _Retry(f"HTTP {status}", retry_after(headers))
+            raise Retry(f"HTTP {status}", retry_after(headers))
         if status != 200:
             text = " ".join(content.decode("utf-8", "replace").split())[:200]
             raise PubmedError(f"PubMed refused {url}: HTTP {status}: {_redacted(text, form)}")
@@ -201,7 +192,7 @@ class PubmedClient:
             error = body.get("error")
             if isinstance(error, str):
                 if "rate limit" in error.lower():
-                    raise _Retry(
+                    raise Retry(
                         "rate limited (an error in the body)",
                         retry_after(headers) or RATE_WINDOW_SECONDS,
                     )
@@ -209,10 +200,10 @@ class PubmedClient:
             if json_body:
                 return content
         if json_body:
-            raise _Retry("body is not the JSON expected")
+            raise Retry("body is not the JSON expected")
         if _is_html(content):
             # A maintenance or proxy page served with 200: PubMed's XML will be back.
-            raise _Retry("an HTML page, not PubMed's XML")
+            raise Retry("an HTML page, not PubMed's XML")
         return content
 
     def _identity(self) -> dict[str, str]:
@@ -224,24 +215,14 @@ class PubmedClient:
             found["api_key"] = config.api_key
         return found
 
-    async def _pace(self) -> None:
-        wait = self._last_request + self._config.min_interval_seconds - time.monotonic()
-        if wait > 0:
-            await self._sleep(wait)
-        self._last_request = time.monotonic()
-
-    def _backoff(self, attempt: int) -> float:
-        base = self._config.backoff_seconds * 2.0 ** (attempt - 1)
-        return base * random.uniform(0.8, 1.2)
-
 
 def _json(content: bytes) -> dict[str, Any]:
     try:
         body = json.loads(content)
     except ValueError:
-        raise _Retry("body is not the JSON expected") from None
+        raise Retry("body is not the JSON expected") from None
     if not isinstance(body, dict):
-        raise _Retry("body is not a JSON object")
+        raise Retry("body is not a JSON object")
     return body
 
 
