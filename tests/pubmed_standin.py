@@ -87,7 +87,6 @@ import json
 import re
 import secrets
 import socket
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter, deque
@@ -95,11 +94,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
+
+from loopback import LoopbackHandler, LoopbackServer, LoopbackService
 
 REAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "pubmed" / "real"
 PREFIX = "/entrez/eutils"
@@ -811,63 +810,27 @@ def _translate(node: _Node) -> str:
 # The service
 
 
-class StandinPubmed:
+class StandinPubmed(LoopbackService[Fault, RecordedRequest]):
     """An in-memory PubMed answering like the E-utilities. See the module docstring."""
 
+    prefix = PREFIX
+
     def __init__(self) -> None:
-        self.lock = threading.RLock()
+        super().__init__()
         self.records: dict[str, _Record] = {}
-        self.requests: list[RecordedRequest] = []
         self.api_keys: set[str] = set()
         self.enforce_rate = True
         self.today: date | None = None  # PubMed's day (reldate, DateRevised); None: UTC today
         self.delay = 0.0
-        self._faults: deque[Fault] = deque()
-        self._always: Fault | None = None
         self._windows: dict[str, deque[float]] = {}
         self._history: dict[str, list[list[str]]] = {}  # WebEnv -> id lists, query_key - 1
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> StandinPubmed:
+    def make_server(self) -> _Server:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.pm = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> StandinPubmed:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("StandinPubmed is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{PREFIX}"
+        return server
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -929,18 +892,6 @@ class StandinPubmed:
 
     # -- faults, log and rate -----------------------------------------------------------------
 
-    def fail_next(self, *faults: Fault) -> None:
-        with self.lock:
-            self._faults.extend(faults)
-
-    def fail_always(self, fault: Fault | None) -> None:
-        with self.lock:
-            self._always = fault
-
-    def requests_to(self, path_suffix: str) -> list[RecordedRequest]:
-        with self.lock:
-            return [r for r in self.requests if r.path.endswith(path_suffix)]
-
     def peak_rate(self, api_key: str | None = None) -> int:
         """The most requests made with this key (None: without one) within any one second."""
         with self.lock:
@@ -953,14 +904,6 @@ class StandinPubmed:
                 first += 1
             peak = max(peak, last - first + 1)
         return peak
-
-    def _take_fault(self) -> Fault | None:
-        with self.lock:
-            return self._faults.popleft() if self._faults else self._always
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self.lock:
-            self.requests.append(request)
 
     def admit(self, params: dict[str, str], caller: str, arrived: float) -> Response | None:
         """None if the request may be answered; else the key error or the 429."""
@@ -1264,51 +1207,14 @@ def _request_params(target: str, body: bytes, content_type: str) -> dict[str, st
     return dict(pairs)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LoopbackServer):
     pm: StandinPubmed
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
 
-    def close_connections(self) -> None:
-        """Cut kept-alive connections so a stopped stand-in really stops answering."""
-        with self.connections_lock:
-            for conn in self.connections:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-            self.connections.clear()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # client disconnects are normal here; stand-in bugs surface as 500 responses
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 10
+class _Handler(LoopbackHandler):
     server: _Server
     _params: dict[str, str]
     _arrived: float
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def version_string(self) -> str:
-        return "standin"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep test output clean
 
     def do_GET(self) -> None:
         self._arrived, self._params = time.monotonic(), {}

@@ -53,18 +53,17 @@ import json
 import re
 import secrets
 import socket
-import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from loopback import LoopbackHandler, LoopbackServer, LoopbackService
 
 T = TypeVar("T")
 JSONObject = dict[str, Any]
@@ -503,72 +502,36 @@ def project(record: JSONObject, fields: FieldTree | None) -> JSONObject:
 # The registry
 
 
-class StandinRegistry:
+class StandinRegistry(LoopbackService[Fault, RecordedRequest]):
     """An in-memory registry answering like ClinicalTrials.gov API v2. See the module docstring.
 
     ``studies`` is the live store (NCT ID -> full record); hold ``lock`` while changing it if a
     request may be in flight, or use ``put``/``remove``/``update``.
     """
 
+    prefix = API_PREFIX
+
     def __init__(self) -> None:
-        self.lock = threading.RLock()
+        super().__init__()
         self.studies: dict[str, JSONObject] = {}
-        self.requests: list[RecordedRequest] = []
         self.data_timestamp = "2026-09-04T09:00:06"
         self.today: date | None = None  # the registry's day; None: the wall clock's
         self.api_version = API_VERSION
         self.delay = 0.0
         self.in_flight = 0
         self.max_in_flight = 0
-        self._faults: deque[Fault] = deque()
-        self._always: Fault | None = None
         self._cursors: dict[str, _Cursor] = {}
         self._refresh_before: int | None = None
         # Caches for large registries, checked against len(studies); put/remove reset them.
         self._order: list[str] | None = None  # the ids in the order results come
         self._alias_count: tuple[int, int] | None = None
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> StandinRegistry:
+    def make_server(self) -> _Server:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.registry = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> StandinRegistry:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("StandinRegistry is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{API_PREFIX}"
+        return server
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -647,14 +610,6 @@ class StandinRegistry:
 
     # -- faults and log -----------------------------------------------------------------------
 
-    def fail_next(self, *faults: Fault) -> None:
-        with self.lock:
-            self._faults.extend(faults)
-
-    def fail_always(self, fault: Fault | None) -> None:
-        with self.lock:
-            self._always = fault
-
     def refresh_at_request(self, number: int) -> None:
         """Refresh just before answering the `number`-th request from now (1: the next), as
         the daily refresh can fall in the middle of a listing."""
@@ -671,18 +626,6 @@ class StandinRegistry:
         """Forget every page token handed out so far (the next use gets 400)."""
         with self.lock:
             self._cursors.clear()
-
-    def requests_to(self, path_suffix: str) -> list[RecordedRequest]:
-        with self.lock:
-            return [r for r in self.requests if r.path.endswith(path_suffix)]
-
-    def _take_fault(self) -> Fault | None:
-        with self.lock:
-            return self._faults.popleft() if self._faults else self._always
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self.lock:
-            self.requests.append(request)
 
     def _enter(self) -> None:
         with self.lock:
@@ -826,51 +769,12 @@ def render(record: JSONObject, fields: FieldTree | None, *, legacy: bool) -> JSO
 # HTTP plumbing
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LoopbackServer):
     registry: StandinRegistry
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
 
-    def close_connections(self) -> None:
-        """Cut kept-alive connections so a stopped registry really stops answering."""
-        with self.connections_lock:
-            for conn in self.connections:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-            self.connections.clear()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # client disconnects are normal here; stand-in bugs surface as 500 responses
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, like the real API
-    timeout = 10  # idle keep-alive connections close after this many seconds
+class _Handler(LoopbackHandler):
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without this, Nagle's algorithm and the
-        # client's delayed ACK add ~40 ms to every response.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def version_string(self) -> str:
-        return "standin"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep test output clean
 
     def do_GET(self) -> None:
         registry = self.server.registry
