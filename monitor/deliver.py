@@ -198,7 +198,7 @@ class SmtpTransport:
         except (aiosmtplib.SMTPException, ssl.SSLError, OSError) as exc:
             raise _delivery_error(exc, where) from None
         finally:
-            await _let_go(connection)
+            await let_go(connection)
         refused = tuple(
             Refusal(recipient, reply.code, reply.message) for recipient, reply in errors.items()
         )
@@ -209,12 +209,13 @@ class SmtpTransport:
         return Delivered(f"{where}: {answer}", refused)
 
 
-async def _let_go(connection: asyncio.BaseTransport | None) -> None:
-    """Finish closing a connection before the cycle's event loop ends, or its socket outlives
-    the loop. aiosmtplib's close() only begins it: over TLS it then waits on the server's TLS
-    goodbye, which a server may send late or never. After QUIT has been answered nothing is
-    left to say, so the connection is dropped; the loop's next turn closes the socket (also
-    after a handshake that failed midway, which asyncio tears down by a callback)."""
+async def let_go(connection: asyncio.BaseTransport | None) -> None:
+    """Finish closing a connection before the command's event loop ends, or its socket
+    outlives the loop. aiosmtplib's close() only begins it: over TLS it then waits on the
+    server's TLS goodbye, which a server may send late or never. Once nothing is left to say
+    (QUIT answered, or a connection made only to see it can be), the connection is dropped;
+    the loop's next turn closes the socket (also after a handshake that failed midway, which
+    asyncio tears down by a callback). doctor's mail and ping checks use it too."""
     if isinstance(connection, asyncio.Transport):
         connection.abort()
     await asyncio.sleep(0)

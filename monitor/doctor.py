@@ -45,6 +45,7 @@ from monitor.config import (
 from monitor.configfile import load_config
 from monitor.db import REVISIONS, schema_revision
 from monitor.dberrors import database_error
+from monitor.deliver import let_go
 from monitor.errors import ConfigError, PubmedError, RegistryError, first_line
 from monitor.http import network_failure, tls_context
 from monitor.logs import FORMAT_ENV, LEVEL_ENV, redact, setup_logging
@@ -387,12 +388,7 @@ async def _mail_server(email: EmailConfig) -> Finding:
         return State.FAILED, _smtp_failure(where, exc)
     finally:
         smtp.close()
-        # Dropped, not left closing: after TLS, close() waits on the server's TLS goodbye, which
-        # asyncio.run does not wait for, and the socket would outlive the loop. One turn of the
-        # loop (as in deliver.py) then closes it, also after a handshake that failed midway.
-        if protocol is not None and isinstance(protocol.transport, asyncio.Transport):
-            protocol.transport.abort()
-        await asyncio.sleep(0)
+        await let_go(protocol.transport if protocol is not None else None)
     login = f"logged in as {email.username}" if email.username else "no login configured"
     if email.security is Security.NONE and offers_starttls:
         return (
@@ -480,8 +476,7 @@ async def _ping(config: Config) -> Finding:
         failure = network_failure(exc)
         return State.FAILED, f"{shown} is not reachable: {failure}: check alerts.ping_url"
     # Reached: dropped at once, since a TLS goodbye waits on the server and proves nothing.
-    writer.transport.abort()
-    await asyncio.sleep(0)  # the loop closes the socket on its next turn
+    await let_go(writer.transport)
     verified = ", certificate verified" if secure else ""
     return (
         State.OK,
