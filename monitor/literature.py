@@ -54,12 +54,13 @@ class _Search:
     name: str  # as the digest names it: the trial, or the literature search
     query: str  # as PubMed is asked
     trial: str | None  # the cited trial whose papers it finds
+    first: bool  # its first run: silent
 
 
 async def read_literature(reading: LiteratureReading) -> None:
     config = reading.config
     now = reading.clock()
-    searches = [_Search(f"{t}[si]", t, f"{t}[si]", t) for t in config.cited_trials] + [
+    searches = [_trial(reading, t) for t in config.cited_trials] + [
         _literature(reading, s.term, s.name, now) for s in config.watch.literature
     ]
     found: list[tuple[_Search, Found]] = []
@@ -69,7 +70,7 @@ async def read_literature(reading: LiteratureReading) -> None:
     # A literature search's first run is silent and may match thousands of papers: its PMIDs
     # are remembered, its records never fetched. (A cited trial's are: the first look shows
     # its results papers.)
-    quiet = {s.term for s, _ in found if s.trial is None and not reading.library.term(s.term)}
+    quiet = {s.term for s, _ in found if s.trial is None and s.first}
     wanted = {p for t, pmids in new.items() if t not in quiet for p in pmids}
     papers = await _papers(reading, sorted(wanted | set(config.cited_pmids)))
     for search, result in found:
@@ -87,13 +88,19 @@ async def read_literature(reading: LiteratureReading) -> None:
             _said(reading, notices)
 
 
+def _trial(reading: LiteratureReading, nct_id: str) -> _Search:
+    """A cited trial's papers: those MEDLINE lists its number in, all of them every cycle."""
+    term = f"{nct_id}[si]"
+    return _Search(term, nct_id, term, nct_id, reading.library.term(term) is None)
+
+
 def _literature(reading: LiteratureReading, term: str, name: str, now: datetime) -> _Search:
     """A saved search over what PubMed added since its last run (everything, on its first)."""
     state = reading.library.term(term)
     if state is None:
-        return _Search(term, name, term, None)
+        return _Search(term, name, term, None, True)
     since = (state.last_run_at - OVERLAP).date()
-    return _Search(term, name, created_between(term, since, now.date()), None)
+    return _Search(term, name, created_between(term, since, now.date()), None, False)
 
 
 async def _papers(reading: LiteratureReading, pmids: list[str]) -> dict[str, Paper]:
@@ -112,9 +119,8 @@ async def _papers(reading: LiteratureReading, pmids: list[str]) -> dict[str, Pap
 
 
 def _record(reading: LiteratureReading, search: _Search, found: list[Paper], now: datetime) -> None:
-    first = reading.library.term(search.term) is None
     for paper in found:
-        change = None if first else _news(reading.config, search, paper)
+        change = None if search.first else _news(reading.config, search, paper)
         if reading.library.found(reading.cycle_id, search.term, paper, change, now) and change:
             _said(reading, [change])
 
