@@ -1,7 +1,7 @@
 """A stand-in for NCBI's PubMed E-utilities (ESearch, EFetch, ESummary), on loopback HTTP.
 
-A test double, shaped by the recorded real responses in ``shared/pubmed/real`` (provenance in its
-README) and the sourced notes in ``shared/pubmed/NOTES.md`` (cited below as "NOTES §n"). Tests
+A test double, shaped by the recorded real responses in ``tests/fixtures/pubmed`` (provenance in its
+README) and the sourced notes in ``tests/fixtures/pubmed/NOTES.md`` (cited below as "NOTES §n"). Tests
 hand ``pm.url`` (ending in ``/entrez/eutils``) to the code as ``pubmed.base_url``.
 
 Served, by GET or by POST with a form body (``pm.url`` + ...):
@@ -100,7 +100,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from loopback import LoopbackHandler, LoopbackServer, LoopbackService
 
-REAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "pubmed" / "real"
+REAL_DIR = Path(__file__).resolve().parent / "fixtures" / "pubmed"
 PREFIX = "/entrez/eutils"
 JSON_TYPE = "application/json; charset=UTF-8"
 XML_TYPE = "text/xml; charset=UTF-8"

@@ -296,7 +296,7 @@ def test_the_list_id_label_is_quoted_so_a_comma_or_colon_keeps_the_header_valid(
 # -- from the article to the configuration -----------------------------------------------------
 
 
-ARTICLE = ROOT.parent / "shared" / "articles" / "ldn-evidence.txt"
+ARTICLE = ROOT / "tests" / "fixtures" / "articles" / "ldn-evidence.txt"
 
 
 @pytest.mark.no_database

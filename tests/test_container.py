@@ -13,9 +13,34 @@ from conftest import FINAL, ROOT, body, is_article_check, postgres_schema
 from smtp import SmtpServer
 from standin import StandinRegistry, set_piece
 
-ENGINE = shutil.which("podman") or shutil.which("docker")
 IMAGE = "trial-monitor:test"
-pytestmark = pytest.mark.skipif(ENGINE is None, reason="no container engine (podman or docker)")
+
+
+def _answering_engine() -> tuple[str | None, str]:
+    """The first container engine that answers `info` (podman first: .ci/run prepares it), and
+    why none does. A `docker` program alone is only the client: without a running daemon every
+    build fails, so the engine is asked, not just found."""
+    tried: list[str] = []
+    for name in ("podman", "docker"):
+        program = shutil.which(name)
+        if program is None:
+            continue
+        try:
+            answer = subprocess.run(
+                [program, "info"], capture_output=True, text=True, timeout=60, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            tried.append(f"{name} info failed ({exc})")
+            continue
+        if answer.returncode == 0:
+            return program, ""
+        last = (answer.stderr.strip().splitlines() or ["no answer"])[-1]
+        tried.append(f"{name} info: {last}")
+    return None, "; ".join(tried) or "no container engine installed (podman or docker)"
+
+
+ENGINE, NO_ENGINE = _answering_engine()
+pytestmark = pytest.mark.skipif(ENGINE is None, reason=f"no running container engine: {NO_ENGINE}")
 
 
 def engine(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

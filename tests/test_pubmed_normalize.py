@@ -12,7 +12,7 @@ from monitor.sources.pubmed.normalize import RejectedDocument, parse_articles
 
 pytestmark = pytest.mark.no_database
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "pubmed" / "real"
+REAL = Path(__file__).resolve().parent / "fixtures" / "pubmed"
 
 
 def real(name: str) -> bytes:
