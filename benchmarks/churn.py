@@ -36,13 +36,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "sources" / "ctgov")]
 sys.path.insert(0, str(ROOT))
 
 from bench import synthetic_studies  # noqa: E402
 from standin import StandinRegistry, ldn_studies  # noqa: E402
 
-from monitor.config import RegistryConfig  # noqa: E402
+from monitor.settings.config import RegistryConfig  # noqa: E402
 from monitor.sources.ctgov.client import RegistryClient, make_http_client  # noqa: E402
 from monitor.sources.ctgov.normalize import TRACKED_FIELDS  # noqa: E402
 

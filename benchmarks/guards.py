@@ -34,134 +34,146 @@ GUARDS = [
         "a change is claimed by one sender only (PostgreSQL)",
         (
             (
-                "monitor/deliveries.py",
+                "monitor/delivery/deliveries.py",
                 "                dispatches.c.delivery_id.is_(None),\n"
                 "                dispatches.c.change_id.in_(ids),",
                 "                dispatches.c.change_id.in_(ids),",
             ),
             (
-                "monitor/deliveries.py",
+                "monitor/delivery/deliveries.py",
                 "        if claimed.rowcount != len(ids) * len(recipients):\n"
                 "            raise _Conflict(delivery_id)\n",
                 "",
             ),
         ),
-        ("tests/test_store.py", "-k", "claimed_by_one and postgresql"),
+        ("tests/store/test_store.py", "-k", "claimed_by_one and postgresql"),
     ),
     Guard(
         "a change is claimed by one sender only (SQLite: the guard and the write lock at BEGIN)",
         (
             (
-                "monitor/deliveries.py",
+                "monitor/delivery/deliveries.py",
                 "                dispatches.c.delivery_id.is_(None),\n"
                 "                dispatches.c.change_id.in_(ids),",
                 "                dispatches.c.change_id.in_(ids),",
             ),
             (
-                "monitor/deliveries.py",
+                "monitor/delivery/deliveries.py",
                 "        if claimed.rowcount != len(ids) * len(recipients):\n"
                 "            raise _Conflict(delivery_id)\n",
                 "",
             ),
-            ("monitor/db.py", 'connection.exec_driver_sql("BEGIN IMMEDIATE")', "pass"),
+            ("monitor/store/db.py", 'connection.exec_driver_sql("BEGIN IMMEDIATE")', "pass"),
         ),
-        ("tests/test_store.py", "-k", "claimed_by_one and sqlite"),
+        ("tests/store/test_store.py", "-k", "claimed_by_one and sqlite"),
     ),
     Guard(
         "a change seen by many processes is recorded once",
         (
             (
-                "monitor/store.py",
+                "monitor/sources/ctgov/tables.py",
                 ".where(trials.c.nct_id == nct_id, current)",
                 ".where(trials.c.nct_id == nct_id)",
             ),
         ),
-        ("tests/test_store.py", "-k", "recorded_once and postgresql"),
+        ("tests/store/test_store.py", "-k", "recorded_once and postgresql"),
     ),
     Guard(
         "a digest is marked sent only after the server accepted it",
         (
             (
-                "monitor/sending.py",
+                "monitor/delivery/sending.py",
                 "        delivered = await mailing.transport.deliver(message)\n",
                 "        out.deliveries.mark_sent(sending.delivery_id, out.clock(), SentDigest('', '', ''))\n"
                 "        delivered = await mailing.transport.deliver(message)\n",
             ),
         ),
-        ("tests/test_crash.py", "-k", "sqlite and before it accepts"),
+        ("tests/run/test_crash.py", "-k", "sqlite and before it accepts"),
     ),
     Guard(
         "a failed send gives its changes back",
         (
             (
-                "monitor/sending.py",
+                "monitor/delivery/sending.py",
                 "        out.deliveries.release(sending.delivery_id, out.clock(), str(exc) or"
                 " type(exc).__name__)\n",
                 "",
             ),
         ),
-        ("tests/test_cycle.py", "-k", "down_then_recovers and sqlite"),
+        ("tests/run/test_cycle.py", "-k", "down_then_recovers and sqlite"),
     ),
     Guard(
         "a digest re-sent in the window carries the same Message-ID",
         (
             (
-                "monitor/deliver.py",
+                "monitor/delivery/email/transport.py",
                 'changes = ",".join(str(i) for i in sorted(change_ids))',
                 'changes = __import__("uuid").uuid4().hex',
             ),
         ),
-        ("tests/test_crash.py", "-k", "sqlite and after the mail server accepted"),
+        ("tests/run/test_crash.py", "-k", "sqlite and after the mail server accepted"),
     ),
     Guard(
         "the sanity gate holds an implausible digest",
         (
             (
-                "monitor/cycle.py",
+                "monitor/run/cycle.py",
                 "    if reason is not None:\n        deps.deliveries.hold(",
                 "    if False:\n        deps.deliveries.hold(",
             ),
         ),
-        ("tests/test_sanity.py", "-k", "sqlite"),
+        ("tests/core/test_sanity.py", "-k", "sqlite"),
     ),
     Guard(
         "registry text is escaped in the HTML",
         (
             (
-                "monitor/render.py",
+                "monitor/editorial/render.py",
                 'autoescape=select_autoescape(["html"], default_for_string=False)',
                 "autoescape=False",
             ),
         ),
-        ("tests/test_cycle.py", "-k", "hostile and sqlite"),
+        ("tests/run/test_cycle.py", "-k", "hostile and sqlite"),
     ),
     Guard(
         "registry text cannot reach a header",
-        (("monitor/render.py", 'flat = re.sub(r"\\s+", " ", text).strip()', "flat = text"),),
-        ("tests/test_cycle.py", "-k", "hostile and sqlite"),
+        (
+            (
+                "monitor/editorial/render.py",
+                'flat = re.sub(r"\\s+", " ", text).strip()',
+                "flat = text",
+            ),
+        ),
+        ("tests/run/test_cycle.py", "-k", "hostile and sqlite"),
     ),
     Guard(
         "STARTTLS is required, never silently skipped",
-        (("monitor/deliver.py", "return False, True", "return False, None  # type: ignore"),),
-        ("tests/test_deliver.py", "-k", "starttls_required"),
+        (
+            (
+                "monitor/delivery/email/transport.py",
+                "return False, True",
+                "return False, None  # type: ignore",
+            ),
+        ),
+        ("tests/delivery/test_deliver.py", "-k", "starttls_required"),
     ),
     Guard(
         "a password never reaches a log line, tracebacks included",
         (
             (
-                "monitor/logs.py",
+                "monitor/operator/logs.py",
                 "        return self.redact(self.inner.format(record))",
                 "        record.msg, record.args = self.redact(record.getMessage()), None\n"
                 "        return self.inner.format(record)",
             ),
         ),
-        ("tests/test_commands.py", "-k", "traceback and sqlite"),
+        ("tests/operator/test_commands.py", "-k", "traceback and sqlite"),
     ),
     Guard(
         "`history` of a change one desk got and another waits for",
         (
             (
-                "monitor/deliveries.py",
+                "monitor/delivery/deliveries.py",
                 "                if state != DeliveryState.SENT.value or finished is None:\n"
                 "                    waiting.add(change_id)\n"
                 "                    last.setdefault(change_id, None)\n"
@@ -170,55 +182,55 @@ GUARDS = [
                 "                    waiting.add(change_id)\n",
             ),
         ),
-        ("tests/test_routing.py", "-k", "history and sqlite"),
+        ("tests/core/test_routing.py", "-k", "history and sqlite"),
     ),
     Guard(
         "a kind of change the words forget is a type error",
         (
             (
-                "monitor/words.py",
+                "monitor/editorial/words.py",
                 "        case ChangeKind.NEW_TRIAL:\n            return ChangeWords(\n",
                 "        case _:\n            return ChangeWords(\n",
             ),
             (
-                "monitor/words.py",
+                "monitor/editorial/words.py",
                 "        case _:\n            assert_never(change.kind)\n",
                 "",
             ),
         ),
-        ("tests/test_exhaustive.py",),
+        ("tests/core/test_exhaustive.py",),
     ),
     Guard(
         "a response past registry.max_response_bytes stops the read",
-        (("monitor/http.py", "if len(content) > limit:", "if False:"),),
-        ("tests/test_registry.py", "-k", "size_limit"),
+        (("monitor/sources/http.py", "if len(content) > limit:", "if False:"),),
+        ("tests/sources/ctgov/test_registry.py", "-k", "size_limit"),
     ),
     Guard(
         "a set a sender that died had claimed is sent again as it was, before newer news",
         (
             (
-                "monitor/deliveries.py",
+                "monitor/delivery/deliveries.py",
                 ".where(dispatches.c.delivery_id == old).values(delivery_id=new)",
                 ".where(dispatches.c.delivery_id == old).values(delivery_id=None)",
             ),
             (
-                "monitor/deliveries.py",
+                "monitor/delivery/deliveries.py",
                 "            taken.append(Sending(new, recipients, self._changes(conn, ids)))",
                 "            pass",
             ),
         ),
-        ("tests/test_crash.py", "-k", "resent and sqlite"),
+        ("tests/run/test_crash.py", "-k", "resent and sqlite"),
     ),
     Guard(
         "a recipient the mail server refused keeps their copy (or is named, if for good)",
         (
             (
-                "monitor/deliveries.py",
+                "monitor/delivery/deliveries.py",
                 "            for refusal in refused:",
                 "            for refusal in ():",
             ),
         ),
-        ("tests/test_trust.py", "-k", "refused_for_now and sqlite"),
+        ("tests/run/test_trust.py", "-k", "refused_for_now and sqlite"),
     ),
     Guard(
         "NUL, bidi and escape characters are cleaned from registry text",
@@ -229,7 +241,7 @@ GUARDS = [
                 'flat = _WHITESPACE.sub(" ", value).strip()',
             ),
         ),
-        ("tests/test_trust.py", "-k", "nul_bidi and sqlite"),
+        ("tests/run/test_trust.py", "-k", "nul_bidi and sqlite"),
     ),
     Guard(
         "a record's id that is no NCT id is turned away",
@@ -240,45 +252,45 @@ GUARDS = [
                 "return cleaned",
             ),
         ),
-        ("tests/test_trust.py", "-k", "no_nct_id and sqlite"),
+        ("tests/run/test_trust.py", "-k", "no_nct_id and sqlite"),
     ),
     Guard(
         "one record the database refuses is turned away alone",
         (
             (
-                "monitor/poll.py",
+                "monitor/sources/ctgov/reading.py",
                 "        except Unstorable:\n",
                 "        except ZeroDivisionError:\n",
             ),
         ),
-        ("tests/test_store.py", "-k", "refuses"),
+        ("tests/store/test_store.py", "-k", "refuses"),
     ),
     Guard(
         "a record whose tracked fields all vanish is not news",
         (
             (
-                "monitor/store.py",
+                "monitor/sources/ctgov/tables.py",
                 "hollow = [o.snapshot.nct_id for o in unique if _hollow(known, o.snapshot)]",
                 "hollow: list[str] = []",
             ),
         ),
-        ("tests/test_trust.py", "-k", "vanish and sqlite"),
+        ("tests/run/test_trust.py", "-k", "vanish and sqlite"),
     ),
     Guard(
         "a disappearance is confirmed before it is news",
-        (("monitor/poll.py", "        if lacking:", "        if False:"),),
-        ("tests/test_trust.py", "-k", "empty_once and sqlite"),
+        (("monitor/sources/ctgov/reading.py", "        if lacking:", "        if False:"),),
+        ("tests/run/test_trust.py", "-k", "empty_once and sqlite"),
     ),
     Guard(
         "data older than data already read is not news",
         (
             (
-                "monitor/plan.py",
+                "monitor/sources/ctgov/plan.py",
                 "if now is not None and before is not None and now < before:",
                 "if False:",
             ),
         ),
-        ("tests/test_trust.py", "-k", "backwards and sqlite"),
+        ("tests/run/test_trust.py", "-k", "backwards and sqlite"),
     ),
     Guard(
         "redirects are followed only within the registry's origin",
@@ -289,7 +301,7 @@ GUARDS = [
                 "        if False and (target.scheme, target.host, target.port) != (",
             ),
         ),
-        ("tests/test_trust.py", "-k", "redirect and sqlite"),
+        ("tests/run/test_trust.py", "-k", "redirect and sqlite"),
     ),
     Guard(
         "one deadline bounds a whole request, body included",
@@ -300,7 +312,7 @@ GUARDS = [
                 "async with asyncio.timeout(None):",
             ),
         ),
-        ("tests/test_trust.py", "-k", "trickles and sqlite"),
+        ("tests/run/test_trust.py", "-k", "trickles and sqlite"),
     ),
     Guard(
         "SIGHUP stops the service gracefully",
@@ -311,106 +323,106 @@ GUARDS = [
                 "(signal.SIGTERM, signal.SIGINT)",
             ),
         ),
-        ("tests/test_service.py", "-k", "SIGHUP and sqlite"),
+        ("tests/run/test_service.py", "-k", "SIGHUP and sqlite"),
     ),
     Guard(
         "a send cancelled at shutdown is one line, not a traceback",
         (
             (
-                "monitor/schedule.py",
+                "monitor/run/schedule.py",
                 "        except asyncio.CancelledError:\n",
                 "        except ZeroDivisionError:\n",
             ),
         ),
-        ("tests/test_service.py", "-k", "cancelled_at and sqlite"),
+        ("tests/run/test_service.py", "-k", "cancelled_at and sqlite"),
     ),
     Guard(
         "a claim the registry contradicts is written once, beside the change that moved it",
         (
             (
-                "monitor/render.py",
+                "monitor/editorial/render.py",
                 "            if moved_by is not None and moved_by in kinds:",
                 "            if False:",
             ),
         ),
-        ("tests/test_articles.py", "-k", "names_both and sqlite"),
+        ("tests/editorial/test_articles.py", "-k", "names_both and sqlite"),
     ),
     Guard(
         "an off-topic find is summarised at the end, not beside the cited trials",
         (
             (
-                "monitor/importance.py",
+                "monitor/core/importance.py",
                 "            return Nearness(Relation.OFF_TOPIC)",
                 "            return Nearness(Relation.RELATED)",
             ),
         ),
-        ("tests/test_articles.py", "-k", "closeness and sqlite"),
+        ("tests/editorial/test_articles.py", "-k", "closeness and sqlite"),
     ),
     Guard(
         "two monitors never share a Message-ID",
         (
             (
-                "monitor/deliver.py",
+                "monitor/delivery/email/transport.py",
                 'seed = "|".join([self.installation, kind, *map(str, key)])',
                 'seed = "|".join([kind, *map(str, key)])',
             ),
         ),
-        ("tests/test_articles.py", "-k", "two_monitors and sqlite"),
+        ("tests/editorial/test_articles.py", "-k", "two_monitors and sqlite"),
     ),
     Guard(
         "the List-Id label is quoted",
         (
             (
-                "monitor/config.py",
+                "monitor/settings/config.py",
                 "return f'\"{label}\" <{digest.list_id}>'",
                 'return f"{label} <{digest.list_id}>"',
             ),
         ),
-        ("tests/test_articles.py", "-k", "list_id"),
+        ("tests/editorial/test_articles.py", "-k", "list_id"),
     ),
     Guard(
         "an article gets its first look once",
         (
             (
-                "monitor/journal.py",
+                "monitor/store/journal.py",
                 "        return {key for key in keys if key not in done}",
                 "        return set(keys)",
             ),
         ),
-        ("tests/test_articles.py", "-k", "both_cited_trials and sqlite"),
+        ("tests/editorial/test_articles.py", "-k", "both_cited_trials and sqlite"),
     ),
     Guard(
         "a password written in the config file is refused, never echoed",
         (
             (
-                "monitor/tomltable.py",
+                "monitor/settings/tomltable.py",
                 "            if _SECRET.search(name):",
                 "            if False:",
             ),
-            ("monitor/configfile.py", '    if "password" in table:', "    if False:"),
+            ("monitor/settings/configfile.py", '    if "password" in table:', "    if False:"),
             (
-                "monitor/configfile.py",
+                "monitor/settings/configfile.py",
                 '    if key == "database.url" and given_password is not None:',
                 "    if False:",
             ),
         ),
-        ("tests/test_operator.py", "-k", "password_in_the_config"),
+        ("tests/operator/test_operator.py", "-k", "password_in_the_config"),
     ),
     Guard(
         "each cycle pings the dead-man's switch",
         (("monitor/cli.py", "    if alerts.ping_url:", "    if False:"),),
-        ("tests/test_operator.py", "-k", "pings_the_url and sqlite"),
+        ("tests/operator/test_operator.py", "-k", "pings_the_url and sqlite"),
     ),
     Guard(
         "an unreachable registry is said in seconds, naming the URL",
         (
             (
-                "monitor/http.py",
+                "monitor/sources/http.py",
                 "min(2, max_attempts) if retry.persistent else max_attempts",
                 "max_attempts",
             ),
         ),
-        ("tests/test_operator.py", "-k", "unreachable_registry"),
+        ("tests/operator/test_operator.py", "-k", "unreachable_registry"),
     ),
     Guard(
         "read-only commands work on a fresh install",
@@ -421,18 +433,18 @@ GUARDS = [
                 "ensure_schema(engine, auto_migrate=False)",
             ),
         ),
-        ("tests/test_operator.py", "-k", "fresh_install and sqlite"),
+        ("tests/operator/test_operator.py", "-k", "fresh_install and sqlite"),
     ),
     Guard(
         "a no-op check loads no templates (start-up)",
         (
             (
-                "monitor/render.py",
+                "monitor/editorial/render.py",
                 "if TYPE_CHECKING:\n    from jinja2 import Environment",
                 "if True:\n    from jinja2 import Environment",
             ),
         ),
-        ("tests/test_operator.py", "-k", "imports_only"),
+        ("tests/operator/test_operator.py", "-k", "imports_only"),
     ),
     Guard(
         "a usage error is one line",
@@ -443,18 +455,18 @@ GUARDS = [
                 "    def _unused(self, message: str) -> NoReturn:",
             ),
         ),
-        ("tests/test_operator.py", "-k", "bad_arguments"),
+        ("tests/operator/test_operator.py", "-k", "bad_arguments"),
     ),
     Guard(
         "no mail connection outlives its cycle",
         (
             (
-                "monitor/deliver.py",
+                "monitor/delivery/email/transport.py",
                 "    if isinstance(connection, asyncio.Transport):\n        connection.abort()\n",
                 "",
             ),
         ),
-        ("tests/test_deliver.py", "-k", "outlives"),
+        ("tests/delivery/test_deliver.py", "-k", "outlives"),
     ),
     Guard(
         "PubMed is asked no faster than NCBI allows",
@@ -465,7 +477,7 @@ GUARDS = [
                 "        self.stats.requests += 1",
             ),
         ),
-        ("tests/test_pubmed_client.py", "-k", "rate_limit"),
+        ("tests/sources/pubmed/test_pubmed_client.py", "-k", "rate_limit"),
     ),
     Guard(
         "an NCBI API key never reaches an error line",
@@ -476,34 +488,34 @@ GUARDS = [
                 "    return text",
             ),
         ),
-        ("tests/test_pubmed_client.py", "-k", "never_shows_it"),
+        ("tests/sources/pubmed/test_pubmed_client.py", "-k", "never_shows_it"),
     ),
     Guard(
         "a PubMed outage holds back nothing of the registry",
         (
             (
-                "monitor/cycle.py",
+                "monitor/run/cycle.py",
                 "    except PubmedError as exc:\n        log.error",
                 "    except ZeroDivisionError as exc:\n        log.error",
             ),
         ),
-        ("tests/test_literature.py", "-k", "outage and sqlite"),
+        ("tests/sources/pubmed/test_literature.py", "-k", "outage and sqlite"),
     ),
     Guard(
         "a cited paper's retraction is news",
-        (("monitor/diff.py", "        if n.key not in known\n", "        if False\n"),),
-        ("tests/test_literature.py", "-k", "retraction and sqlite"),
+        (("monitor/core/diff.py", "        if n.key not in known\n", "        if False\n"),),
+        ("tests/sources/pubmed/test_literature.py", "-k", "retraction and sqlite"),
     ),
     Guard(
         "the first look names the results papers the article does not cite",
         (
             (
-                "monitor/articles.py",
+                "monitor/core/articles.py",
                 "if p.role is PaperRole.RESULTS and not article.cites_paper(trial, p.pmid)",
                 "if False",
             ),
         ),
-        ("tests/test_literature.py", "-k", "first_look and sqlite"),
+        ("tests/sources/pubmed/test_literature.py", "-k", "first_look and sqlite"),
     ),
     Guard(
         "PubMed's XML cannot declare entities",
@@ -514,7 +526,7 @@ GUARDS = [
                 "        root = ET.fromstring(document)  # noqa: S314",
             ),
         ),
-        ("tests/test_pubmed_normalize.py", "-k", "entity"),
+        ("tests/sources/pubmed/test_pubmed_normalize.py", "-k", "entity"),
     ),
 ]
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "sources" / "ctgov")]
 
 import test_fuzz  # noqa: E402
 from chaos import Containment, Tally, chaos_round, check_span, contain  # noqa: E402

@@ -28,28 +28,34 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
-from monitor.alerts import Alerts
-from monitor.config import NCT_ID, Config, config_path
-from monitor.configfile import load_config
-from monitor.cycle import CycleDeps, CycleResult, run_cycle
-from monitor.db import ensure_schema, make_engine, migrate, schema_revision
-from monitor.dberrors import database_error
-from monitor.deliver import OUTBOX_SENDER, OutboxTransport, Sender, SmtpTransport, build_message
-from monitor.deliveries import OUTBOX, Deliveries
-from monitor.errors import ConfigError, MonitorError, first_line
-from monitor.journal import Journal
-from monitor.library import Library
-from monitor.lock import cycle_lock
-from monitor.logs import redact, setup_logging
-from monitor.ping import ping
-from monitor.render import make_environment, render_message
-from monitor.reports import health, history_text, status_json, status_text
-from monitor.routing import Route, Router
-from monitor.schedule import Service, make_trigger
-from monitor.sending import Mailing, Outgoing, compose_digest, deliver_pending
+from monitor.core.errors import ConfigError, MonitorError, first_line
+from monitor.core.routing import Route, Router
+from monitor.delivery.deliveries import OUTBOX, Deliveries
+from monitor.delivery.email.transport import (
+    OUTBOX_SENDER,
+    OutboxTransport,
+    Sender,
+    SmtpTransport,
+    build_message,
+)
+from monitor.delivery.sending import Mailing, Outgoing, compose_digest, deliver_pending
+from monitor.editorial.render import make_environment, render_message
+from monitor.editorial.verify import Verdict, Verification, verification_text, verify
+from monitor.operator.logs import redact, setup_logging
+from monitor.operator.reports import health, history_text, status_json, status_text
+from monitor.run.alerts import Alerts
+from monitor.run.cycle import CycleDeps, CycleResult, run_cycle
+from monitor.run.lock import cycle_lock
+from monitor.run.ping import ping
+from monitor.run.schedule import Service, make_trigger
+from monitor.settings.config import NCT_ID, Config, config_path
+from monitor.settings.configfile import load_config
 from monitor.sources.ctgov.client import RegistryClient, make_http_client
-from monitor.store import Store
-from monitor.verify import Verdict, Verification, verification_text, verify
+from monitor.sources.ctgov.tables import Store
+from monitor.sources.pubmed.tables import Library
+from monitor.store.db import ensure_schema, make_engine, migrate, schema_revision
+from monitor.store.dberrors import database_error
+from monitor.store.journal import Journal
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -310,7 +316,7 @@ def verify_command(config: Config, _args: argparse.Namespace) -> int:
 
 
 def doctor_command(args: argparse.Namespace) -> int:
-    from monitor.doctor import diagnose  # only this command needs it
+    from monitor.operator.doctor import diagnose  # only this command needs it
 
     path = config_path(args.config, os.environ)
     diagnosis = asyncio.run(diagnose(path, os.environ, _now()))
@@ -320,7 +326,7 @@ def doctor_command(args: argparse.Namespace) -> int:
 
 def cite_command(args: argparse.Namespace) -> int:
     # An editor's tool: its patterns take longer to compile than a no-op cycle should start.
-    from monitor.cite import config_block, read_article
+    from monitor.editorial.cite import config_block, read_article
 
     source = "standard input" if args.file == "-" else args.file
     try:

@@ -24,14 +24,38 @@ from sqlalchemy.exc import OperationalError
 from standin import StandinRegistry, ldn_studies
 
 from monitor.cli import main
-from monitor.configfile import parse_config
-from monitor.db import make_engine
-from monitor.deliveries import Deliveries
-from monitor.errors import ConfigError
-from monitor.models import Change, PendingChange
+from monitor.core.errors import ConfigError
+from monitor.core.models import Change, PendingChange
+from monitor.delivery.deliveries import Deliveries
+from monitor.settings.configfile import parse_config
+from monitor.store.db import make_engine
 
 FINAL, DANISH = "NCT04270877", "NCT02806440"
 LDN_SEARCH = ("Low-dose naltrexone", "low dose naltrexone")
+URL = "https://example.org/articles/ldn"
+# The article as config.toml ships it (its claims read from the real text by `cite`).
+LDN_ARTICLE = f"""
+[[articles]]
+title = "Low-dose naltrexone: what the evidence says"
+url = "{URL}"
+trials = ["{FINAL}", "{DANISH}"]
+pmids = ["32068870", "32845365", "30248938"]
+
+[[articles.claims]]
+trial = "{FINAL}"
+status = "COMPLETED"
+enrollment = 99
+phase = "PHASE2"
+completion_year = 2022
+passage = "the paragraph on FINAL"
+
+[[articles.claims]]
+trial = "{DANISH}"
+status = "COMPLETED"
+enrollment = 58
+phase = "PHASE4"
+passage = "the paragraph on the Danish crossover"
+"""
 ROOT = Path(__file__).resolve().parent.parent
 # The PostgreSQL these machines run (trust auth); each test gets a schema of its own in it.
 POSTGRES_URL = os.environ.get(

@@ -25,7 +25,7 @@ from smtp import SmtpServer
 from sqlalchemy import select
 from standin import StandinRegistry, ldn_studies, set_piece, study
 
-from monitor.db import changes, deliveries, make_engine
+from monitor.store.db import changes, deliveries, make_engine
 
 NEW = "NCT06000001"
 

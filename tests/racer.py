@@ -10,12 +10,12 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from monitor.db import make_engine
-from monitor.deliveries import Deliveries
-from monitor.journal import Journal
-from monitor.models import Observation, Snapshot
-from monitor.routing import Router
-from monitor.store import Store
+from monitor.core.models import Observation, Snapshot
+from monitor.core.routing import Router
+from monitor.delivery.deliveries import Deliveries
+from monitor.sources.ctgov.tables import Store
+from monitor.store.db import make_engine
+from monitor.store.journal import Journal
 
 NOW = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
 TRIALS = [

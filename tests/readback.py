@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, func, select
 
-from monitor.db import changes, snapshots
-from monitor.models import Change
-from monitor.rows import change_from_row
+from monitor.core.models import Change
+from monitor.store.db import changes, snapshots
+from monitor.store.rows import change_from_row
 
 
 def snapshot_count(engine: Engine, nct_id: str) -> int:

@@ -6,10 +6,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from monitor.articles import Article, Evidence, check_article
-from monitor.claims import Claim, ClaimField
-from monitor.models import Change, ChangeKind, PendingChange, Publication, RenderedMessage, Snapshot
-from monitor.render import build_digest, make_environment, render_article_check, render_digest
+from monitor.core.articles import Article, Evidence, check_article
+from monitor.core.claims import Claim, ClaimField
+from monitor.core.models import (
+    Change,
+    ChangeKind,
+    PendingChange,
+    Publication,
+    RenderedMessage,
+    Snapshot,
+)
+from monitor.editorial.render import (
+    build_digest,
+    make_environment,
+    render_article_check,
+    render_digest,
+)
 
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
 FINAL, DANISH = "NCT04270877", "NCT02806440"

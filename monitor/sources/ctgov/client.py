@@ -24,9 +24,10 @@ from urllib.parse import quote
 import httpx
 
 from monitor import __version__
-from monitor.config import RegistryConfig, RegistryTransport
-from monitor.errors import LimitError, RegistryError
-from monitor.http import (
+from monitor.core.errors import LimitError, RegistryError
+from monitor.settings.config import RegistryConfig, RegistryTransport
+from monitor.sources.ctgov.normalize import TRACKED_FIELDS
+from monitor.sources.http import (
     Pacer,
     RequestStats,
     Retry,
@@ -37,7 +38,6 @@ from monitor.http import (
     spent,
     tls_context,
 )
-from monitor.sources.ctgov.normalize import TRACKED_FIELDS
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.models import (
+from monitor.core.models import (
     PHASES,
     RESULT_REFERENCE_TYPES,
     Observation,

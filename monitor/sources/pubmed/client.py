@@ -34,9 +34,9 @@ from typing import Any
 import httpx
 
 from monitor import __version__
-from monitor.config import PubmedConfig
-from monitor.errors import PubmedError
-from monitor.http import (
+from monitor.core.errors import PubmedError
+from monitor.settings.config import PubmedConfig
+from monitor.sources.http import (
     Pacer,
     RequestStats,
     Retry,

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from monitor.config import NCT_ID
-from monitor.models import Notice, NoticeKind, Paper
+from monitor.core.models import Notice, NoticeKind, Paper
+from monitor.settings.config import NCT_ID
 
 TITLE_CHARS = 500
 CONCLUSION_CHARS = 1_200

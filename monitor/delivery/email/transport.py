@@ -1,0 +1,268 @@
+"""Delivery of a rendered digest: by SMTP (aiosmtplib), or as an .eml file into an outbox folder.
+
+A transport either returns where the message went or raises DeliveryError, translated here from
+aiosmtplib's and the file system's exceptions. `permanent` tells the caller whether the same
+message could get through on a later try (it is kept for the next cycle either way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import logging
+import os
+import re
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from typing import Protocol, assert_never
+
+from monitor.core.errors import DeliveryError
+from monitor.core.models import RenderedMessage
+from monitor.settings.config import EmailConfig, Security
+
+log = logging.getLogger(__name__)
+
+OUTBOX_SENDER = "trial-monitor <trial-monitor@localhost>"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A recipient the mail server would not take (its answer to RCPT TO)."""
+
+    recipient: str
+    code: int
+    message: str
+
+    @property
+    def permanent(self) -> bool:
+        return self.code >= 500
+
+    def __str__(self) -> str:
+        return f"{self.recipient}: {self.code} {self.message}"
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Where a message went, and which recipients the server refused while it took it for the
+    others (their copies are not delivered)."""
+
+    where: str
+    refused: tuple[Refusal, ...] = ()
+
+
+class Transport(Protocol):
+    name: str
+
+    async def deliver(self, message: EmailMessage) -> Delivered:
+        """Deliver the message; say where it went (server answer, or file path)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who messages are from, and what makes their Message-IDs this monitor's own: the
+    installation's id (made once, kept in the database) and the sender's own domain."""
+
+    address: str
+    installation: str
+
+    @property
+    def domain(self) -> str:
+        _, address = parseaddr(self.address)
+        return address.rpartition("@")[2].strip().lower() or "localhost"
+
+    def message_id(self, kind: str, *key: object) -> str:
+        """The same message (kind and key) from this monitor always has the same Message-ID, so
+        one sent again after a crash can be dropped as a copy; another monitor's never does."""
+        seed = "|".join([self.installation, kind, *map(str, key)])
+        return f"<{kind}.{hashlib.sha256(seed.encode()).hexdigest()[:40]}@{self.domain}>"
+
+    def digest_id(self, change_ids: Sequence[int], recipients: Sequence[str]) -> str:
+        """The same changes to the same people: the same Message-ID."""
+        changes = ",".join(str(i) for i in sorted(change_ids))
+        return self.message_id("digest", changes, ",".join(sorted(recipients)))
+
+
+def build_message(
+    rendered: RenderedMessage,
+    sender: str,
+    recipients: Sequence[str],
+    message_id: str,
+    now: datetime,
+    list_id: str | None = None,
+    change_ids: Sequence[int] = (),
+) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = rendered.subject
+    message["From"] = sender
+    message["To"] = ", ".join(recipients) if recipients else "undisclosed-recipients:;"
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    if list_id:
+        message["List-Id"] = list_id
+    if change_ids:
+        # Which stored changes this digest carries: for support, and for the crash tests.
+        message["X-Trial-Monitor-Changes"] = ",".join(str(i) for i in sorted(change_ids))
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+class OutboxTransport:
+    """Writes each message as an .eml file: the default when no mail server is configured."""
+
+    name = "outbox"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def deliver(self, message: EmailMessage) -> Delivered:
+        # "<digest.3f2a…@example.org>" → digest-20261125-153000-3f2a….eml: the kind of message
+        # first, and a name no other message shares (the same message keeps its name).
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        kind, _, rest = str(message["Message-ID"]).strip().strip("<>").partition(".")
+        unique = re.sub(r"[^A-Za-z0-9]", "", rest.split("@")[0])[:16] or "message"
+        path = self.folder / f"{re.sub(r'[^a-z-]', '', kind) or 'message'}-{stamp}-{unique}.eml"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".eml.partial")
+            partial.write_bytes(message.as_bytes())
+            # A reader of the folder never sees half a message.
+            os.replace(partial, path)
+        except OSError as exc:
+            raise DeliveryError(f"cannot write to outbox {self.folder}: {exc.strerror}") from None
+        return Delivered(str(path))
+
+
+class SmtpTransport:
+    name = "smtp"
+
+    def __init__(
+        self,
+        config: EmailConfig,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._config = config
+        self._sleep = sleep
+        if config.security is Security.NONE and not _is_loopback(config.host):
+            log.warning(
+                "email.security = 'none': mail to %s travels unencrypted%s",
+                config.host,
+                ", and so does the login" if config.username else "",
+            )
+
+    async def deliver(self, message: EmailMessage) -> Delivered:
+        config = self._config
+        for attempt in range(1, config.max_attempts + 1):
+            try:
+                return await self._send_once(message)
+            except DeliveryError as exc:
+                if exc.permanent or attempt == config.max_attempts:
+                    raise
+                wait = config.backoff_seconds * 2 ** (attempt - 1)
+                log.warning("%s; retrying in %.0f s", exc, wait)
+                await self._sleep(wait)
+        raise AssertionError("unreachable: max_attempts >= 1")
+
+    async def _send_once(self, message: EmailMessage) -> Delivered:
+        import aiosmtplib  # only a cycle that sends mail needs it: start-up stays quick
+
+        config = self._config
+        where = f"{config.host}:{config.port}"
+        use_tls, start_tls = _tls(config.security)
+        # aiosmtplib.send(), written out so that the connection is ours to close: the login
+        # comes after connecting, inside `async with`, which says QUIT even after a failure.
+        client = aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            use_tls=use_tls,
+            start_tls=start_tls,
+            cert_bundle=config.ca_file,
+            timeout=config.timeout_seconds,
+        )
+        connection: asyncio.BaseTransport | None = None
+        try:
+            async with client:
+                connection = client.transport  # after STARTTLS, the TLS one
+                if config.username is not None:
+                    await client.login(config.username, config.password or "")
+                errors, answer = await client.send_message(message)
+        except (aiosmtplib.SMTPException, ssl.SSLError, OSError) as exc:
+            raise _delivery_error(exc, where) from None
+        finally:
+            await let_go(connection)
+        refused = tuple(
+            Refusal(recipient, reply.code, reply.message) for recipient, reply in errors.items()
+        )
+        for refusal in refused:
+            # The others took it; the caller keeps this recipient's copy for later (or reports
+            # it, when the refusal is permanent), never sends the others a second one.
+            log.warning("mail server %s refused %s", where, refusal)
+        return Delivered(f"{where}: {answer}", refused)
+
+
+async def let_go(connection: asyncio.BaseTransport | None) -> None:
+    """Finish closing a connection before the command's event loop ends, or its socket
+    outlives the loop. aiosmtplib's close() only begins it: over TLS it then waits on the
+    server's TLS goodbye, which a server may send late or never. Once nothing is left to say
+    (QUIT answered, or a connection made only to see it can be), the connection is dropped;
+    the loop's next turn closes the socket (also after a handshake that failed midway, which
+    asyncio tears down by a callback). doctor's mail and ping checks use it too."""
+    if isinstance(connection, asyncio.Transport):
+        connection.abort()
+    await asyncio.sleep(0)
+
+
+def _delivery_error(exc: BaseException, where: str) -> DeliveryError:
+    """aiosmtplib's and the network's exceptions, as one line that says whether trying again
+    could help (a 4xx answer, a refused connection) or not (a 5xx answer)."""
+    import aiosmtplib
+
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        return DeliveryError(
+            f"mail server {where} refused every recipient: {detail}",
+            permanent=all(code >= 500 for code in codes),
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return DeliveryError(
+            f"mail server {where} answered {exc.code} {exc.message}", permanent=exc.code >= 500
+        )
+    return DeliveryError(f"mail server {where}: {_describe(exc)}")
+
+
+def _tls(security: Security) -> tuple[bool, bool]:
+    """aiosmtplib's (use_tls, start_tls). False, never None, for start_tls: None would let
+    aiosmtplib upgrade or not as it sees fit."""
+    match security:
+        case Security.NONE:
+            return False, False
+        case Security.STARTTLS:
+            return False, True
+        case Security.TLS:
+            return True, False
+        case _:
+            assert_never(security)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

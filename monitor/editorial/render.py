@@ -1,0 +1,490 @@
+"""Pending changes → Digest → one email (subject, plain text, HTML), assembled from templates.
+
+Pure: no I/O beyond reading the templates, no clock. The words come from words.py; the layout
+lives in templates/ (NAME_subject.txt, NAME.txt and NAME.html for every message).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from monitor.core.articles import ArticleCheck, Evidence, TrialCheck
+from monitor.core.claims import reported_as
+from monitor.core.importance import Ranking, category, nearness
+from monitor.core.models import (
+    PUBMED_URL,
+    STUDY_URL,
+    Change,
+    ChangeKind,
+    Digest,
+    Importance,
+    PendingChange,
+    Ranked,
+    Relation,
+    RenderedMessage,
+    TrialChanges,
+)
+from monitor.editorial.words import (
+    ArticleNote,
+    ChangeWords,
+    FindingWords,
+    article_name,
+    article_note,
+    article_verdict,
+    category_words,
+    change_words,
+    claim_field,
+    data_timestamp_words,
+    finding_words,
+    headline,
+    importance_name,
+    moment_words,
+    nearness_words,
+    off_topic_intro,
+    paper_words,
+    results_paper_words,
+    section_heading,
+    sentence,
+    sources_words,
+    summary,
+    trial_facts,
+)
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+# Installed, the templates ride inside the package; in a checkout they sit at the top level.
+TEMPLATE_DIRS = [
+    Path(__file__).parents[1] / "templates",
+    Path(__file__).parents[2] / "templates",
+]
+SUBJECT_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    """One change as the templates show it: its words, its importance by name, and what each
+    article citing the trial says of it."""
+
+    words: ChangeWords
+    importance: Importance
+    notes: tuple[ArticleNote, ...] = ()
+
+    @property
+    def level(self) -> str:
+        """The importance as the reader sees it (the colours are keyed by `importance`)."""
+        return importance_name(self.importance)
+
+
+@dataclass(frozen=True)
+class TrialView:
+    nct_id: str  # or a paper's name, "PMID 32068870"
+    title: str
+    url: str
+    history_url: str | None  # none for a paper
+    changes: tuple[ChangeView, ...]
+    facts: str | None = None  # a new trial's phase, enrollment, sponsor, conditions, start
+    nearness: str | None = None  # why a search's find stands where it does
+
+    @property
+    def anchor(self) -> str:
+        return anchor(self.nct_id)
+
+    @property
+    def line(self) -> str:
+        """The trial and its changes on one line, for the section off topic."""
+        return f"{self.nct_id} — {self.title}: " + "; ".join(c.words.line for c in self.changes)
+
+
+@dataclass(frozen=True)
+class Section:
+    relation: Relation
+    heading: str
+    trials: tuple[TrialView, ...]
+    intro: str | None = None
+
+    @property
+    def summarised(self) -> bool:
+        """Off topic: one line per trial, not the full entries."""
+        return self.relation is Relation.OFF_TOPIC
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """A line of "What matters most": which trial, and what kinds of high change it has; the
+    changes themselves are written once, below."""
+
+    nct_id: str
+    what: str
+
+    @property
+    def anchor(self) -> str:
+        return anchor(self.nct_id)
+
+
+# The digest's sections, in order: a search's finds close to the articles and those related
+# to them share one.
+_SECTION = {
+    Relation.CITED: 0,
+    Relation.CITED_PAPER: 1,
+    Relation.CLOSE: 2,
+    Relation.RELATED: 2,
+    Relation.LITERATURE: 3,
+    Relation.OFF_TOPIC: 4,
+}
+# The kinds of change PubMed's side finds.
+PUBMED_KINDS = frozenset(
+    {
+        ChangeKind.RESULTS_PAPER,
+        ChangeKind.TRIAL_PAPER,
+        ChangeKind.PAPER_NOTICE,
+        ChangeKind.NEW_PAPER,
+    }
+)
+# Each section, by the relation that names it.
+_SECTIONS = (
+    Relation.CITED,
+    Relation.CITED_PAPER,
+    Relation.CLOSE,
+    Relation.LITERATURE,
+    Relation.OFF_TOPIC,
+)
+
+
+def build_digest(
+    pending: Sequence[PendingChange],
+    titles: Mapping[str, str],
+    generated_at: datetime,
+    data_timestamp: str | None,
+    ranking: Ranking | None = None,
+    evidence: Evidence | None = None,
+) -> Digest:
+    """Group changes by trial; place each trial by how it stands to the articles (cited, found
+    close to them, or off topic); weightiest first within a trial and within a section."""
+    ranking = ranking or Ranking()
+    evidence = evidence or Evidence()
+    topics = evidence.topics()
+    by_subject: dict[str, list[Change]] = {}
+    for item in pending:
+        by_subject.setdefault(item.change.subject, []).append(item.change)
+    groups: list[TrialChanges] = []
+    for subject, changes in by_subject.items():
+        pmid = changes[0].pmid if changes[0].nct_id is None else None
+        if pmid is not None:
+            groups.append(_paper_group(subject, pmid, changes, ranking, evidence))
+            continue
+        snapshot = evidence.latest.get(subject)
+        citing = evidence.citing(subject)
+        if citing:
+            relation, keys = Relation.CITED, tuple(a.key for a, _ in citing)
+            shared: tuple[str, ...] = ()
+        else:
+            near = nearness(snapshot, topics)
+            relation, shared = near.relation, near.shared
+            keys = (near.article,) if near.article is not None else ()
+        items = [_ranked(c, said, ranking, relation) for c, said in written_once(changes)]
+        items.sort(key=lambda r: ranking.key(r.change, relation))
+        groups.append(
+            TrialChanges(
+                nct_id=subject,
+                title=titles.get(subject, "(title not known)"),
+                items=tuple(items),
+                relation=relation,
+                articles=keys,
+                shared=shared,
+                snapshot=snapshot,
+            )
+        )
+    groups.sort(
+        key=lambda t: (_SECTION[t.relation], ranking.key(t.items[0].change, t.relation), t.nct_id)
+    )
+    return Digest(
+        trials=tuple(groups),
+        generated_at=generated_at,
+        data_timestamp=data_timestamp,
+        change_ids=tuple(item.id for item in pending),
+    )
+
+
+def anchor(name: str) -> str:
+    """An HTML id for a trial or a paper: "NCT04270877", "PMID-32068870" (an id has no spaces)."""
+    return "-".join(name.split())
+
+
+def _paper_group(
+    subject: str, pmid: str, changes: Sequence[Change], ranking: Ranking, evidence: Evidence
+) -> TrialChanges:
+    """The changes of a paper no trial is known for: one an article cites (a notice linked to
+    it), or one a literature search found."""
+    citing = evidence.citing_paper(pmid)
+    relation = Relation.CITED_PAPER if citing else Relation.LITERATURE
+    items = sorted(
+        (_ranked(c, (), ranking, relation) for c in changes),
+        key=lambda r: ranking.key(r.change, relation),
+    )
+    paper = evidence.papers.get(pmid)
+    return TrialChanges(
+        nct_id=subject,
+        title=(paper.title if paper and paper.title else "(title not known)"),
+        items=tuple(items),
+        relation=relation,
+        articles=tuple(a.key for a, _ in citing),
+        pmid=pmid,
+    )
+
+
+def written_once(changes: Sequence[Change]) -> list[tuple[Change, tuple[Change, ...]]]:
+    """Each change once, with the claim changes said beside it: a claim the registry now
+    contradicts (or confirms again) is said with the change that moved it (the status, the
+    enrollment), not apart; the same claim in two articles is one entry that names both."""
+    kinds = {c.kind for c in changes}
+    beside: dict[ChangeKind, list[Change]] = {}
+    seen: set[tuple[ChangeKind, str | None, str | None]] = set()
+    kept: list[Change] = []
+    for change in changes:
+        if change.kind in (ChangeKind.CLAIM_CONTRADICTED, ChangeKind.CLAIM_RESOLVED):
+            field = claim_field(change.detail)
+            moved_by = reported_as(field) if field is not None else None
+            if moved_by is not None and moved_by in kinds:
+                beside.setdefault(moved_by, []).append(change)
+                continue
+            key = (change.kind, change.detail, change.after)
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(change)
+    return [(change, tuple(beside.pop(change.kind, ()))) for change in kept]
+
+
+def _ranked(
+    change: Change, beside: Sequence[Change], ranking: Ranking, relation: Relation
+) -> Ranked:
+    """A change stands where the weightiest of it and the claims said beside it would: an
+    enrollment that contradicts the article ranks (and heads the subject) as a contradiction."""
+    top = min([change, *beside], key=lambda c: ranking.key(c, relation))
+    return Ranked(change, category(top), ranking.importance(top, relation))
+
+
+@cache
+def make_environment() -> Environment:
+    """The templates' environment, made once per process, and only by a command that renders
+    a message: importing Jinja is a tenth of a no-op cycle's start-up."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
+        autoescape=select_autoescape(["html"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["wrap"] = wrap
+    env.filters["sentence"] = sentence
+    return env
+
+
+TEXT_WIDTH = 76
+
+
+def wrap(text: str, indent: int = 0, first: str = "") -> str:
+    """Plain text for a terminal mail reader: lines of at most TEXT_WIDTH columns, the first
+    starting with `first` (a bullet, say), the rest indented under it (a hanging indent). A
+    word longer than a line (a URL) stays whole on a line of its own."""
+    lines = textwrap.wrap(
+        text,
+        width=TEXT_WIDTH,
+        initial_indent=" " * indent + first,
+        subsequent_indent=" " * (indent + len(first)),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return "\n".join(lines) or " " * indent + first
+
+
+def render_digest(
+    digest: Digest,
+    subject_prefix: str,
+    env: Environment,
+    evidence: Evidence | None = None,
+    *,
+    unread: str | None = None,
+) -> RenderedMessage:
+    evidence = evidence or Evidence()
+    articles = len(evidence.articles)
+    views = [(t.relation, _trial_view(t, evidence)) for t in digest.trials]
+    sections = [
+        Section(
+            relation,
+            section_heading(relation, articles),
+            tuple(view for r, view in views if _SECTION[r] == _SECTION[relation]),
+            off_topic_intro(articles) if relation is Relation.OFF_TOPIC else None,
+        )
+        for relation in _SECTIONS
+        if any(_SECTION[r] == _SECTION[relation] for r, _ in views)
+    ]
+    only_new = all(c.kind is ChangeKind.NEW_TRIAL for t in digest.trials for c in t.changes)
+    papers = sum(t.pmid is not None for t in digest.trials)
+    changes = [c for t in digest.trials for c in t.changes]
+    context = {
+        "prefix": subject_prefix,
+        "summary": summary(len(digest.trials) - papers, only_new, papers),
+        "where": sources_words(
+            any(c.kind not in PUBMED_KINDS for c in changes),
+            any(c.kind in PUBMED_KINDS for c in changes),
+        ),
+        "headline": _headline(digest),
+        "index": [
+            IndexEntry(
+                t.nct_id,
+                _and_words(
+                    dict.fromkeys(
+                        category_words(i.category)
+                        for i in t.items
+                        if i.importance is Importance.HIGH
+                    )
+                ),
+            )
+            for t in digest.trials
+            if any(i.importance is Importance.HIGH for i in t.items)
+        ],
+        "sections": sections,
+        "change_count": digest.change_count,
+        "unread": unread,
+        "generated_at": moment_words(digest.generated_at),
+        "data_timestamp": data_timestamp_words(digest.data_timestamp),
+    }
+    return render_message(env, "digest", context)
+
+
+def _and_words(words: Iterable[str]) -> str:
+    return ", ".join(words)
+
+
+def render_message(env: Environment, name: str, context: Mapping[str, object]) -> RenderedMessage:
+    """Any email: templates NAME_subject.txt, NAME.txt and NAME.html, with the same context."""
+    subject = env.get_template(f"{name}_subject.txt").render(context)
+    return RenderedMessage(
+        subject=one_line(subject, SUBJECT_LIMIT),
+        text=env.get_template(f"{name}.txt").render(context),
+        html=env.get_template(f"{name}.html").render(context),
+    )
+
+
+@dataclass(frozen=True)
+class TrialCheckView:
+    nct_id: str
+    title: str
+    url: str
+    passage: str | None
+    found: bool
+    findings: tuple[FindingWords, ...]
+    uncited: tuple[tuple[str, str | None], ...]  # (words, PubMed link)
+
+
+def render_article_check(
+    check: ArticleCheck,
+    subject_prefix: str,
+    env: Environment,
+    generated_at: datetime,
+    data_timestamp: str | None,
+    *,
+    verify: bool = False,
+) -> RenderedMessage:
+    """The first look at an article: for each trial it cites, what it says beside what the
+    registry says now, each disagreement flagged. `verify`: for `trial-monitor verify`, which
+    prints the same words without the mail's footer."""
+    article = check.article
+    name = article_name(article.title)
+    context = {
+        "prefix": subject_prefix,
+        "article": name,
+        "url": article.url,
+        "verdict": article_verdict(check.disagreements, name),
+        "disagreements": check.disagreements,
+        "trials": [_trial_check_view(t) for t in check.trials],
+        "generated_at": moment_words(generated_at),
+        "data_timestamp": data_timestamp_words(data_timestamp),
+        "verify": verify,
+    }
+    return render_message(env, "article_check", context)
+
+
+def _trial_check_view(trial: TrialCheck) -> TrialCheckView:
+    snapshot = trial.snapshot
+    found = snapshot is not None and snapshot.found
+    return TrialCheckView(
+        nct_id=trial.nct_id,
+        title=(snapshot.title if snapshot and snapshot.title else "(title not known)"),
+        url=STUDY_URL.format(nct_id=snapshot.nct_id if snapshot else trial.nct_id),
+        passage=trial.passage,
+        found=found,
+        findings=tuple(
+            finding_words(f.subject, f.claim.expected if f.claim else None, f.registry, f.disagrees)
+            for f in trial.findings
+        ),
+        uncited=(
+            *((results_paper_words(p), p.url) for p in trial.results_papers),
+            *(
+                (
+                    paper_words(p.pmid, p.type, p.citation),
+                    PUBMED_URL.format(pmid=p.pmid) if p.pmid else None,
+                )
+                for p in trial.uncited
+            ),
+        ),
+    )
+
+
+def one_line(text: str, limit: int) -> str:
+    """Header-safe: no CR/LF can survive, whatever the registry put in a title."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _headline(digest: Digest) -> str:
+    """The weightiest kind of change in this digest and which trials it concerns."""
+    top = digest.trials[0].items[0]
+    ids = [t.nct_id for t in digest.trials if any(i.category == top.category for i in t.items)]
+    return headline(top.category, ids, top.change)
+
+
+def _trial_view(trial: TrialChanges, evidence: Evidence) -> TrialView:
+    if trial.pmid is not None:
+        citing = evidence.citing_paper(trial.pmid)
+    else:
+        citing = evidence.citing(trial.nct_id) if trial.cited else ()
+    closest = evidence.article(trial.articles[0]) if trial.articles and not trial.cited else None
+    new = any(c.kind is ChangeKind.NEW_TRIAL for c in trial.changes)
+    snapshot = trial.snapshot
+    return TrialView(
+        nct_id=trial.nct_id,
+        title=trial.title,
+        url=trial.url,
+        history_url=trial.history_url,
+        changes=tuple(
+            ChangeView(
+                change_words(
+                    item.change,
+                    trial.cited,
+                    evidence.papers.get(item.change.pmid) if item.change.pmid else None,
+                ),
+                item.importance,
+                tuple(article_note(item.change, a, cited_as, snapshot) for a, cited_as in citing),
+            )
+            for item in trial.items
+        ),
+        facts=trial_facts(snapshot) if new and snapshot is not None and snapshot.found else None,
+        nearness=(
+            nearness_words(trial.relation, article_name(closest.title), trial.shared)
+            if closest is not None
+            else None
+        ),
+    )

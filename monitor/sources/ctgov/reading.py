@@ -1,0 +1,307 @@
+"""One cycle's reading of the registry: what to ask for, which way is cheapest, and each page
+recorded (normalized, diffed, stored) as it arrives.
+
+What a date filter cannot show decides much of it. The real registry changes records without
+moving their LastUpdatePostDate (NLM links a PubMed paper; the registry itself switches an
+unverified trial to Unknown status) and a record that vanishes leaves no date at all. So:
+
+- the trials the article cites are read in full in every cycle in which the registry's data
+  changed, when one request reads them all (for the LDN article it does);
+- the others (found by searches, or a long watch list) are read by date, and a rolling slice of
+  them in full each cycle, so that each is read in full at least every `polling.reconcile_days`
+  without a weekly burst;
+- a saved search runs without its date filter once every `polling.reconcile_days` too;
+- a search the registry refuses (400) fails alone, and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import assert_never
+
+from monitor.core.errors import LimitError
+from monitor.core.models import Change, Observation, Snapshot
+from monitor.run.schedule import cycles_within
+from monitor.settings.config import Config, SearchConfig
+from monitor.sources.ctgov.client import LISTING_FIELDS, Page, QueryRefused, RegistryClient
+from monitor.sources.ctgov.normalize import IncompleteRecord, RejectedRecord, normalize, study_id
+from monitor.sources.ctgov.plan import Plan, PlanMode
+from monitor.sources.ctgov.tables import Recorded, SearchContext, Store, Unstorable
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+# The cost model that chooses between the id batches and the registry-wide listing: a request
+# costs at least this long (a round trip, or the pacing between requests if that is longer),
+# a byte this long. Assumed, not measured here: the registry cannot be reached from CI.
+REQUEST_SECONDS = 0.5
+BYTES_PER_SECOND = 2_000_000
+# What one study of the listing (its id and update date) costs, measured on the stand-in.
+LISTING_BYTES_PER_STUDY = 110
+
+
+@dataclass
+class Reading:
+    """One cycle's reading, carried through every step (as urlwatch's JobState): what it reads
+    with, its plan, and the tally its figures and the sanity gate are made of."""
+
+    registry: RegistryClient
+    store: Store
+    config: Config
+    clock: Clock
+    cycle_id: int
+    plan: Plan
+    trials_checked: int = 0
+    changes_found: int = 0
+    rejected: set[str] = field(default_factory=set)  # ids (or positions) of records turned away
+    incomplete: set[str] = field(
+        default_factory=set
+    )  # of those, the ones missing their id or status
+    watched: int = 0
+    changed: set[str] = field(default_factory=set)  # trials with a change this cycle
+    refused_searches: list[str] = field(default_factory=list)  # one line each, for operators
+    newly_refused: list[str] = field(default_factory=list)  # of those, the ones that are news
+
+    def normalize(self, page: Page) -> list[Observation]:
+        observations = []
+        for study in page:
+            try:
+                observations.append(normalize(study))
+            except RejectedRecord as exc:
+                # The same broken record may come from a search and from its id: count it once.
+                name = study_id(study) or f"record {len(self.rejected) + 1} without a valid id"
+                self.rejected.add(name)
+                if isinstance(exc, IncompleteRecord):
+                    self.incomplete.add(name)
+                log.warning("skipped a registry record: %s", exc)
+        return observations
+
+    def record(
+        self, observations: Sequence[Observation], search: SearchContext | None = None
+    ) -> None:
+        """Store a page of observations and count what they revealed. A page the database
+        refuses is stored record by record: one bad record never stops the others."""
+        if not observations:
+            return
+        limit = self.config.registry.max_records_per_cycle
+        if self.trials_checked + len(observations) > limit:
+            raise LimitError(
+                f"this cycle passed {limit:,} records (registry.max_records_per_cycle); "
+                "stopped there"
+            )
+        self.trials_checked += len(observations)
+        try:
+            self._keep(self.store.record(self.cycle_id, observations, self.clock(), search))
+        except Unstorable:
+            for observation in observations:
+                try:
+                    recorded = self.store.record(self.cycle_id, [observation], self.clock(), search)
+                except Unstorable as exc:
+                    self.reject(observation.snapshot.nct_id, f"the database refused it: {exc}")
+                    continue
+                self._keep(recorded)
+
+    def reject(self, nct_id: str, why: str) -> None:
+        self.rejected.add(nct_id)
+        log.warning("%s: record rejected, %s", nct_id, why)
+
+    def _keep(self, recorded: Recorded) -> None:
+        for nct_id in recorded.hollow:
+            self.reject(nct_id, "every tracked field but its status came back empty")
+        self.found(recorded.changes)
+
+    def found(self, changes: Sequence[Change]) -> None:
+        self.changes_found += len(changes)
+        self.changed.update(c.nct_id for c in changes if c.nct_id)
+        for change in changes:
+            log.info(
+                "%s: %s %s → %s", change.subject, change.kind.value, change.before, change.after
+            )
+
+
+async def read_registry(reading: Reading) -> None:
+    """Everything the plan calls for: the saved searches, then the watched trials."""
+    seen = await _searches(reading)
+    await _watched(reading, seen)
+
+
+async def _searches(reading: Reading) -> set[str]:
+    """Run the saved searches the plan calls for; returns the ids they observed."""
+    seen: set[str] = set()
+    known = reading.store.searches()
+    for search in reading.config.watch.searches:
+        last_full = known.get(search.term)
+        baseline = search.term not in known
+        if reading.plan.mode is PlanMode.STALE:
+            break
+        if reading.plan.mode is PlanMode.UNCHANGED and not baseline:
+            continue
+        full = baseline or reading.plan.mode is PlanMode.FULL or _due(reading, last_full)
+        try:
+            seen |= await _search(reading, search, baseline, None if full else reading.plan.since)
+        except QueryRefused as exc:
+            line = f"the saved search “{search.name}” ({search.term!r}) was refused: {exc}"
+            log.error("%s; the other searches and trials go on", line)
+            reading.refused_searches.append(line)
+            if reading.store.refuse_search(search.term, search.name, str(exc)):
+                reading.newly_refused.append(line)
+            continue
+        # Only a search that ran to its last page has set its baseline.
+        reading.store.complete_search(search.term, search.name, reading.clock(), full=full)
+    return seen
+
+
+async def _search(
+    reading: Reading, search: SearchConfig, baseline: bool, since: date | None
+) -> set[str]:
+    seen: set[str] = set()
+    context = SearchContext(search.term, search.name, baseline=baseline)
+    async for page in reading.registry.search(search.term, since):
+        observations = reading.normalize(page)
+        reading.record(observations, context)
+        seen.update(o.snapshot.nct_id for o in observations)
+    return seen
+
+
+def _due(reading: Reading, last_full: datetime | None) -> bool:
+    """Whether a full read (a search without its date filter) is due again."""
+    days = reading.config.polling.reconcile_days
+    return last_full is None or last_full <= reading.clock() - timedelta(days=days)
+
+
+async def _watched(reading: Reading, seen: set[str]) -> None:
+    """Fetch the watched trials the searches did not already bring, as the plan says."""
+    store, config, plan = reading.store, reading.config, reading.plan
+    if plan.mode is PlanMode.STALE:
+        return
+    watched = store.watched_ids(config.cited_trials, [s.term for s in config.watch.searches])
+    reading.watched = len(watched)
+    known = store.known_trial_ids()
+    new = [i for i in watched if i not in known and i not in seen]
+    await _fetch_ids(reading, new)  # a new trial needs its baseline
+    rest = [i for i in watched if i in known and i not in seen]
+    match plan.mode:
+        case PlanMode.FULL:
+            await _fetch_ids(reading, rest)
+        case PlanMode.INCREMENTAL:
+            assert plan.since is not None
+            always = _always_in_full(reading)
+            others = [i for i in rest if i not in always]
+            rolling = _rolling_slice(reading, others)
+            by_date = [i for i in others if i not in set(rolling)]
+            changed = await _changed_since(reading, by_date, plan.since)
+            # One series of batches for all that is read in full: fewer, fuller requests.
+            await _fetch_ids(reading, [*(i for i in rest if i in always), *rolling, *changed])
+        case PlanMode.UNCHANGED | PlanMode.STALE:
+            pass
+        case _:
+            assert_never(plan.mode)
+
+
+def _always_in_full(reading: Reading) -> set[str]:
+    """The cited trials, when one request reads them all: then a date filter would save
+    nothing, and reading them whole catches at once what moves no date. A longer watch list is
+    read by date, with the rolling slice."""
+    cited = reading.store.watched_ids(reading.config.cited_trials, [])
+    return set(cited) if sum(1 for _ in reading.registry.batches(cited)) <= 1 else set()
+
+
+def _rolling_slice(reading: Reading, ids: list[str]) -> list[str]:
+    """The trials to read in full this cycle: the share that reads all of them within
+    `polling.reconcile_days` of scheduled cycles (those read in full longest ago), and any not
+    read in full for longer than that."""
+    if not ids:
+        return []
+    now, days = reading.clock(), reading.config.polling.reconcile_days
+    cycles = max(1, cycles_within(reading.config.schedule, now, days))
+    return reading.store.stalest(ids, math.ceil(len(ids) / cycles), now - timedelta(days=days))
+
+
+async def _fetch_ids(reading: Reading, ids: list[str], since: date | None = None) -> None:
+    """Fetch `ids` in batches; without `since`, an id the registry does not return, asked
+    twice, is a record not found."""
+    for batch in reading.registry.batches(ids):
+        returned = await _fetch_batch(reading, batch, since)
+        if since is not None:
+            continue  # absent only means "not updated"
+        lacking = [i for i in batch if i not in returned]
+        if lacking:
+            # A batch that comes back short may be a blip (seen: an empty page in a full read);
+            # a disappearance is confirmed by asking for those ids again before it is news.
+            log.info("%d records missing from a batch; asking again", len(lacking))
+            returned |= await _fetch_batch(reading, lacking, None)
+        missing = [Observation(Snapshot.missing(i), raw=None) for i in batch if i not in returned]
+        for observation in missing:
+            log.warning(
+                "%s: the registry returned no record, asked twice", observation.snapshot.nct_id
+            )
+        reading.record(missing)
+        reading.store.read_in_full(set(batch) | returned, reading.clock())
+
+
+async def _fetch_batch(reading: Reading, batch: list[str], since: date | None) -> set[str]:
+    """One batch, recorded page by page; returns the ids it answered for (aliases included:
+    an alias comes back under the record it is listed under, and was not lost)."""
+    returned: set[str] = set()
+    async for page in reading.registry.studies(batch, since):
+        observations = reading.normalize(page)
+        returned.update(i for o in observations for i in (o.snapshot.nct_id, *o.snapshot.aliases))
+        returned.update(i for i in map(study_id, page) if i)
+        reading.record(observations)
+    return returned
+
+
+async def _changed_since(reading: Reading, ids: list[str], since: date) -> list[str]:
+    """The watched trials updated since `since`, by the cheaper of two ways: the id batches with
+    a date filter (read here; returns nothing more to read), or the registry-wide listing of
+    every study updated since then, ids and update dates only (returns the watched ones that
+    changed, to be read in full with the rest). The listing's first page says how long it is;
+    the batches win when reading the rest would cost more."""
+    registry = reading.registry
+    batches = sum(1 for _ in registry.batches(ids))
+    if batches <= 2:  # the listing takes two requests at the least: it cannot pay off
+        await _fetch_ids(reading, ids, since)
+        return []
+    watched, seen = set(ids), reading.store.last_updates()
+    changed: list[str] = []
+    pages = registry.updated(since)
+    async for total, page in pages:
+        if total is not None and not _listing_pays(reading, total, batches):
+            await pages.aclose()
+            log.info("%d studies updated since %s: %d id batches instead", total, since, batches)
+            await _fetch_ids(reading, ids, since)
+            return []
+        for study in page:
+            nct_id, updated = study_id(study), _updated(study)
+            # A trial whose update the monitor already read (the margin's days) is not read
+            # again; the rolling slice reads every trial in full in its turn anyway.
+            if nct_id in watched and (updated is None or updated != seen.get(nct_id)):
+                changed.append(nct_id)
+    log.info("%d watched trials changed since %s", len(changed), since)
+    return changed
+
+
+def _listing_pays(reading: Reading, total: int, batches: int) -> bool:
+    """Whether the rest of the listing and one batch of changed trials cost less than the id
+    batches (the listing's first page is already read)."""
+    per_request = max(REQUEST_SECONDS, reading.config.registry.min_interval_seconds)
+    pages = max(0, math.ceil(total / reading.config.registry.page_size) - 1)
+    listing = (pages + 1) * per_request + total * LISTING_BYTES_PER_STUDY / BYTES_PER_SECOND
+    return listing < batches * per_request
+
+
+def _updated(study: object) -> str | None:
+    status = (
+        study.get("protocolSection", {}).get("statusModule", {}) if isinstance(study, dict) else {}
+    )
+    value = status.get("lastUpdatePostDateStruct", {}) if isinstance(status, dict) else {}
+    date_ = value.get("date") if isinstance(value, dict) else None
+    return date_ if isinstance(date_, str) else None
+
+
+assert "LastUpdatePostDate" in LISTING_FIELDS  # what _updated reads

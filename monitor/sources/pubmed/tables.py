@@ -1,0 +1,151 @@
+"""PubMed's data, as store.py keeps the registry's: what PubMed last said of each paper read,
+each PubMed search the monitor runs and the papers it has found, and the changes they make.
+
+A paper found by a search is recorded with its change in one transaction, and only once: the
+hit's primary key is the guard, so a cycle killed midway, or a paper found again in an
+overlapping window, is never a second change; a paper not yet recorded is found again by the
+next cycle, so none is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from monitor.core.models import Change, Paper
+from monitor.store.db import changes, literature_hits, literature_terms, papers
+from monitor.store.rows import change_row, paper_from_row, paper_row
+
+
+@dataclass(frozen=True)
+class Term:
+    """A PubMed search's state: when it set its baseline and last ran."""
+
+    term: str
+    baseline_at: datetime
+    last_run_at: datetime
+
+
+class Library:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def term(self, term: str) -> Term | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(literature_terms).where(literature_terms.c.term == term)
+            ).first()
+        return None if row is None else Term(row.term, row.baseline_at, row.last_run_at)
+
+    def terms(self) -> list[tuple[Term, str, int]]:
+        """Every PubMed search that has run, with its name and how many papers it has found."""
+        found = (
+            select(literature_hits.c.term, func.count().label("papers"))
+            .group_by(literature_hits.c.term)
+            .subquery()
+        )
+        query = (
+            select(literature_terms, found.c.papers)
+            .outerjoin(found, found.c.term == literature_terms.c.term)
+            .order_by(literature_terms.c.name)
+        )
+        with self.engine.connect() as conn:
+            return [
+                (Term(r.term, r.baseline_at, r.last_run_at), r.name, r.papers or 0)
+                for r in conn.execute(query)
+            ]
+
+    def hits(self, term: str) -> set[str]:
+        with self.engine.connect() as conn:
+            query = select(literature_hits.c.pmid).where(literature_hits.c.term == term)
+            return set(conn.execute(query).scalars())
+
+    def papers(self, pmids: Iterable[str]) -> dict[str, Paper]:
+        wanted = sorted(set(pmids))
+        found: dict[str, Paper] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = select(papers).where(papers.c.pmid.in_(wanted[start : start + 500]))
+                found.update((r["pmid"], paper_from_row(r)) for r in conn.execute(query).mappings())
+        return found
+
+    def trial_papers(self, nct_ids: Iterable[str]) -> dict[str, list[Paper]]:
+        """The papers each trial's search (`NCT…[si]`) has found, by trial."""
+        terms = {f"{t}[si]": t for t in nct_ids}
+        query = (
+            select(literature_hits.c.term, papers)
+            .join(papers, papers.c.pmid == literature_hits.c.pmid)
+            .where(literature_hits.c.term.in_(sorted(terms)))
+            .order_by(papers.c.pmid)
+        )
+        found: dict[str, list[Paper]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                found.setdefault(terms[row["term"]], []).append(paper_from_row(row))
+        return found
+
+    def found(
+        self, cycle_id: int, term: str, paper: Paper, change: Change | None, now: datetime
+    ) -> bool:
+        """A paper a search found, with the change it makes (None: a silent find); False, and
+        nothing written, when the search had found it before."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(literature_hits),
+                    {"term": term, "pmid": paper.pmid, "first_seen_at": now},
+                )
+                self._keep(conn, paper, now)
+                self._changes(conn, cycle_id, [change] if change else [], now)
+        except IntegrityError:
+            return False  # found before (another window, or another process)
+        return True
+
+    def seen(self, term: str, pmids: Sequence[str], now: datetime) -> None:
+        """A search's first finds, remembered without their records: never news."""
+        known = self.hits(term)
+        rows = [{"term": term, "pmid": p, "first_seen_at": now} for p in pmids if p not in known]
+        with self.engine.begin() as conn:
+            for start in range(0, len(rows), 1000):
+                conn.execute(insert(literature_hits), rows[start : start + 1000])
+
+    def read(self, cycle_id: int, paper: Paper, found: Sequence[Change], now: datetime) -> None:
+        """What PubMed says of a watched paper now, with the changes since it last said."""
+        with self.engine.begin() as conn:
+            self._keep(conn, paper, now)
+            self._changes(conn, cycle_id, found, now)
+
+    def ran(self, term: str, name: str, translation: str | None, now: datetime) -> None:
+        """A search ran to the end: its baseline is set, and the next window starts here."""
+        values: dict[str, Any] = {"name": name, "last_run_at": now, "translation": translation}
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(literature_terms).where(literature_terms.c.term == term).values(values)
+            )
+            if done.rowcount == 0:
+                conn.execute(insert(literature_terms), {"term": term, "baseline_at": now, **values})
+
+    def _keep(self, conn: Connection, paper: Paper, now: datetime) -> None:
+        row = paper_row(paper)
+        done = conn.execute(
+            update(papers).where(papers.c.pmid == paper.pmid).values(**row, fetched_at=now)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(papers), {**row, "first_seen_at": now, "fetched_at": now})
+
+    def _changes(
+        self, conn: Connection, cycle_id: int, found: Sequence[Change], now: datetime
+    ) -> None:
+        if found:
+            conn.execute(
+                insert(changes),
+                [
+                    {**change_row(c), "cycle_id": cycle_id, "snapshot_id": None, "detected_at": now}
+                    for c in found
+                ],
+            )

@@ -1,0 +1,133 @@
+"""Incremental polling reports exactly what reading everything would.
+
+Two monitors watch the same stand-in registry as it changes: one reads everything every cycle
+(`reconcile_days = 0`), the other reads only what changed, its cited trials in full and a
+rolling slice of the rest. After every step both must have found the same changes; the
+incremental one with far fewer requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import DANISH, FINAL, World, postgres_schema
+from smtp import SmtpServer
+from standin import StandinRegistry, add_reference, set_piece, study
+
+from monitor.core.models import Change, ChangeKind
+
+UNRELATED = "biomcp_get_nct02576665_full_20260903.json"
+EVERY_CYCLE_FULL = "\n[polling]\nreconcile_days = 0\n"
+
+
+@pytest.fixture
+def pair(
+    tmp_path: Path, registry: StandinRegistry, smtp_server: SmtpServer, database_url: str
+) -> Iterator[tuple[World, World]]:
+    """(incremental, full): the same watch list and registry, a database each."""
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "full").mkdir()
+    incremental = World(tmp_path / "inc", registry, smtp_server, database_url, email=False)
+    if database_url.startswith("sqlite"):
+        full = World(
+            tmp_path / "full",
+            registry,
+            smtp_server,
+            f"sqlite:///{tmp_path / 'full.db'}",
+            email=False,
+        )
+        full.extra = EVERY_CYCLE_FULL
+        yield incremental, full
+        return
+    with postgres_schema() as other:
+        full = World(
+            tmp_path / "full", registry, smtp_server, other, email=False, extra=EVERY_CYCLE_FULL
+        )
+        yield incremental, full
+
+
+def found(world: World) -> set[Change]:
+    return set(world.changes())
+
+
+def both_check(pair: tuple[World, World]) -> tuple[int, int]:
+    """Run a cycle on each; returns how many registry requests each made."""
+    counts = []
+    for world in pair:
+        before = len(world.registry.requests)
+        assert world.check().code == 0
+        counts.append(len(world.registry.requests) - before)
+    assert found(pair[0]) == found(pair[1])
+    return counts[0], counts[1]
+
+
+def test_incremental_cycles_find_what_full_cycles_find(pair: tuple[World, World]) -> None:
+    registry = pair[0].registry
+    both_check(pair)  # baselines
+    registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "ACTIVE_NOT_RECRUITING"))
+    registry.update(DANISH, lambda r: set_piece(r, "EnrollmentCount", 60))
+    both_check(pair)
+    registry.put(study("NCT06000001", OverallStatus="NOT_YET_RECRUITING"))
+    both_check(pair)
+
+    def results(record: dict[str, object]) -> None:
+        set_piece(record, "HasResults", True)
+        set_piece(record, "ResultsFirstPostDate", "2026-11-24")
+        add_reference(record, "32845365", "RESULT")
+
+    registry.update(FINAL, results)
+    registry.update("NCT06000001", lambda r: set_piece(r, "OverallStatus", "RECRUITING"))
+    both_check(pair)
+    assert len(found(pair[0])) == 6
+    # Nothing new in the registry: both ask /version and stop.
+    assert both_check(pair) == (1, 1)
+
+
+def test_a_removed_cited_record_is_found_in_the_next_cycle(pair: tuple[World, World]) -> None:
+    both_check(pair)
+    pair[0].registry.remove(DANISH)
+    both_check(pair)
+    assert [c.kind for c in found(pair[0])] == [ChangeKind.RECORD_MISSING]
+
+
+def test_a_paper_linked_without_a_new_date_is_found_in_the_next_cycle(
+    pair: tuple[World, World],
+) -> None:
+    both_check(pair)
+    registry = pair[0].registry
+    # NLM links a PubMed paper that names the trial; the record keeps its old date.
+    registry.update(FINAL, lambda r: add_reference(r, "38258677", "DERIVED"), touch=False)
+    both_check(pair)
+    [linked] = found(pair[0])
+    assert (linked.kind, linked.after) == (ChangeKind.PUBLICATION, "38258677")
+
+
+def test_a_large_watch_list_reads_the_registry_wide_listing(pair: tuple[World, World]) -> None:
+    registry = pair[0].registry
+    many = [f"NCT{n:08d}" for n in range(20_000_001, 20_002_001)]  # four id batches
+    for nct_id in many:
+        registry.put(study(nct_id, template=UNRELATED, LastUpdatePostDate="2025-01-10"))
+    for world in pair:
+        world.trials = [FINAL, DANISH, *many]
+    pair[0].extra = '\n[schedule]\ncron = "30 10 * * 1-5"\ntimezone = "UTC"\n'  # 5 a week
+    both_check(pair)
+    for nct_id in many[::300]:
+        registry.update(nct_id, lambda r: set_piece(r, "OverallStatus", "SUSPENDED"))
+    start = len(registry.requests)
+    assert pair[0].check().code == 0
+    asked = registry.requests[start:]
+    assert pair[1].check().code == 0
+    assert found(pair[0]) == found(pair[1])
+    assert len(found(pair[0])) == 7
+    # /version, the search, one page of the registry-wide listing (ids and update dates), and
+    # in one batch: this cycle's slice of the rolling reconciliation (a fifth of the list, for
+    # five scheduled cycles a week) and the changed trials the slice does not hold.
+    assert len(asked) == 4, [r.params for r in asked]
+    [listing] = [r for r in asked if r.params.get("countTotal") == "true"]
+    assert listing.params["fields"] == "NCTId,LastUpdatePostDate"
+    assert "filter.ids" not in listing.params and "query.term" not in listing.params
+    [batch] = [set(r.params["filter.ids"].split("|")) for r in asked if "filter.ids" in r.params]
+    assert set(many[::300]) <= batch
+    assert 401 <= len(batch) <= 401 + 7  # a fifth of the 2,002 watched, and the changed ones
