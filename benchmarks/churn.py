@@ -42,9 +42,9 @@ sys.path.insert(0, str(ROOT))
 from bench import synthetic_studies  # noqa: E402
 from standin import StandinRegistry, ldn_studies  # noqa: E402
 
-from monitor.settings.config import RegistryConfig  # noqa: E402
 from monitor.sources.ctgov.client import RegistryClient, make_http_client  # noqa: E402
 from monitor.sources.ctgov.normalize import TRACKED_FIELDS  # noqa: E402
+from monitor.sources.ctgov.settings import RegistryConfig  # noqa: E402
 
 REGISTRY_SIZE = 100_000
 UPDATED_PER_REFRESH = 4_000

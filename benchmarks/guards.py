@@ -71,7 +71,7 @@ GUARDS = [
         "a change seen by many processes is recorded once",
         (
             (
-                "monitor/sources/ctgov/tables.py",
+                "monitor/sources/ctgov/records.py",
                 ".where(trials.c.nct_id == nct_id, current)",
                 ".where(trials.c.nct_id == nct_id)",
             ),
@@ -83,9 +83,9 @@ GUARDS = [
         (
             (
                 "monitor/delivery/sending.py",
-                "        delivered = await mailing.transport.deliver(message)\n",
+                "        accepted = await channel.send(letter, sending.recipients)\n",
                 "        out.deliveries.mark_sent(sending.delivery_id, out.clock(), SentDigest('', '', ''))\n"
-                "        delivered = await mailing.transport.deliver(message)\n",
+                "        accepted = await channel.send(letter, sending.recipients)\n",
             ),
         ),
         ("tests/run/test_crash.py", "-k", "sqlite and before it accepts"),
@@ -106,7 +106,7 @@ GUARDS = [
         "a digest re-sent in the window carries the same Message-ID",
         (
             (
-                "monitor/delivery/email/transport.py",
+                "monitor/delivery/email/message.py",
                 'changes = ",".join(str(i) for i in sorted(change_ids))',
                 'changes = __import__("uuid").uuid4().hex',
             ),
@@ -118,7 +118,7 @@ GUARDS = [
         (
             (
                 "monitor/run/cycle.py",
-                "    if reason is not None:\n        deps.deliveries.hold(",
+                "    if held is not None:\n        deps.deliveries.hold(",
                 "    if False:\n        deps.deliveries.hold(",
             ),
         ),
@@ -188,12 +188,12 @@ GUARDS = [
         "a kind of change the words forget is a type error",
         (
             (
-                "monitor/editorial/words.py",
+                "monitor/editorial/words/changes.py",
                 "        case ChangeKind.NEW_TRIAL:\n            return ChangeWords(\n",
                 "        case _:\n            return ChangeWords(\n",
             ),
             (
-                "monitor/editorial/words.py",
+                "monitor/editorial/words/changes.py",
                 "        case _:\n            assert_never(change.kind)\n",
                 "",
             ),
@@ -215,7 +215,7 @@ GUARDS = [
             ),
             (
                 "monitor/delivery/deliveries.py",
-                "            taken.append(Sending(new, recipients, self._changes(conn, ids)))",
+                "            taken.append(Sending(new, audience.channel, recipients, self._changes(conn, ids)))",
                 "            pass",
             ),
         ),
@@ -269,8 +269,8 @@ GUARDS = [
         "a record whose tracked fields all vanish is not news",
         (
             (
-                "monitor/sources/ctgov/tables.py",
-                "hollow = [o.snapshot.nct_id for o in unique if _hollow(known, o.snapshot)]",
+                "monitor/sources/ctgov/records.py",
+                "hollow = [o.snapshot.nct_id for o in unique if _hollow(have, o.snapshot)]",
                 "hollow: list[str] = []",
             ),
         ),
@@ -318,7 +318,7 @@ GUARDS = [
         "SIGHUP stops the service gracefully",
         (
             (
-                "monitor/cli.py",
+                "monitor/commands.py",
                 "(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)",
                 "(signal.SIGTERM, signal.SIGINT)",
             ),
@@ -329,7 +329,7 @@ GUARDS = [
         "a send cancelled at shutdown is one line, not a traceback",
         (
             (
-                "monitor/run/schedule.py",
+                "monitor/run/service.py",
                 "        except asyncio.CancelledError:\n",
                 "        except ZeroDivisionError:\n",
             ),
@@ -340,7 +340,7 @@ GUARDS = [
         "a claim the registry contradicts is written once, beside the change that moved it",
         (
             (
-                "monitor/editorial/render.py",
+                "monitor/editorial/digest.py",
                 "            if moved_by is not None and moved_by in kinds:",
                 "            if False:",
             ),
@@ -362,7 +362,7 @@ GUARDS = [
         "two monitors never share a Message-ID",
         (
             (
-                "monitor/delivery/email/transport.py",
+                "monitor/delivery/email/message.py",
                 'seed = "|".join([self.installation, kind, *map(str, key)])',
                 'seed = "|".join([kind, *map(str, key)])',
             ),
@@ -373,7 +373,7 @@ GUARDS = [
         "the List-Id label is quoted",
         (
             (
-                "monitor/settings/config.py",
+                "monitor/delivery/email/message.py",
                 "return f'\"{label}\" <{digest.list_id}>'",
                 'return f"{label} <{digest.list_id}>"',
             ),
@@ -399,7 +399,7 @@ GUARDS = [
                 "            if _SECRET.search(name):",
                 "            if False:",
             ),
-            ("monitor/settings/configfile.py", '    if "password" in table:', "    if False:"),
+            ("monitor/delivery/email/settings.py", '    if "password" in table:', "    if False:"),
             (
                 "monitor/settings/configfile.py",
                 '    if key == "database.url" and given_password is not None:',
@@ -410,7 +410,7 @@ GUARDS = [
     ),
     Guard(
         "each cycle pings the dead-man's switch",
-        (("monitor/cli.py", "    if alerts.ping_url:", "    if False:"),),
+        (("monitor/commands.py", "    if alerts.ping_url:", "    if False:"),),
         ("tests/operator/test_operator.py", "-k", "pings_the_url and sqlite"),
     ),
     Guard(
@@ -428,7 +428,7 @@ GUARDS = [
         "read-only commands work on a fresh install",
         (
             (
-                "monitor/cli.py",
+                "monitor/commands.py",
                 "ensure_schema(engine, auto_migrate=config.database.auto_migrate)",
                 "ensure_schema(engine, auto_migrate=False)",
             ),
@@ -495,8 +495,8 @@ GUARDS = [
         (
             (
                 "monitor/run/cycle.py",
-                "    except PubmedError as exc:\n        log.error",
-                "    except ZeroDivisionError as exc:\n        log.error",
+                "        except SourceError as exc:\n            log.error",
+                "        except ZeroDivisionError as exc:\n            log.error",
             ),
         ),
         ("tests/sources/pubmed/test_literature.py", "-k", "outage and sqlite"),

@@ -41,7 +41,7 @@ from smtp import Accepted, SmtpServer
 from sqlalchemy import select
 from standin import StandinRegistry, ldn_studies, set_piece, study
 
-from monitor.store.db import changes, dispatches
+from monitor.store.schema import changes, dispatches
 
 # A desk that gets one trial's news: two recipient groups per cycle, so a kill can fall
 # between two digests of one cycle.

@@ -27,7 +27,8 @@ from monitor.cli import main
 from monitor.core.errors import ConfigError
 from monitor.core.models import Change, PendingChange
 from monitor.delivery.deliveries import Deliveries
-from monitor.settings.configfile import parse_config
+from monitor.house import parse_config
+from monitor.sources.pubmed.settings import PubmedConfig
 from monitor.store.db import make_engine
 
 FINAL, DANISH = "NCT04270877", "NCT02806440"
@@ -225,7 +226,7 @@ def _literature_on(text_: str) -> bool:
     """Whether this config turns PubMed's side on (False for a config that does not load:
     the test is about that)."""
     try:
-        return parse_config(tomllib.loads(text_), {}, "test").pubmed is not None
+        return parse_config(tomllib.loads(text_), {}, "test").section(PubmedConfig) is not None
     except (tomllib.TOMLDecodeError, ConfigError):
         return False
 

@@ -25,7 +25,8 @@ from smtp import SmtpServer
 from sqlalchemy import select
 from standin import StandinRegistry, ldn_studies, set_piece, study
 
-from monitor.store.db import changes, deliveries, make_engine
+from monitor.store.db import make_engine
+from monitor.store.schema import changes, deliveries
 
 NEW = "NCT06000001"
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from monitor.core.models import Observation, Snapshot
 from monitor.core.routing import Router
-from monitor.delivery.deliveries import Deliveries
-from monitor.sources.ctgov.tables import Store
+from monitor.delivery.deliveries import Audience, Deliveries
+from monitor.sources.ctgov.records import Store
 from monitor.store.db import make_engine
 from monitor.store.journal import Journal
 
@@ -29,7 +29,9 @@ def claim(database_url: str) -> object:
     engine = make_engine(database_url)
     try:
         print("ready", flush=True)
-        sendings = Deliveries(engine).claim(EVERYONE, NOW, "smtp", cycle_id=None)
+        sendings = Deliveries(engine).claim(
+            [Audience("email", "smtp", EVERYONE)], NOW, cycle_id=None
+        )
         return [[r, p.id] for s in sendings for r in s.recipients for p in s.pending]
     finally:
         engine.dispose()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Engine, func, select
 
 from monitor.core.models import Change
-from monitor.store.db import changes, snapshots
+from monitor.sources.ctgov.tables import snapshots
 from monitor.store.rows import change_from_row
+from monitor.store.schema import changes
 
 
 def snapshot_count(engine: Engine, nct_id: str) -> int:

@@ -16,8 +16,8 @@ from monitor.core.models import (
     RenderedMessage,
     Snapshot,
 )
+from monitor.editorial.digest import build_digest
 from monitor.editorial.render import (
-    build_digest,
     make_environment,
     render_article_check,
     render_digest,
@@ -114,7 +114,9 @@ EVIDENCE = Evidence((ARTICLE,), LATEST)
 def sample_digest() -> RenderedMessage:
     pending = [PendingChange(i, c, NOW) for i, c in enumerate(CHANGES, start=1)]
     digest = build_digest(pending, TITLES, NOW, "2026-11-25T09:00:06", evidence=EVIDENCE)
-    return render_digest(digest, "[LDN monitor]", make_environment(), EVIDENCE)
+    return render_digest(
+        digest, "[LDN monitor]", make_environment(), EVIDENCE, where="on ClinicalTrials.gov"
+    )
 
 
 # The registry as the article check finds it: both cited trials completed as the article says,

@@ -9,7 +9,7 @@ the changes of the trials it cites.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from monitor.core.claims import Agreement, Claim, ClaimField, judge, registry_value
 from monitor.core.importance import Topics
@@ -42,12 +42,30 @@ class Article:
 
 @dataclass(frozen=True)
 class Evidence:
-    """The articles, and the registry's latest for the trials at hand (those of a digest, and
-    every trial an article cites): what each change is weighed and worded against."""
+    """The articles, and what the sources say of the trials and papers at hand (those of a
+    digest, and every trial an article cites): what each change is weighed and worded against.
+    Each source gives its part; `merged` puts them together."""
 
     articles: tuple[Article, ...] = ()
     latest: Mapping[str, Snapshot] = field(default_factory=dict)  # under the id asked for
-    papers: Mapping[str, Paper] = field(default_factory=dict)  # PubMed's latest, by PMID
+    papers: Mapping[str, Paper] = field(default_factory=dict)  # each paper's latest, by PMID
+    # The latest title each trial had (a record that vanished keeps its old one).
+    titles: Mapping[str, str] = field(default_factory=dict)
+    # The papers that list each trial (PubMed's `[si]`), by the trial's cited id.
+    trial_papers: Mapping[str, Sequence[Paper]] = field(default_factory=dict)
+    # Cited records a source sent in a form that could not be read (`verify` says so).
+    unreadable: tuple[str, ...] = ()
+
+    def merged(self, other: Evidence) -> Evidence:
+        return replace(
+            self,
+            articles=self.articles or other.articles,
+            latest={**self.latest, **other.latest},
+            papers={**self.papers, **other.papers},
+            titles={**self.titles, **other.titles},
+            trial_papers={**self.trial_papers, **other.trial_papers},
+            unreadable=(*self.unreadable, *other.unreadable),
+        )
 
     def citing_paper(self, pmid: str) -> tuple[tuple[Article, str], ...]:
         """The articles that cite this paper (as `pmids`, or as one of a trial's papers),

@@ -11,13 +11,17 @@ class ConfigError(MonitorError):
     """The configuration (file, environment) is unusable; names the key and the value."""
 
 
-class RegistryError(MonitorError):
+class SourceError(MonitorError):
+    """A source could not be read, after retries where retrying made sense. Each source
+    succeeds or fails on its own: one's failure never stops the others."""
+
+
+class RegistryError(SourceError):
     """ClinicalTrials.gov could not be read, after retries where retrying made sense."""
 
 
-class PubmedError(MonitorError):
-    """PubMed (NCBI's E-utilities) could not be read, after retries where retrying made sense.
-    Never stops the registry's side of a cycle: each source succeeds or fails on its own."""
+class PubmedError(SourceError):
+    """PubMed (NCBI's E-utilities) could not be read, after retries where retrying made sense."""
 
 
 class LimitError(RegistryError):

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+# The identifiers articles cite evidence by. The registry's own pattern for an NCT id,
+# ^[Nn][Cc][Tt]0*[1-9]\d{0,7}$, in the form records use: NCT and eight digits, not all zero (one id
+# outside it makes the registry refuse a whole batch); a PubMed id is a number.
+NCT_ID = re.compile(r"NCT(?!0{8})\d{8}")
+PMID = re.compile(r"[1-9]\d{0,8}")
 
 STUDY_URL = "https://clinicaltrials.gov/study/{nct_id}"
 HISTORY_URL = "https://clinicaltrials.gov/study/{nct_id}?tab=history"
@@ -166,6 +173,7 @@ class Paper:
     notices: tuple[Notice, ...] = ()
     # MEDLINE's indexing status: a "Publisher" record's types are provisional.
     status: str | None = None
+    doi: str | None = None  # as the paper's record gives it (lower case: DOIs ignore case)
 
     @property
     def url(self) -> str:
@@ -293,6 +301,8 @@ class Change:
     after: str | None = None
     detail: str | None = None
     pmid: str | None = None
+    # The source that found it (sources/<name>), stamped as it is stored; "" before.
+    source: str = field(default="", compare=False)
 
     @property
     def subject(self) -> str:

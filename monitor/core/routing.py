@@ -9,6 +9,19 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Keys:
+    """What a change's subject is known by, for the routes that name it: the trial's ids (its
+    own and those merged into it), the searches that found it, the papers it is about."""
+
+    ids: frozenset[str] = frozenset()
+    searches: frozenset[str] = frozenset()
+    pmids: frozenset[str] = frozenset()
+
+    def __or__(self, other: Keys) -> Keys:
+        return Keys(self.ids | other.ids, self.searches | other.searches, self.pmids | other.pmids)
+
+
+@dataclass(frozen=True)
 class Route:
     name: str
     recipients: tuple[str, ...]

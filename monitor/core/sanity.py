@@ -8,11 +8,22 @@ field makes every trial "change"), or records arrived without the fields that de
 
 from __future__ import annotations
 
-from monitor.settings.config import SanityConfig
+from typing import Protocol
+
+
+class Thresholds(Protocol):
+    """When to hold (`[sanity]`, settings/config.py's SanityConfig)."""
+
+    @property
+    def max_changed_share(self) -> float: ...
+    @property
+    def min_changed_trials(self) -> int: ...
+    @property
+    def hold_on_incomplete_records(self) -> bool: ...
 
 
 def hold_reason(
-    changed_trials: int, watched_trials: int, incomplete_records: int, config: SanityConfig
+    changed_trials: int, watched_trials: int, incomplete_records: int, config: Thresholds
 ) -> str | None:
     """Why this cycle's digest should be held, or None when it looks like ordinary news."""
     if config.hold_on_incomplete_records and incomplete_records:

@@ -1,10 +1,11 @@
 """Who gets which change, and whether they have it yet.
 
-A change is addressed when it is first delivered: one dispatch row per recipient the routing
-gives it. A delivery then claims unsent rows with one conditional UPDATE
-(`WHERE delivery_id IS NULL`), checks that it got every row it meant to, and only marks them
-sent once the mail server accepted the message; a failed send gives them back. So two senders
-can never claim the same row, a crash loses nothing, and each desk gets each change once.
+A change is addressed when it is first delivered: one dispatch row per target the routing of
+each channel gives it (an e-mail address, a chat room). A delivery then claims unsent rows with
+one conditional UPDATE (`WHERE delivery_id IS NULL`), checks that it got every row it meant to,
+and only marks them sent once the channel's service accepted the letter; a failed send gives
+them back. So two senders can never claim the same row, a crash loses nothing, and each target
+gets each change once.
 """
 
 from __future__ import annotations
@@ -13,22 +14,21 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Engine, exists, func, insert, select, update
+from sqlalchemy import Engine, exists, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from monitor.core.errors import StoreError
 from monitor.core.models import PendingChange
-from monitor.core.routing import Router
-from monitor.delivery.email.transport import Refusal
-from monitor.store.db import changes, deliveries, dispatches, holds, search_hits
-from monitor.store.db import trials as trials_table
+from monitor.core.routing import Keys, Router
+from monitor.delivery.channel import Refusal
+from monitor.delivery.holds import Holds, held
 from monitor.store.rows import pending_from_row
+from monitor.store.schema import DeliveryState, changes, deliveries, dispatches
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +36,9 @@ log = logging.getLogger(__name__)
 # than a send can take (timeouts and retries included), so a live sender is never overtaken.
 STALE_CLAIM = timedelta(minutes=30)
 RETRIES = 5
-OUTBOX = ""  # the one recipient of digests written to the outbox without an [email] section
-
-
-class DeliveryState(StrEnum):
-    """Where one digest's send stands. Stored in `deliveries.state`."""
-
-    SENDING = "sending"  # claimed; the message is on its way
-    SENT = "sent"  # the mail server accepted it (or it is in the outbox)
-    FAILED = "failed"  # refused or unreachable: its changes were given back
-    ABANDONED = "abandoned"  # its sender died: its changes were given back
+# What else a change's trials are known by (merged ids, the searches that found them), asked of
+# the sources inside the claim's transaction.
+KeysOf = Callable[[Connection, Sequence[str]], Mapping[str, Keys]]
 
 
 @dataclass(frozen=True)
@@ -58,10 +51,20 @@ class SentDigest:
 
 
 @dataclass(frozen=True)
+class Audience:
+    """One channel's targets, as its routing gives each change to them."""
+
+    channel: str  # "email": the key of its rows
+    transport: str  # how it sends ("smtp", "outbox"), for `status`
+    router: Router
+
+
+@dataclass(frozen=True)
 class Sending:
-    """Changes claimed by one delivery, for these recipients."""
+    """Changes claimed by one delivery, for these targets of one channel."""
 
     delivery_id: int
+    channel: str
     recipients: tuple[str, ...]
     pending: tuple[PendingChange, ...]
 
@@ -89,22 +92,6 @@ def _gone(delivery_id: int, claimed_by: str | None) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class Hold:
-    cycle_id: int
-    reason: str
-    held_at: datetime
-    changes: int
-
-
-def _held() -> ColumnElement[bool]:
-    """A change of a cycle whose hold is not released, or whose changes were discarded."""
-    return exists().where(
-        holds.c.cycle_id == changes.c.cycle_id,
-        holds.c.released_at.is_(None) | holds.c.discarded,
-    )
-
-
 class _Conflict(Exception):
     """Another process claimed some of the same rows first; claim again."""
 
@@ -115,108 +102,112 @@ class _Round:
 
     conn: Connection
     now: datetime
-    transport: str
     cycle_id: int | None
 
 
-class Deliveries:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+class Deliveries(Holds):
+    """The dispatch rows and their deliveries; the holds (holds.py) keep some back."""
+
+    def __init__(self, engine: Engine, keys_of: KeysOf | None = None) -> None:
+        super().__init__(engine)
+        self.keys_of = keys_of
 
     def claim(
-        self, router: Router, now: datetime, transport: str, cycle_id: int | None
+        self, audiences: Sequence[Audience], now: datetime, cycle_id: int | None
     ) -> list[Sending]:
-        """Address new changes, then claim every unsent one: one Sending per group of
-        recipients who get the same changes (so one message each, To: all of them). First come
-        the sets that senders which stopped had claimed, each sent again exactly as it was: the
-        same changes to the same people, so the same Message-ID, which lets a receiving system
-        drop the copy if the first one had reached it."""
+        """Address new changes, then claim every unsent one: one Sending per channel and group
+        of its targets who get the same changes (so one message each, To: all of them). First
+        come the sets that senders which stopped had claimed, each sent again exactly as it
+        was: the same changes to the same people, so the same Message-ID, which lets a
+        receiving system drop the copy if the first one had reached it."""
         for _ in range(RETRIES):
             try:
                 with _CLAIMING, self.engine.begin() as conn:
-                    self._address(conn, router)
-                    round_ = _Round(conn, now, transport, cycle_id)
+                    self._address(conn, audiences)
+                    round_ = _Round(conn, now, cycle_id)
                     # What a dead sender claimed goes first, exactly as it was.
-                    sendings = self._take_over(round_, router) + self._claim(round_, router)
+                    sendings = self._take_over(round_, audiences)
+                    for audience in audiences:
+                        sendings += self._claim(round_, audience)
                     _SENDING.update(s.delivery_id for s in sendings)
                 return sendings
             except (_Conflict, IntegrityError):
                 log.info("another process is delivering the same changes; claiming again")
         raise StoreError("another process kept claiming the same changes; try again later")
 
-    def _address(self, conn: Connection, router: Router) -> None:
+    def _address(self, conn: Connection, audiences: Sequence[Audience]) -> None:
+        """Each new change's rows, on every channel at once: a change is addressed once, so a
+        target added later gets what is found from then on, not the past."""
         unaddressed = conn.execute(
             select(changes.c.id, changes.c.nct_id, changes.c.pmid).where(
-                ~exists().where(dispatches.c.change_id == changes.c.id), ~_held()
+                ~exists().where(dispatches.c.change_id == changes.c.id), ~held()
             )
         ).all()
         if not unaddressed:
             return
         # A change about a paper alone (no trial) goes to everyone and the desks citing it.
         trials = sorted({row.nct_id for row in unaddressed if row.nct_id is not None})
-        found_by: dict[str, set[str]] = {}
-        for hit in conn.execute(select(search_hits).where(search_hits.c.nct_id.in_(trials))):
-            found_by.setdefault(hit.nct_id, set()).add(hit.term)
-        # A desk that named a registration merged into this record wants the record's news.
-        known_as: dict[str, set[str]] = {nct_id: {nct_id} for nct_id in trials}
-        merged = select(trials_table.c.nct_id, trials_table.c.listed_under).where(
-            trials_table.c.listed_under.in_(trials)
-        )
-        for alias, canonical in conn.execute(merged):
-            known_as[canonical].add(alias)
-        rows = [
-            {"change_id": row.id, "recipient": recipient}
-            for row in unaddressed
-            for recipient in router.recipients(
-                known_as.get(row.nct_id, set()),
-                found_by.get(row.nct_id, set()),
-                (row.pmid,) if row.pmid else (),
-            )
-        ]
-        conn.execute(insert(dispatches), rows)  # a duplicate key: another process addressed it
+        known = self.keys_of(conn, trials) if self.keys_of else {}
+        rows = []
+        for row in unaddressed:
+            keys = known.get(row.nct_id, Keys(frozenset({row.nct_id}))) if row.nct_id else Keys()
+            for audience in audiences:
+                targets = audience.router.recipients(
+                    keys.ids, keys.searches, (row.pmid,) if row.pmid else ()
+                )
+                rows += [
+                    {"change_id": row.id, "channel": audience.channel, "target": target}
+                    for target in targets
+                ]
+        if rows:
+            conn.execute(insert(dispatches), rows)  # a duplicate key: another process addressed it
 
-    def _claim(self, round_: _Round, router: Router) -> list[Sending]:
+    def _claim(self, round_: _Round, audience: Audience) -> list[Sending]:
         rows = round_.conn.execute(
-            select(dispatches.c.change_id, dispatches.c.recipient).where(
-                dispatches.c.delivery_id.is_(None)
+            select(dispatches.c.change_id, dispatches.c.target).where(
+                dispatches.c.delivery_id.is_(None), dispatches.c.channel == audience.channel
             )
         ).all()
         wanted: dict[str, set[int]] = {}
         for row in rows:
-            wanted.setdefault(row.recipient, set()).add(row.change_id)
+            wanted.setdefault(row.target, set()).add(row.change_id)
         groups: dict[frozenset[int], list[str]] = {}
-        order = {r: i for i, r in enumerate(router.order)}
+        order = {r: i for i, r in enumerate(audience.router.order)}
         for recipient in sorted(wanted, key=lambda r: (order.get(r, len(order)), r)):
             groups.setdefault(frozenset(wanted[recipient]), []).append(recipient)
         return [
-            self._claim_group(round_, sorted(ids), tuple(recipients))
+            self._claim_group(round_, audience, sorted(ids), tuple(recipients))
             for ids, recipients in groups.items()
         ]
 
-    def _claim_group(self, round_: _Round, ids: list[int], recipients: tuple[str, ...]) -> Sending:
+    def _claim_group(
+        self, round_: _Round, audience: Audience, ids: list[int], recipients: tuple[str, ...]
+    ) -> Sending:
         conn = round_.conn
-        delivery_id = self._open_delivery(round_, recipients)
+        delivery_id = self._open_delivery(round_, audience, recipients)
         claimed = conn.execute(
             update(dispatches)
             .where(
                 dispatches.c.delivery_id.is_(None),
                 dispatches.c.change_id.in_(ids),
-                dispatches.c.recipient.in_(recipients),
+                dispatches.c.channel == audience.channel,
+                dispatches.c.target.in_(recipients),
             )
             .values(delivery_id=delivery_id)
         )
         if claimed.rowcount != len(ids) * len(recipients):
             raise _Conflict(delivery_id)
-        return Sending(delivery_id, recipients, self._changes(conn, ids))
+        return Sending(delivery_id, audience.channel, recipients, self._changes(conn, ids))
 
-    def _open_delivery(self, round_: _Round, recipients: Sequence[str]) -> int:
+    def _open_delivery(self, round_: _Round, audience: Audience, recipients: Sequence[str]) -> int:
         return int(
             round_.conn.execute(
                 insert(deliveries)
                 .values(
                     started_at=round_.now,
                     state=DeliveryState.SENDING.value,
-                    transport=round_.transport,
+                    channel=audience.channel,
+                    transport=audience.transport,
                     cycle_id=round_.cycle_id,
                     recipients=", ".join(r or "(outbox)" for r in recipients),
                     claimed_by=CLAIMER,
@@ -229,22 +220,24 @@ class Deliveries:
         found = conn.execute(select(changes).where(changes.c.id.in_(ids)).order_by(changes.c.id))
         return tuple(pending_from_row(row) for row in found.mappings())
 
-    def _take_over(self, round_: _Round, router: Router) -> list[Sending]:
+    def _take_over(self, round_: _Round, audiences: Sequence[Audience]) -> list[Sending]:
         """The claims of senders that stopped (old ones, and at once those of a process on
         this host that no longer runs, or ran before this one, as PID 1 of a restarted
-        container did), each moved whole to a new delivery of this process."""
+        container did), each moved whole to a new delivery of this process. A claim on a
+        channel no longer configured waits for it."""
         conn, now = round_.conn, round_.now
-        sending = select(deliveries.c.id, deliveries.c.started_at, deliveries.c.claimed_by).where(
-            deliveries.c.state == DeliveryState.SENDING.value
-        )
+        by_channel = {a.channel: a for a in audiences}
+        sending = select(
+            deliveries.c.id, deliveries.c.started_at, deliveries.c.claimed_by, deliveries.c.channel
+        ).where(deliveries.c.state == DeliveryState.SENDING.value)
         stale = [
-            row.id
+            (row.id, by_channel[row.channel])
             for row in conn.execute(sending)
-            if row.started_at < now - STALE_CLAIM or _gone(row.id, row.claimed_by)
+            if row.channel in by_channel
+            and (row.started_at < now - STALE_CLAIM or _gone(row.id, row.claimed_by))
         ]
-        order = {r: i for i, r in enumerate(router.order)}
         taken = []
-        for old in stale:
+        for old, audience in stale:
             ended = conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == old, deliveries.c.state == DeliveryState.SENDING.value)
@@ -253,22 +246,23 @@ class Deliveries:
             if ended.rowcount != 1:
                 raise _Conflict(old)  # another process took it over first
             rows = conn.execute(
-                select(dispatches.c.change_id, dispatches.c.recipient).where(
+                select(dispatches.c.change_id, dispatches.c.target).where(
                     dispatches.c.delivery_id == old
                 )
             ).all()
             if not rows:
                 continue
+            order = {r: i for i, r in enumerate(audience.router.order)}
             recipients = tuple(
-                sorted({r.recipient for r in rows}, key=lambda r: (order.get(r, len(order)), r))
+                sorted({r.target for r in rows}, key=lambda r: (order.get(r, len(order)), r))
             )
-            new = self._open_delivery(round_, recipients)
+            new = self._open_delivery(round_, audience, recipients)
             conn.execute(
                 update(dispatches).where(dispatches.c.delivery_id == old).values(delivery_id=new)
             )
             log.warning("sending again, as it was, the digest of abandoned delivery %d", old)
             ids = sorted({r.change_id for r in rows})
-            taken.append(Sending(new, recipients, self._changes(conn, ids)))
+            taken.append(Sending(new, audience.channel, recipients, self._changes(conn, ids)))
         return taken
 
     def _give_back(self, conn: Connection, delivery_ids: Sequence[int]) -> None:
@@ -302,7 +296,7 @@ class Deliveries:
             )
             for refusal in refused:
                 mine = (dispatches.c.delivery_id == delivery_id) & (
-                    dispatches.c.recipient == refusal.recipient
+                    dispatches.c.target == refusal.target
                 )
                 values = {"refused": str(refusal)} if refusal.permanent else {"delivery_id": None}
                 conn.execute(update(dispatches).where(mine).values(values))
@@ -311,7 +305,7 @@ class Deliveries:
         """Recipients the mail server refused for good: its latest answer, and how many
         changes they did not get."""
         query = (
-            select(dispatches.c.recipient, dispatches.c.refused, dispatches.c.change_id)
+            select(dispatches.c.target, dispatches.c.refused, dispatches.c.change_id)
             .where(dispatches.c.refused.is_not(None))
             .order_by(dispatches.c.change_id)
         )
@@ -340,46 +334,10 @@ class Deliveries:
         )
         unaddressed = ~exists().where(dispatches.c.change_id == changes.c.id)
         if not include_held:
-            unaddressed = unaddressed & ~_held()
+            unaddressed = unaddressed & ~held()
         query = select(changes).where(waiting | unaddressed).order_by(changes.c.id)
         with self.engine.connect() as conn:
             return [pending_from_row(row) for row in conn.execute(query).mappings()]
-
-    # -- the sanity gate's holds ------------------------------------------------------------
-
-    def hold(self, cycle_id: int, reason: str, now: datetime) -> None:
-        """Keep this cycle's changes from the content digest until an operator releases them."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(holds).values(cycle_id=cycle_id, reason=reason, held_at=now, discarded=False)
-            )
-
-    def holds(self) -> list[Hold]:
-        """The holds waiting for an operator, with how many changes each keeps back."""
-        count = (
-            select(func.count())
-            .select_from(changes)
-            .where(changes.c.cycle_id == holds.c.cycle_id)
-            .scalar_subquery()
-        )
-        query = (
-            select(holds.c.cycle_id, holds.c.reason, holds.c.held_at, count.label("changes"))
-            .where(holds.c.released_at.is_(None))
-            .order_by(holds.c.cycle_id)
-        )
-        with self.engine.connect() as conn:
-            return [Hold(*row) for row in conn.execute(query)]
-
-    def release_holds(self, now: datetime, discard: bool) -> list[Hold]:
-        """Let the held changes go out with the next delivery, or (discard) never."""
-        waiting = self.holds()
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(holds)
-                .where(holds.c.released_at.is_(None))
-                .values(released_at=now, discarded=discard)
-            )
-        return waiting
 
     def sent(self) -> dict[int, datetime | None]:
         """For each addressed change: when the last of its recipients got it, or None while

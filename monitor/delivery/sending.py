@@ -1,10 +1,11 @@
-"""Sending the digests: claim what is unsent, compose each group of recipients' digest, hand it
-to the transport, and record what the mail server took.
+"""Sending a cycle's letters: claim what is unsent on every channel, compose each group of
+targets' digest, hand it to its channel, and record what the service took; and each new
+article's first look (the article check).
 
-Persist first, deliver second: a change is marked sent for a recipient only once the server
-accepted that recipient; one it refused for now goes out with the next delivery, one it refused
-for good is kept aside and named to the operators. A set of changes claimed by a sender that
-died is sent again exactly as it was (same changes, same Message-ID) before anything newer.
+Persist first, deliver second: a change is marked sent for a target only once the service
+accepted that target; one it refused for now goes out with the next delivery, one it refused for
+good is kept aside and named to the operators. A set of changes claimed by a sender that died is
+sent again exactly as it was (same changes, same Message-ID) before anything newer.
 """
 
 from __future__ import annotations
@@ -13,28 +14,20 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
 
 from monitor.core.articles import Evidence, check_article
 from monitor.core.errors import DeliveryError
 from monitor.core.importance import Ranking
-from monitor.core.models import Digest, PendingChange, RenderedMessage
-from monitor.core.routing import Router
-from monitor.delivery.deliveries import OUTBOX, Deliveries, Sending, SentDigest
-from monitor.delivery.email.transport import Sender, Transport, build_message
-from monitor.editorial.render import (
-    build_digest,
-    make_environment,
-    render_article_check,
-    render_digest,
-)
-from monitor.settings.config import Config, list_header
-from monitor.sources.ctgov.tables import Store
-from monitor.sources.pubmed.tables import Library
+from monitor.core.models import Digest, PendingChange
+from monitor.delivery.channel import Channel, CheckLetter, DigestLetter
+from monitor.delivery.deliveries import Audience, Deliveries, Sending, SentDigest
+from monitor.editorial.digest import build_digest
+from monitor.editorial.words import where_words
+from monitor.settings.config import Config
+from monitor.sources.base import Source, Wanted
 from monitor.store.journal import Journal
-
-if TYPE_CHECKING:
-    from jinja2 import Environment
 
 log = logging.getLogger(__name__)
 
@@ -42,46 +35,48 @@ Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
-class Mailing:
-    """Who digests are from and to; the transport decides how they travel."""
-
-    transport: Transport
-    sender: Sender
-    router: Router
-
-
-@dataclass(frozen=True)
 class Outgoing:
-    """What sending messages needs: the cycle's deps without the registry (see `release`)."""
+    """What sending letters needs: the cycle's deps without the sources' clients (see
+    `release`), each source for what it stored, each channel opened."""
 
     config: Config
-    store: Store
-    library: Library
+    engine: Engine
+    sources: tuple[Source, ...]
+    channels: tuple[Channel, ...]
     deliveries: Deliveries
     journal: Journal
-    mailing: Mailing
     clock: Clock
 
     @property
-    def templates(self) -> Environment:
-        return make_environment()  # made once, when a message is first rendered
+    def audiences(self) -> list[Audience]:
+        return [Audience(c.name, c.transport, c.router) for c in self.channels]
+
+    def channel(self, name: str) -> Channel | None:
+        return next((c for c in self.channels if c.name == name), None)
+
+    def evidence(self, wanted: Wanted) -> Evidence:
+        """What the sources stored of these trials and papers, with the articles."""
+        found = Evidence(self.config.articles)
+        for source in self.sources:
+            found = found.merged(source.stored(self.engine, self.config, wanted))
+        return found
 
 
 @dataclass
 class DeliveryReport:
-    delivered: list[str] = field(default_factory=list)  # where each digest went
+    delivered: list[str] = field(default_factory=list)  # where each letter went
     failures: list[str] = field(default_factory=list)  # one line each; kept for the next cycle
-    bounced: list[str] = field(default_factory=list)  # recipients refused for good, one line each
+    bounced: list[str] = field(default_factory=list)  # targets refused for good, one line each
+    kept: bool = False  # a letter was written to a folder, not sent
 
 
 async def deliver_pending(
     out: Outgoing, cycle_id: int | None, data_timestamp: str | None, unread: str | None = None
 ) -> DeliveryReport:
-    """One digest per group of recipients who get the same changes; a failed digest keeps its
-    changes for the next cycle, the others go. `unread`: the source this cycle could not read
-    ("PubMed"), named in the digest so its readers know what it may be missing."""
-    mailing = out.mailing
-    sendings = out.deliveries.claim(mailing.router, out.clock(), mailing.transport.name, cycle_id)
+    """One digest per channel and group of targets who get the same changes; a failed digest
+    keeps its changes for the next cycle, the others go. `unread`: the sources this cycle
+    could not read ("PubMed"), named in the digest so its readers know what it may miss."""
+    sendings = out.deliveries.claim(out.audiences, out.clock(), cycle_id)
     report = DeliveryReport()
     for index, sending in enumerate(sendings):
         try:
@@ -102,63 +97,55 @@ def compose_digest(
     pending: Sequence[PendingChange],
     data_timestamp: str | None,
     unread: str | None = None,
-) -> tuple[Digest, RenderedMessage]:
-    """The digest of these changes and its words, as sent (and as `preview` shows it)."""
+) -> DigestLetter:
+    """The digest of these changes, with what they are worded against, as sent (and as
+    `preview` shows it)."""
     config = out.config
-    trials = {p.change.nct_id for p in pending if p.change.nct_id}
-    evidence = Evidence(
-        config.articles,
-        out.store.latest([*trials, *config.cited_trials]),
-        out.library.papers(p.change.pmid for p in pending if p.change.pmid),
-    )
+    trials = [p.change.nct_id for p in pending if p.change.nct_id]
+    pmids = [p.change.pmid for p in pending if p.change.pmid]
+    evidence = out.evidence(Wanted(list(dict.fromkeys([*trials, *config.cited_trials])), pmids))
     digest = build_digest(
         pending,
-        out.store.titles(trials),
+        evidence.titles,
         out.clock(),
         data_timestamp,
         Ranking(config.digest.importance),
         evidence,
     )
-    rendered = render_digest(
-        digest, config.digest.subject_prefix, out.templates, evidence, unread=unread
-    )
-    return digest, rendered
+    return DigestLetter(digest, evidence, _where(out, digest), unread)
+
+
+def _where(out: Outgoing, digest: Digest) -> str:
+    """Where the digest's changes were found, in the sources' own words, in their order."""
+    found = {c.source for t in digest.trials for c in t.changes}
+    return where_words([s.where for s in out.sources if s.name in found])
 
 
 async def send_article_checks(
     out: Outgoing, keys: Collection[str], data_timestamp: str | None
 ) -> DeliveryReport:
-    """The first look at each of these articles, to its editors (everyone who gets every
-    change, and its desk): what it says beside what the registry says now. Recorded as given
-    only once the mail server took it; until then each cycle tries again."""
+    """The first look at each of these articles, to its editors on every channel (everyone
+    who gets every change, and its desk): what it says beside what the sources say now.
+    Recorded as given only once every channel took it; until then each cycle tries again."""
     report = DeliveryReport()
     for article in (a for a in out.config.articles if a.key in keys):
-        check = check_article(
-            article, out.store.latest(article.trials), out.library.trial_papers(article.trials)
-        )
-        now = out.clock()
-        rendered = render_article_check(
-            check, out.config.digest.subject_prefix, out.templates, now, data_timestamp
-        )
-        everyone = [r for r in out.mailing.router.everyone if r != OUTBOX]
-        recipients = tuple(dict.fromkeys([*everyone, *article.recipients]))
-        message = build_message(
-            rendered,
-            out.mailing.sender.address,
-            recipients,
-            out.mailing.sender.message_id("article-check", article.key, *recipients),
-            now,
-            list_header(out.config.digest),
-        )
-        try:
-            delivered = await out.mailing.transport.deliver(message)
-        except DeliveryError as exc:
-            report.failures.append(f"the article check of {article.name}: {exc}")
-            log.error("the article check of %s: %s", article.name, exc)
-            continue
-        out.journal.article_checked(article.key, article.title, out.clock())
-        report.delivered.append(delivered.where)
-        log.info("article check of %s delivered: %s", article.name, delivered.where)
+        evidence = out.evidence(Wanted(article.trials))
+        check = check_article(article, evidence.latest, evidence.trial_papers)
+        letter = CheckLetter(check, out.clock(), data_timestamp)
+        failed = False
+        for channel in out.channels:
+            try:
+                accepted = await channel.send(letter, channel.desk(article))
+            except DeliveryError as exc:
+                report.failures.append(f"the article check of {article.name}: {exc}")
+                log.error("the article check of %s: %s", article.name, exc)
+                failed = True
+                continue
+            report.delivered.append(accepted.where)
+            report.kept |= accepted.kept
+            log.info("article check of %s delivered: %s", article.name, accepted.where)
+        if not failed:
+            out.journal.article_checked(article.key, article.title, out.clock())
     return report
 
 
@@ -169,30 +156,23 @@ async def _send(
     report: DeliveryReport,
     unread: str | None,
 ) -> None:
-    mailing = out.mailing
-    recipients = tuple(r for r in sending.recipients if r != OUTBOX)
     try:
-        digest, rendered = compose_digest(out, sending.pending, data_timestamp, unread)
-        message_id = mailing.sender.digest_id(digest.change_ids, recipients)
-        message = build_message(
-            rendered,
-            mailing.sender.address,
-            recipients,
-            message_id,
-            digest.generated_at,
-            list_header(out.config.digest),
-            digest.change_ids,
-        )
-        delivered = await mailing.transport.deliver(message)
+        channel = out.channel(sending.channel)
+        if channel is None:  # claimed only for the channels configured: see Deliveries.claim
+            raise DeliveryError(f"no channel {sending.channel!r} is configured")
+        letter = compose_digest(out, sending.pending, data_timestamp, unread)
+        accepted = await channel.send(letter, sending.recipients)
     except BaseException as exc:
         # Whatever stopped the send, the changes stay unsent and go out next time.
         out.deliveries.release(sending.delivery_id, out.clock(), str(exc) or type(exc).__name__)
         raise
-    sent = SentDigest(rendered.subject, message_id, delivered.where)
-    out.deliveries.mark_sent(sending.delivery_id, out.clock(), sent, delivered.refused)
-    log.info("digest of %d changes delivered: %s", digest.change_count, delivered.where)
-    report.delivered.append(delivered.where)
-    for refusal in delivered.refused:
+    sent = SentDigest(accepted.subject, accepted.message_id, accepted.where)
+    out.deliveries.mark_sent(sending.delivery_id, out.clock(), sent, accepted.refused)
+    count = letter.digest.change_count
+    log.info("digest of %d changes delivered: %s", count, accepted.where)
+    report.delivered.append(accepted.where)
+    report.kept |= accepted.kept
+    for refusal in accepted.refused:
         if refusal.permanent:
             report.bounced.append(str(refusal))
             report.failures.append(f"the mail server refused {refusal} for good")

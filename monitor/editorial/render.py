@@ -1,14 +1,16 @@
-"""Pending changes → Digest → one email (subject, plain text, HTML), assembled from templates.
+"""A Digest, an article check or a notice → its words laid out (subject, plain text, HTML), from
+the templates; the views the templates show (a trial, a change, a section).
 
-Pure: no I/O beyond reading the templates, no clock. The words come from words.py; the layout
-lives in templates/ (NAME_subject.txt, NAME.txt and NAME.html for every message).
+Pure: no I/O beyond reading the templates, no clock. The words come from words/; the grouping
+from digest.py; the layout lives in templates/ (NAME_subject.txt, NAME.txt and NAME.html for
+every message).
 """
 
 from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -16,21 +18,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor.core.articles import ArticleCheck, Evidence, TrialCheck
-from monitor.core.claims import reported_as
-from monitor.core.importance import Ranking, category, nearness
 from monitor.core.models import (
     PUBMED_URL,
     STUDY_URL,
-    Change,
     ChangeKind,
     Digest,
     Importance,
-    PendingChange,
-    Ranked,
     Relation,
     RenderedMessage,
     TrialChanges,
 )
+from monitor.editorial.digest import SECTION
 from monitor.editorial.words import (
     ArticleNote,
     ChangeWords,
@@ -40,7 +38,6 @@ from monitor.editorial.words import (
     article_verdict,
     category_words,
     change_words,
-    claim_field,
     data_timestamp_words,
     finding_words,
     headline,
@@ -52,7 +49,6 @@ from monitor.editorial.words import (
     results_paper_words,
     section_heading,
     sentence,
-    sources_words,
     summary,
     trial_facts,
 )
@@ -129,25 +125,6 @@ class IndexEntry:
         return anchor(self.nct_id)
 
 
-# The digest's sections, in order: a search's finds close to the articles and those related
-# to them share one.
-_SECTION = {
-    Relation.CITED: 0,
-    Relation.CITED_PAPER: 1,
-    Relation.CLOSE: 2,
-    Relation.RELATED: 2,
-    Relation.LITERATURE: 3,
-    Relation.OFF_TOPIC: 4,
-}
-# The kinds of change PubMed's side finds.
-PUBMED_KINDS = frozenset(
-    {
-        ChangeKind.RESULTS_PAPER,
-        ChangeKind.TRIAL_PAPER,
-        ChangeKind.PAPER_NOTICE,
-        ChangeKind.NEW_PAPER,
-    }
-)
 # Each section, by the relation that names it.
 _SECTIONS = (
     Relation.CITED,
@@ -158,118 +135,9 @@ _SECTIONS = (
 )
 
 
-def build_digest(
-    pending: Sequence[PendingChange],
-    titles: Mapping[str, str],
-    generated_at: datetime,
-    data_timestamp: str | None,
-    ranking: Ranking | None = None,
-    evidence: Evidence | None = None,
-) -> Digest:
-    """Group changes by trial; place each trial by how it stands to the articles (cited, found
-    close to them, or off topic); weightiest first within a trial and within a section."""
-    ranking = ranking or Ranking()
-    evidence = evidence or Evidence()
-    topics = evidence.topics()
-    by_subject: dict[str, list[Change]] = {}
-    for item in pending:
-        by_subject.setdefault(item.change.subject, []).append(item.change)
-    groups: list[TrialChanges] = []
-    for subject, changes in by_subject.items():
-        pmid = changes[0].pmid if changes[0].nct_id is None else None
-        if pmid is not None:
-            groups.append(_paper_group(subject, pmid, changes, ranking, evidence))
-            continue
-        snapshot = evidence.latest.get(subject)
-        citing = evidence.citing(subject)
-        if citing:
-            relation, keys = Relation.CITED, tuple(a.key for a, _ in citing)
-            shared: tuple[str, ...] = ()
-        else:
-            near = nearness(snapshot, topics)
-            relation, shared = near.relation, near.shared
-            keys = (near.article,) if near.article is not None else ()
-        items = [_ranked(c, said, ranking, relation) for c, said in written_once(changes)]
-        items.sort(key=lambda r: ranking.key(r.change, relation))
-        groups.append(
-            TrialChanges(
-                nct_id=subject,
-                title=titles.get(subject, "(title not known)"),
-                items=tuple(items),
-                relation=relation,
-                articles=keys,
-                shared=shared,
-                snapshot=snapshot,
-            )
-        )
-    groups.sort(
-        key=lambda t: (_SECTION[t.relation], ranking.key(t.items[0].change, t.relation), t.nct_id)
-    )
-    return Digest(
-        trials=tuple(groups),
-        generated_at=generated_at,
-        data_timestamp=data_timestamp,
-        change_ids=tuple(item.id for item in pending),
-    )
-
-
 def anchor(name: str) -> str:
     """An HTML id for a trial or a paper: "NCT04270877", "PMID-32068870" (an id has no spaces)."""
     return "-".join(name.split())
-
-
-def _paper_group(
-    subject: str, pmid: str, changes: Sequence[Change], ranking: Ranking, evidence: Evidence
-) -> TrialChanges:
-    """The changes of a paper no trial is known for: one an article cites (a notice linked to
-    it), or one a literature search found."""
-    citing = evidence.citing_paper(pmid)
-    relation = Relation.CITED_PAPER if citing else Relation.LITERATURE
-    items = sorted(
-        (_ranked(c, (), ranking, relation) for c in changes),
-        key=lambda r: ranking.key(r.change, relation),
-    )
-    paper = evidence.papers.get(pmid)
-    return TrialChanges(
-        nct_id=subject,
-        title=(paper.title if paper and paper.title else "(title not known)"),
-        items=tuple(items),
-        relation=relation,
-        articles=tuple(a.key for a, _ in citing),
-        pmid=pmid,
-    )
-
-
-def written_once(changes: Sequence[Change]) -> list[tuple[Change, tuple[Change, ...]]]:
-    """Each change once, with the claim changes said beside it: a claim the registry now
-    contradicts (or confirms again) is said with the change that moved it (the status, the
-    enrollment), not apart; the same claim in two articles is one entry that names both."""
-    kinds = {c.kind for c in changes}
-    beside: dict[ChangeKind, list[Change]] = {}
-    seen: set[tuple[ChangeKind, str | None, str | None]] = set()
-    kept: list[Change] = []
-    for change in changes:
-        if change.kind in (ChangeKind.CLAIM_CONTRADICTED, ChangeKind.CLAIM_RESOLVED):
-            field = claim_field(change.detail)
-            moved_by = reported_as(field) if field is not None else None
-            if moved_by is not None and moved_by in kinds:
-                beside.setdefault(moved_by, []).append(change)
-                continue
-            key = (change.kind, change.detail, change.after)
-            if key in seen:
-                continue
-            seen.add(key)
-        kept.append(change)
-    return [(change, tuple(beside.pop(change.kind, ()))) for change in kept]
-
-
-def _ranked(
-    change: Change, beside: Sequence[Change], ranking: Ranking, relation: Relation
-) -> Ranked:
-    """A change stands where the weightiest of it and the claims said beside it would: an
-    enrollment that contradicts the article ranks (and heads the subject) as a contradiction."""
-    top = min([change, *beside], key=lambda c: ranking.key(c, relation))
-    return Ranked(change, category(top), ranking.importance(top, relation))
 
 
 @cache
@@ -315,8 +183,11 @@ def render_digest(
     env: Environment,
     evidence: Evidence | None = None,
     *,
+    where: str = "",
     unread: str | None = None,
 ) -> RenderedMessage:
+    """The digest in words; `where` its changes were found ("on ClinicalTrials.gov"),
+    `unread` the sources this cycle could not read."""
     evidence = evidence or Evidence()
     articles = len(evidence.articles)
     views = [(t.relation, _trial_view(t, evidence)) for t in digest.trials]
@@ -324,22 +195,18 @@ def render_digest(
         Section(
             relation,
             section_heading(relation, articles),
-            tuple(view for r, view in views if _SECTION[r] == _SECTION[relation]),
+            tuple(view for r, view in views if SECTION[r] == SECTION[relation]),
             off_topic_intro(articles) if relation is Relation.OFF_TOPIC else None,
         )
         for relation in _SECTIONS
-        if any(_SECTION[r] == _SECTION[relation] for r, _ in views)
+        if any(SECTION[r] == SECTION[relation] for r, _ in views)
     ]
     only_new = all(c.kind is ChangeKind.NEW_TRIAL for t in digest.trials for c in t.changes)
     papers = sum(t.pmid is not None for t in digest.trials)
-    changes = [c for t in digest.trials for c in t.changes]
     context = {
         "prefix": subject_prefix,
         "summary": summary(len(digest.trials) - papers, only_new, papers),
-        "where": sources_words(
-            any(c.kind not in PUBMED_KINDS for c in changes),
-            any(c.kind in PUBMED_KINDS for c in changes),
-        ),
+        "where": where,
         "headline": _headline(digest),
         "index": [
             IndexEntry(

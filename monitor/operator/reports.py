@@ -1,4 +1,5 @@
-"""What the operator's commands show: `status`, `history` and `health`, read from the database.
+"""What the operator's commands show: `status` and `health`, read from the database; each source
+adds its own part of `status` (and answers `history` for its records).
 
 Read-only queries and their plain-text layout for a terminal; nothing here writes.
 """
@@ -6,20 +7,19 @@ Read-only queries and their plain-text layout for a terminal; nothing here write
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, RowMapping, select
+from sqlalchemy import Engine, select
 
 from monitor.delivery.deliveries import Deliveries
-from monitor.editorial.words import change_words, snapshot_line
-from monitor.run.schedule import last_due, make_trigger
-from monitor.settings.config import Config, ScheduleConfig
-from monitor.sources.ctgov.tables import Store
-from monitor.sources.pubmed.tables import Library
-from monitor.store.db import changes, cycles, deliveries, search_hits, snapshots, trials
+from monitor.editorial.words import change_words, short_moment
+from monitor.settings.config import Config
+from monitor.settings.schedule import ScheduleConfig, last_due, make_trigger
+from monitor.sources.base import Source
 from monitor.store.journal import Journal
-from monitor.store.rows import change_from_row, snapshot_from_row
+from monitor.store.schema import cycles, deliveries
 
 
 @dataclass(frozen=True)
@@ -28,28 +28,34 @@ class Health:
     message: str
 
 
-def status_text(engine: Engine, config: Config, cycle_count: int = 10) -> str:
+def status_text(
+    engine: Engine, config: Config, sources: Sequence[Source], cycle_count: int = 10
+) -> str:
+    reports = [source.report(engine, config) for source in sources]
     return "\n".join(
         [
             *_cycles_section(engine, cycle_count),
             "",
-            *_trials_section(watched_trials(engine, config)),
-            "",
-            *_literature_section(engine, config),
+            *(line for report in reports for line in report.lines),
             *_unsent_section(engine),
             *_held_section(engine),
-            *_refused_section(engine),
+            *(line for report in reports for line in report.warnings),
             *_bounced_section(engine),
         ]
     )
 
 
-def status_json(engine: Engine, config: Config, cycle_count: int = 10) -> str:
+def status_json(
+    engine: Engine, config: Config, sources: Sequence[Source], cycle_count: int = 10
+) -> str:
     """What `status` shows, for scripts: one JSON object, its keys documented in the README."""
     deliveries_ = Deliveries(engine)
+    parts: dict[str, object] = {}
+    for source in sources:
+        parts.update(source.report(engine, config).json)
     report = {
         "cycles": [asdict(row) for row in _cycle_rows(engine, cycle_count)],
-        "trials": [asdict(t) for t in watched_trials(engine, config)],
+        "trials": parts.pop("trials", []),
         "unsent": [
             {
                 "nct_id": p.change.nct_id,
@@ -64,117 +70,13 @@ def status_json(engine: Engine, config: Config, cycle_count: int = 10) -> str:
             for p in deliveries_.pending()
         ],
         "held": [{**asdict(h), "held_at": h.held_at.isoformat()} for h in deliveries_.holds()],
-        "literature": [
-            {"term": t.term, "name": name, "papers": papers, "last_run_at": t.last_run_at}
-            for t, name, papers in (Library(engine).terms() if config.pubmed else [])
-        ],
-        "refused_searches": Store(engine).refused_searches(),
+        **parts,
         "refused_recipients": {
             r: {"answer": answer, "changes": count}
             for r, (answer, count) in deliveries_.refused_recipients().items()
         },
     }
     return json.dumps(report, indent=2, ensure_ascii=False, default=_iso)
-
-
-@dataclass(frozen=True)
-class WatchedTrial:
-    """One watched trial as `status` shows it: its tracked state, where it came from (the
-    articles citing it, watch.trials, the searches that found it) and its linked PMIDs."""
-
-    nct_id: str
-    sources: list[str]
-    fetched: bool
-    found: bool | None
-    title: str | None
-    status: str | None
-    enrollment: str | None
-    has_results: bool | None
-    primary_completion: str | None
-    pmids: list[str]
-    listed_under: str | None
-    line: str  # the state in words, as the text shows it
-
-
-def watched_trials(engine: Engine, config: Config) -> list[WatchedTrial]:
-    query = (
-        select(trials.c.nct_id, trials.c.listed_under, snapshots)
-        .select_from(trials.outerjoin(snapshots, snapshots.c.id == trials.c.latest_snapshot_id))
-        .order_by(trials.c.nct_id)
-    )
-    with engine.connect() as conn:
-        rows = list(conn.execute(query).mappings())
-        hits = conn.execute(select(search_hits.c.nct_id, search_hits.c.term)).all()
-    names = {s.term: s.name for s in config.watch.searches}
-    found_by: dict[str, list[str]] = {}
-    for nct_id, term in hits:
-        name = names.get(term)
-        found_by.setdefault(nct_id, []).append(
-            f"search “{name}”" if name else f"search “{term}” (no longer configured)"
-        )
-    listed = list(config.watch.trials)
-    watched: list[WatchedTrial] = []
-    for row in rows:
-        nct_id = row["nct_id"]
-        sources = [
-            f"article “{a.title}”" if a.title else "watch.trials"
-            for a in config.articles
-            if nct_id in a.trials
-        ]
-        if nct_id in listed and "watch.trials" not in sources:
-            sources.append("watch.trials")
-        sources += found_by.get(nct_id, [])
-        if not sources:
-            sources.append("no longer configured")
-        snapshot = snapshot_from_row(row) if row["found"] is not None else None
-        watched.append(
-            WatchedTrial(
-                nct_id=nct_id,
-                sources=sources,
-                fetched=snapshot is not None,
-                found=snapshot.found if snapshot else None,
-                title=snapshot.title if snapshot else None,
-                status=snapshot.status_value if snapshot else None,
-                enrollment=snapshot.enrollment if snapshot else None,
-                has_results=snapshot.has_results if snapshot else None,
-                primary_completion=snapshot.primary_completion if snapshot else None,
-                pmids=[p.pmid for p in snapshot.publications if p.pmid] if snapshot else [],
-                listed_under=row["listed_under"],
-                line=_trial_state(row),
-            )
-        )
-    return watched
-
-
-def history_text(engine: Engine, nct_id: str) -> str | None:
-    """The stored snapshots and reported changes of one trial; None if it was never seen."""
-    with engine.connect() as conn:
-        rows = list(
-            conn.execute(
-                select(snapshots).where(snapshots.c.nct_id == nct_id).order_by(snapshots.c.id)
-            ).mappings()
-        )
-        reported = list(
-            conn.execute(
-                select(changes).where(changes.c.nct_id == nct_id).order_by(changes.c.id)
-            ).mappings()
-        )
-    sent = Deliveries(engine).sent()
-    if not rows:
-        return None
-    title = next((r["title"] for r in reversed(rows) if r["title"]), "(no title)")
-    lines = [f"{nct_id} — {title}", "", f"Snapshots ({len(rows)})"]
-    for row in rows:
-        lines.append(f"  {_when(row['observed_at'])}  {_trial_state(row)}")
-    lines += ["", f"Reported changes ({len(reported)})"]
-    for row in reported:
-        when = sent.get(row["id"])
-        state = f"sent {_when(when)}" if when else "not sent yet"
-        words = change_words(change_from_row(row)).line
-        lines.append(f"  {_when(row['detected_at'])}  {words}  [{state}]")
-    if not reported:
-        lines.append("  none")
-    return "\n".join(lines)
 
 
 def health(engine: Engine, schedule: ScheduleConfig, now: datetime) -> Health:
@@ -185,7 +87,7 @@ def health(engine: Engine, schedule: ScheduleConfig, now: datetime) -> Health:
     journal = Journal(engine)
     last_ok, started = journal.last_ok_started(), journal.first_service_start()
     if last_ok is not None and (due is None or last_ok >= due):
-        return Health(True, f"ok: last successful cycle started {_when(last_ok)}")
+        return Health(True, f"ok: last successful cycle started {short_moment(last_ok)}")
     if due is None or (last_ok is None and (started is None or started > due)):
         if last_ok is None:
             return Health(True, "ok: no cycle has run yet, and none has been due")
@@ -193,11 +95,13 @@ def health(engine: Engine, schedule: ScheduleConfig, now: datetime) -> Health:
     if last_ok is None:
         return Health(
             False,
-            f"unhealthy: no cycle has run yet, and one was due at {_when(due)}; see the log of"
-            " `trial-monitor run` (or run `trial-monitor doctor`)",
+            f"unhealthy: no cycle has run yet, and one was due at {short_moment(due)}; see the log"
+            " of `trial-monitor run` (or run `trial-monitor doctor`)",
         )
     return Health(
-        False, f"unhealthy: no successful cycle since {_when(last_ok)}; one was due at {_when(due)}"
+        False,
+        f"unhealthy: no successful cycle since {short_moment(last_ok)};"
+        f" one was due at {short_moment(due)}",
     )
 
 
@@ -261,18 +165,9 @@ def _cycles_section(engine: Engine, count: int) -> list[str]:
         if row.error:
             outcome += f": {row.error}"
         lines.append(
-            f"  {row.id:>5}  {_when(row.started_at):16}  {took:>6}  {row.requests:>8}"
+            f"  {row.id:>5}  {short_moment(row.started_at):16}  {took:>6}  {row.requests:>8}"
             f"  {row.changes_found:>7}  {delivered:13}  {outcome}"
         )
-    return lines
-
-
-def _trials_section(watched: list[WatchedTrial]) -> list[str]:
-    lines = [f"Watched trials ({len(watched)})"]
-    for trial in watched:
-        lines.append(f"  {trial.nct_id}  {trial.line}")
-        linked = f"; PMIDs {', '.join(trial.pmids)}" if trial.pmids else ""
-        lines.append(f"    from {', '.join(trial.sources)}{linked}")
     return lines
 
 
@@ -281,25 +176,9 @@ def _unsent_section(engine: Engine) -> list[str]:
     lines = [f"Unsent changes ({len(pending)})"]
     for item in pending:
         change = item.change
-        found = _when(item.detected_at)
+        found = short_moment(item.detected_at)
         lines.append(f"  {change.subject}  {change_words(change).line}  (found {found})")
     return lines
-
-
-def _literature_section(engine: Engine, config: Config) -> list[str]:
-    """PubMed's searches, when the literature side is on: a cited trial's papers, each
-    literature search, when each last ran and what it has found."""
-    if config.pubmed is None:
-        return []
-    searches = Library(engine).terms()
-    lines = [f"PubMed searches ({len(searches)})"]
-    if not searches:
-        lines.append("  none has run yet")
-    for term, name, papers in searches:
-        shown = name if name == term.term.removesuffix("[si]") else f"“{name}”"
-        what = "papers listing it" if term.term.endswith("[si]") else "papers found"
-        lines.append(f"  {shown}: {papers} {what}; last ran {_when(term.last_run_at)}")
-    return [*lines, ""]
 
 
 def _held_section(engine: Engine) -> list[str]:
@@ -308,20 +187,8 @@ def _held_section(engine: Engine) -> list[str]:
         return []
     lines = ["", f"Held for a look ({len(waiting)}): `trial-monitor preview`, then `release`"]
     for hold in waiting:
-        when = _when(hold.held_at)
+        when = short_moment(hold.held_at)
         lines.append(f"  cycle {hold.cycle_id} ({when}): {hold.changes} changes; {hold.reason}")
-    return lines
-
-
-def _refused_section(engine: Engine) -> list[str]:
-    refused = Store(engine).refused_searches()
-    if not refused:
-        return []
-    lines = [
-        "",
-        f"Saved searches the registry refuses ({len(refused)}): fix them in watch.searches",
-    ]
-    lines += [f"  “{name}”: {error}" for name, error in sorted(refused.items())]
     return lines
 
 
@@ -335,17 +202,7 @@ def _bounced_section(engine: Engine) -> list[str]:
     return lines
 
 
-def _trial_state(row: RowMapping) -> str:
-    if row["found"] is None:
-        return "not fetched yet"
-    return snapshot_line(snapshot_from_row(row))
-
-
 def _iso(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"not JSON: {type(value).__name__}")
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"

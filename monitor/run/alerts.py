@@ -1,8 +1,8 @@
 """The messages besides the digest, sent after each cycle.
 
-- Operational notices to `email.ops_recipients`: one "monitor is failing" after several failed
-  cycles in a row, one "recovered" when a cycle succeeds again, and one when the sanity gate
-  held a digest. Never in the content digest.
+- Operational notices to the operators (`email.ops_recipients`, on every channel that has
+  them): one "monitor is failing" after several failed cycles in a row, one "recovered" when a
+  cycle succeeds again, and one when the sanity gate held a digest. Never in the content digest.
 - The weekly quiet note to the digest's readers (when `digest.weekly_quiet_note` is on): a week
   without a digest, the monitor says it is alive and how many trials it watches.
 """
@@ -14,29 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.core.errors import DeliveryError
-from monitor.delivery.deliveries import OUTBOX
-from monitor.delivery.email.transport import build_message
+from monitor.delivery.channel import Channel, NoticeLetter
 from monitor.delivery.sending import Outgoing
-from monitor.editorial.render import render_message
 from monitor.run.cycle import CycleResult
-from monitor.settings.config import list_header
-from monitor.sources.ctgov.plan import PlanMode
 from monitor.store.journal import NoticeKind
 
 log = logging.getLogger(__name__)
 
 QUIET_WEEK = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class _Notice:
-    """One message to send: its templates, what they say, and to whom."""
-
-    template: str
-    context: dict[str, object]
-    recipients: tuple[str, ...]
-    message_id: str
-    list_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,8 +42,7 @@ class Alerts:
     async def notify_operators(self) -> NoticeKind | None:
         """Send the notice this cycle calls for, if any; returns its kind once it is sent."""
         config, journal, result = self.out.config, self.out.journal, self.result
-        email = config.email
-        if email is None or not email.ops_recipients:
+        if not self._operators():
             return None
         last = journal.last_operator_notice()
         failures = journal.consecutive_failures()
@@ -80,22 +64,17 @@ class Alerts:
             "digests": len(result.delivered_to),
             "found": result.figures.changes_found,
         }
-        notice = _Notice(
-            f"ops_{kind.value}",
-            context,
-            email.ops_recipients,
-            self._id(f"ops-{kind.value}"),
-        )
-        if not await self._send(notice, now):
+        sent = await self._to_operators(f"ops_{kind.value}", f"ops-{kind.value}", context, now)
+        if sent is None:
             return None  # likely the very failure being reported; tried again next cycle
-        journal.record_notice(kind, result.cycle_id, now, ", ".join(email.ops_recipients))
-        log.info("sent the %s notice to %s", kind.value, ", ".join(email.ops_recipients))
+        journal.record_notice(kind, result.cycle_id, now, sent)
+        log.info("sent the %s notice to %s", kind.value, sent)
         return kind
 
     async def notify_hold(self) -> bool:
         """Tell the operators that the sanity gate held this cycle's digest; True once sent."""
-        email, result = self.out.config.email, self.result
-        if result.held is None or email is None or not email.ops_recipients:
+        result = self.result
+        if result.held is None:
             return False
         now = self.out.clock()
         context = {
@@ -103,73 +82,50 @@ class Alerts:
             "reason": result.held,
             "changes": result.figures.changes_found,
         }
-        notice = _Notice(
-            "ops_held",
-            context,
-            email.ops_recipients,
-            self._id("ops-held"),
-        )
-        return await self._send(notice, now)
+        return await self._to_operators("ops_held", "ops-held", context, now) is not None
 
     async def notify_refused(self) -> bool:
         """Tell the operators which saved searches the registry has started to refuse (the
         rest of the cycle went on); True once sent."""
-        email, result = self.out.config.email, self.result
-        if not result.newly_refused or email is None or not email.ops_recipients:
+        result = self.result
+        if not result.newly_refused:
             return False
         now = self.out.clock()
         context = {**self._common(now), "lines": list(result.newly_refused)}
-        notice = _Notice(
-            "ops_refused",
-            context,
-            email.ops_recipients,
-            self._id("ops-refused"),
-        )
-        if not await self._send(notice, now):
+        sent = await self._to_operators("ops_refused", "ops-refused", context, now)
+        if sent is None:
             return False
-        recipients = ", ".join(email.ops_recipients)
-        self.out.journal.record_notice(NoticeKind.REFUSED, result.cycle_id, now, recipients)
+        self.out.journal.record_notice(NoticeKind.REFUSED, result.cycle_id, now, sent)
         return True
 
     async def notify_bounced(self) -> bool:
-        """Name to the operators the recipients the mail server refused for good this cycle:
-        they did not get their copy, and will not until the address is fixed; True once sent."""
-        email, result = self.out.config.email, self.result
-        if not result.bounced or email is None or not email.ops_recipients:
+        """Name to the operators the targets a service refused for good this cycle: they did
+        not get their copy, and will not until the address is fixed; True once sent."""
+        result = self.result
+        if not result.bounced:
             return False
         now = self.out.clock()
-        notice = _Notice(
-            "ops_bounced",
-            {**self._common(now), "lines": list(result.bounced)},
-            email.ops_recipients,
-            self._id("ops-bounced"),
-        )
-        if not await self._send(notice, now):
+        context = {**self._common(now), "lines": list(result.bounced)}
+        sent = await self._to_operators("ops_bounced", "ops-bounced", context, now)
+        if sent is None:
             return False
-        recipients = ", ".join(email.ops_recipients)
-        self.out.journal.record_notice(NoticeKind.BOUNCED, result.cycle_id, now, recipients)
+        self.out.journal.record_notice(NoticeKind.BOUNCED, result.cycle_id, now, sent)
         return True
 
     async def notify_stale(self) -> bool:
         """Warn the operators, once, that the registry answered with older data than the
         monitor had read (so it read nothing); True once sent."""
         out, result = self.out, self.result
-        email = out.config.email
-        if result.stale is None or email is None or not email.ops_recipients:
+        if result.stale is None or not self._operators():
             return False
-        if out.journal.previous_mode(result.cycle_id) is PlanMode.STALE:
+        if out.journal.previous_stale(result.cycle_id):
             return False  # said when it began
         now = out.clock()
-        notice = _Notice(
-            "ops_stale",
-            {**self._common(now), "reason": result.stale},
-            email.ops_recipients,
-            self._id("ops-stale"),
-        )
-        if not await self._send(notice, now):
+        context = {**self._common(now), "reason": result.stale}
+        sent = await self._to_operators("ops_stale", "ops-stale", context, now)
+        if sent is None:
             return False
-        recipients = ", ".join(email.ops_recipients)
-        out.journal.record_notice(NoticeKind.STALE, result.cycle_id, now, recipients)
+        out.journal.record_notice(NoticeKind.STALE, result.cycle_id, now, sent)
         return True
 
     async def quiet_week_note(self) -> bool:
@@ -184,29 +140,41 @@ class Alerts:
             return False
         context = {
             "prefix": config.digest.subject_prefix,
-            "watched": len(out.store.known_trial_ids()),
+            "watched": sum(s.report(out.engine, config).trials for s in out.sources),
             "searches": [s.name for s in config.watch.searches],
             "since": since.strftime("%d %B %Y").lstrip("0"),
             "when": now.strftime("%d %B %Y, %H:%M UTC").lstrip("0"),
         }
-        recipients = tuple(r for r in out.mailing.router.everyone if r != OUTBOX)
-        notice = _Notice(
-            "quiet",
-            context,
-            recipients,
-            self._id("quiet"),
-            list_header(config.digest),
-        )
-        if not await self._send(notice, now):
-            return False
+        letter = NoticeLetter("quiet", context, "quiet", result.cycle_id, now, readers=True)
+        reached: list[str] = []
+        for channel in out.channels:
+            # Everyone who gets every change; the outbox's one target is no one ("").
+            targets = tuple(t for t in channel.router.everyone if t)
+            if not await self._send(channel, letter, targets):
+                return False
+            reached += targets
         out.journal.record_notice(
-            NoticeKind.QUIET, result.cycle_id, now, ", ".join(recipients) or "(outbox)"
+            NoticeKind.QUIET, result.cycle_id, now, ", ".join(reached) or "(outbox)"
         )
         return True
 
-    def _id(self, kind: str) -> str:
-        """A notice's Message-ID: the same notice of the same cycle is the same message."""
-        return self.out.mailing.sender.message_id(kind, self.result.cycle_id)
+    def _operators(self) -> list[Channel]:
+        """The channels that have operators to tell."""
+        return [c for c in self.out.channels if c.operators]
+
+    async def _to_operators(
+        self, template: str, kind: str, context: dict[str, object], now: datetime
+    ) -> str | None:
+        """One notice to the operators on every channel that has them; whom it reached, once
+        every one took it, else None (tried again next cycle)."""
+        channels = self._operators()
+        if not channels:
+            return None
+        letter = NoticeLetter(template, context, kind, self.result.cycle_id, now)
+        for channel in channels:
+            if not await self._send(channel, letter, channel.operators):
+                return None
+        return ", ".join(t for c in channels for t in c.operators)
 
     def _common(self, now: datetime) -> dict[str, object]:
         """What every operator notice says."""
@@ -216,22 +184,12 @@ class Alerts:
             "when": now.strftime("%Y-%m-%d %H:%M UTC"),
         }
 
-    async def _send(self, notice: _Notice, now: datetime) -> bool:
-        """Render and send one message; a failure is logged, not raised (the cycle's own
-        outcome stands, and the caller tries again next cycle). True once the transport took it."""
-        out = self.out
-        rendered = render_message(out.templates, notice.template, notice.context)
-        message = build_message(
-            rendered,
-            out.mailing.sender.address,
-            notice.recipients,
-            notice.message_id,
-            now,
-            notice.list_id,
-        )
+    async def _send(self, channel: Channel, letter: NoticeLetter, targets: tuple[str, ...]) -> bool:
+        """Send one notice; a failure is logged, not raised (the cycle's own outcome stands,
+        and the caller tries again next cycle). True once the channel took it."""
         try:
-            await out.mailing.transport.deliver(message)
+            await channel.send(letter, targets)
         except DeliveryError as exc:
-            log.warning("could not send the %s message: %s", notice.template, exc)
+            log.warning("could not send the %s message: %s", letter.template, exc)
             return False
         return True

@@ -1,38 +1,31 @@
-"""One monitoring cycle: plan → read the registry (poll.py: normalize, diff and store) → judge
-the claims → read PubMed (literature.py, when the literature side is on) → the sanity gate →
-send (sending.py: render and deliver).
+"""One monitoring cycle: each source reads what changed (normalized, diffed and stored as it
+comes), then the sanity gate, each new article's first look, and the digests (sending.py).
 
-The only module that knows the order of the stages. Every observation is stored, with the
-changes it reveals, before anything is sent; delivery then sends whatever is unsent, this
-cycle's changes and any an earlier cycle could not deliver.
+The only module that knows the order of the stages, and it names no source and no channel: it
+loops over those the composition root opened. Every observation is stored, with the changes it
+reveals, before anything is sent; delivery then sends whatever is unsent, this cycle's changes
+and any an earlier cycle could not deliver. Each source succeeds or fails on its own: a required
+one's failure fails the cycle (its news so far still goes out), another's is said beside it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from monitor.core.errors import PubmedError, RegistryError
+from monitor.core.errors import SourceError
 from monitor.core.models import Outcome
-from monitor.core.sanity import hold_reason
 from monitor.delivery.sending import DeliveryReport, Outgoing, deliver_pending, send_article_checks
-from monitor.sources.ctgov.client import RegistryClient
-from monitor.sources.ctgov.plan import PlanMode, plan_cycle
-from monitor.sources.ctgov.reading import Reading, read_registry
-from monitor.sources.http import RequestStats
+from monitor.sources.base import Reader, Source, Tally, Turn
 from monitor.store.journal import CycleFigures
-
-if TYPE_CHECKING:
-    from monitor.sources.pubmed.client import PubmedClient
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class CycleDeps(Outgoing):
-    registry: RegistryClient
-    pubmed: PubmedClient | None = None  # None: the literature side is off
+    # Each source that is on, with its reader opened for this cycle, in the order registered.
+    readers: tuple[tuple[Source, Reader], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,11 +36,12 @@ class CycleResult:
     delivered_to: tuple[str, ...] = ()
     error: str | None = None
     held: str | None = None  # why the sanity gate held this cycle's digest
-    refused_searches: tuple[str, ...] = ()  # saved searches the registry refused, one line each
+    refused_searches: tuple[str, ...] = ()  # saved searches a source refused, one line each
     newly_refused: tuple[str, ...] = ()  # of those, the ones it answered last time
-    stale: str | None = None  # why nothing was read: the registry's data went backwards
-    bounced: tuple[str, ...] = ()  # recipients the mail server refused for good, one line each
+    stale: str | None = None  # why nothing was read: a source's data went backwards
+    bounced: tuple[str, ...] = ()  # targets a service refused for good, one line each
     article_checks: tuple[str, ...] = ()  # where each article check (a first look) went
+    kept: bool = False  # a letter was written to a folder (the outbox), not sent
 
     @property
     def ok(self) -> bool:
@@ -71,44 +65,46 @@ async def run_cycle(deps: CycleDeps) -> CycleResult:
         raise
 
 
+@dataclass
+class _Read:
+    """What the sources' readings came to."""
+
+    tallies: list[Tally]
+    failed: list[str]  # the required sources' failures, one line each
+    unread: list[tuple[Source, str]]  # the others that could not be read, and why
+
+
 async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
-    outcome, error, data_timestamp = Outcome.OK, None, None
-    reading: Reading | None = None  # none when the registry failed before the plan
     # Articles new to the config: their claims are judged silently, their first look says it.
     first_look = deps.journal.unchecked_articles([a.key for a in deps.config.articles])
-    try:
-        data_timestamp = await deps.registry.data_timestamp()
-        plan = plan_cycle(deps.journal.history(), data_timestamp, deps.config.polling)
-        if plan.mode is PlanMode.STALE:
-            log.warning("cycle %d: %s", cycle_id, plan.reason)
-        else:
-            log.info("cycle %d reads the registry: %s (%s)", cycle_id, plan.mode.value, plan.reason)
-        reading = Reading(deps.registry, deps.store, deps.config, deps.clock, cycle_id, plan)
-        await read_registry(reading)
-        _judge_claims(reading, first_look)
-        if plan.mode in (PlanMode.FULL, PlanMode.INCREMENTAL):
-            deps.store.prune(deps.clock(), deps.config.polling.snapshot_retention_days)
-    except RegistryError as exc:
-        # What was recorded before the failure stands, and is delivered below.
-        outcome, error = Outcome.REGISTRY_FAILED, str(exc)
-        log.error("%s", exc)
-    literature = await _read_literature(deps, cycle_id)
-    held = _sanity_gate(deps, reading) if reading else None
+    read = await _read_sources(deps, cycle_id, first_look)
+    tallies = read.tallies
+    stamp = next((t.data_timestamp for t in tallies if t.data_timestamp), None)
+    held = next((t.hold for t in tallies if t.hold), None)
+    stale = next((t.stale for t in tallies if t.stale), None)
+    if held is not None:
+        deps.deliveries.hold(cycle_id, held, deps.clock())
+        log.error("digest held for an operator (trial-monitor release): %s", held)
     checks = DeliveryReport()
-    if outcome is Outcome.OK and reading and reading.plan.mode is not PlanMode.STALE:
-        checks = await send_article_checks(deps, first_look, data_timestamp)
-    unread = f"PubMed could not be read: {literature.error}" if literature.error else None
-    # The digest names the source; the reason is the operators' (the log, `status`).
-    sent = await deliver_pending(deps, cycle_id, data_timestamp, "PubMed" if unread else None)
+    if not read.failed and stale is None:
+        checks = await send_article_checks(deps, first_look, stamp)
+    # The digest names the sources; the reasons are the operators' (the log, `status`).
+    unread = " and ".join(s.label for s, _ in read.unread) or None
+    sent = await deliver_pending(deps, cycle_id, stamp, unread)
     sent.failures[:0] = checks.failures
-    if sent.failures:
+    outcome = Outcome.OK
+    if read.failed:
+        outcome = Outcome.REGISTRY_FAILED
+    elif sent.failures:
         outcome = Outcome.DELIVERY_FAILED
-    # PubMed's failure is said, not counted as the cycle's: the registry's side went through.
-    error = (
-        "; ".join([*([error] if error else []), *([unread] if unread else []), *sent.failures])
-        or None
-    )
-    figures = _figures(deps, reading, data_timestamp, literature.changes_found)
+    # A source that is not required is said, not counted as the cycle's failure.
+    lines = [
+        *read.failed,
+        *(f"{s.label} could not be read: {why}" for s, why in read.unread),
+        *sent.failures,
+    ]
+    error = "; ".join(lines) or None
+    figures = _figures(deps, tallies, stamp)
     deps.journal.finish_cycle(cycle_id, deps.clock(), outcome, figures, error)
     return CycleResult(
         cycle_id,
@@ -117,73 +113,41 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
         tuple(sent.delivered),
         error,
         held,
-        tuple(reading.refused_searches) if reading else (),
-        tuple(reading.newly_refused) if reading else (),
-        reading.plan.reason if reading and reading.plan.mode is PlanMode.STALE else None,
+        tuple(line for t in tallies for line in t.refused),
+        tuple(line for t in tallies for line in t.newly_refused),
+        stale,
         tuple(sent.bounced),
         tuple(checks.delivered),
+        sent.kept or checks.kept,
     )
 
 
-@dataclass(frozen=True)
-class _Literature:
-    changes_found: int = 0
-    error: str | None = None
+async def _read_sources(deps: CycleDeps, cycle_id: int, first_look: set[str]) -> _Read:
+    """Each source in turn, on its own: what one stored before failing stands, and the next
+    one reads all the same."""
+    read = _Read([], [], [])
+    for source, reader in deps.readers:
+        turn = Turn(deps.engine, deps.journal, deps.config, deps.clock, cycle_id, first_look)
+        read.tallies.append(turn.tally)
+        try:
+            await reader.read(turn)
+        except SourceError as exc:
+            log.error("%s", exc)
+            if source.required:
+                read.failed.append(str(exc))
+            else:
+                read.unread.append((source, str(exc)))
+    return read
 
 
-async def _read_literature(deps: CycleDeps, cycle_id: int) -> _Literature:
-    """PubMed's side, on its own: its failure stops neither the registry's changes nor their
-    delivery, and what it recorded before failing stands."""
-    if deps.pubmed is None:
-        return _Literature()
-    # Imported only when the literature side is on: a no-op cycle without it starts quicker.
-    from monitor.sources.pubmed.reading import LiteratureReading, read_literature
-
-    reading = LiteratureReading(deps.pubmed, deps.library, deps.config, deps.clock, cycle_id)
-    try:
-        await read_literature(reading)
-    except PubmedError as exc:
-        log.error("%s", exc)
-        return _Literature(reading.changes_found, str(exc))
-    return _Literature(reading.changes_found)
-
-
-def _figures(
-    deps: CycleDeps, reading: Reading | None, data_timestamp: str | None, literature: int
-) -> CycleFigures:
-    stats = RequestStats(deps.registry.stats.requests, deps.registry.stats.bytes_received)
-    if deps.pubmed is not None:
-        stats.requests += deps.pubmed.stats.requests
-        stats.bytes_received += deps.pubmed.stats.bytes_received
-    if reading is None:
-        return CycleFigures(
-            stats.requests,
-            stats.bytes_received,
-            changes_found=literature,
-            data_timestamp=data_timestamp,
-        )
+def _figures(deps: CycleDeps, tallies: list[Tally], stamp: str | None) -> CycleFigures:
+    """The cycle's figures, summed over the sources; how it read, as the first to say."""
     return CycleFigures(
-        requests=stats.requests,
-        bytes_received=stats.bytes_received,
-        trials_checked=reading.trials_checked,
-        changes_found=reading.changes_found + literature,
-        records_rejected=len(reading.rejected),
-        mode=reading.plan.mode,
-        data_timestamp=data_timestamp,
+        requests=sum(reader.stats.requests for _, reader in deps.readers),
+        bytes_received=sum(reader.stats.bytes_received for _, reader in deps.readers),
+        trials_checked=sum(t.records for t in tallies),
+        changes_found=sum(t.changes for t in tallies),
+        records_rejected=sum(t.rejected for t in tallies),
+        mode=next((t.mode for t in tallies if t.mode), None),
+        data_timestamp=stamp,
     )
-
-
-def _judge_claims(reading: Reading, first_look: set[str]) -> None:
-    claims = reading.config.claims
-    now = reading.clock()
-    reading.found(reading.store.judge_claims(reading.cycle_id, claims, now, first_look))
-
-
-def _sanity_gate(deps: CycleDeps, reading: Reading) -> str | None:
-    """Hold this cycle's changes back from the digest when they look like a fault."""
-    sanity = deps.config.sanity
-    reason = hold_reason(len(reading.changed), reading.watched, len(reading.incomplete), sanity)
-    if reason is not None:
-        deps.deliveries.hold(reading.cycle_id, reason, deps.clock())
-        log.error("digest held for an operator (trial-monitor release): %s", reason)
-    return reason

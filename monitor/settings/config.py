@@ -1,15 +1,14 @@
-"""The settings, as frozen dataclasses with their defaults: what each key of config.toml means.
+"""The core's settings, as frozen dataclasses with their defaults: what each key of config.toml
+means. Each wing (a source, a channel) declares its own section in its folder (`settings.py`);
+the whole configuration holds them in `Config.sections`.
 
 Reading and checking the file is configfile.py's job.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import parseaddr
-from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,106 +16,18 @@ from sqlalchemy.engine import make_url
 
 from monitor.core.articles import Article
 from monitor.core.claims import Claim
-from monitor.core.errors import ConfigError
 from monitor.core.models import Category, Importance
 from monitor.core.routing import Route
+from monitor.settings.schedule import ScheduleConfig
+from monitor.settings.sections import setting
+
+_S = TypeVar("_S")
 
 CONFIG_ENV = "TRIAL_MONITOR_CONFIG"
-PASSWORD_ENV = "TRIAL_MONITOR_SMTP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
 DATABASE_URL_ENV = "TRIAL_MONITOR_DATABASE_URL"
 DATABASE_PASSWORD_ENV = "TRIAL_MONITOR_DATABASE_PASSWORD"  # noqa: S105
 DEFAULT_CONFIG_PATH = "config.toml"
 DEFAULT_DATABASE_URL = "sqlite:///data/monitor.db"
-DEFAULT_REGISTRY_URL = "https://clinicaltrials.gov/api/v2"
-DEFAULT_PUBMED_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
-NCBI_API_KEY_ENV = "TRIAL_MONITOR_NCBI_API_KEY"
-
-# The API's own pattern, ^[Nn][Cc][Tt]0*[1-9]\d{0,7}$, in the form records use: NCT and eight
-# digits, not all zero. One id outside it makes the registry refuse a whole batch (400).
-NCT_ID = re.compile(r"NCT(?!0{8})\d{8}")
-# Deliberately plain: enough to catch typos and header injection, not an RFC 5322 parser.
-ADDRESS = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+")
-
-_T = TypeVar("_T")
-
-
-def check_address(key: str, value: object) -> str:
-    """An email address from the config, or a ConfigError naming the key."""
-    if not isinstance(value, str) or "\r" in value or "\n" in value:
-        raise ConfigError(f"{key} = {value!r} is not an email address")
-    _, address = parseaddr(value)
-    if not ADDRESS.fullmatch(address):
-        raise ConfigError(f"{key} = {value!r} is not an email address")
-    return value.strip()
-
-
-def setting(default: _T, *, minimum: float | None = None, maximum: float | None = None) -> _T:
-    """A key of config.toml, its default and its bounds, written once: configfile.py reads each
-    such field by its name and type, checks the bounds, and falls back to the default."""
-    return field(default=default, metadata={"minimum": minimum, "maximum": maximum})
-
-
-class Security(StrEnum):
-    """How the mail server is spoken to: `email.security`."""
-
-    NONE = "none"
-    STARTTLS = "starttls"  # required: never silently skipped
-    TLS = "tls"  # implicit TLS
-
-
-DEFAULT_PORTS = {Security.NONE: 25, Security.STARTTLS: 587, Security.TLS: 465}
-
-
-class RegistryTransport(StrEnum):
-    """How requests to the registry travel: `registry.transport`."""
-
-    HTTPX = "httpx"
-    # The standard library's urllib, in a worker thread: for an edge that refuses httpx.
-    STDLIB = "stdlib"
-
-
-@dataclass(frozen=True)
-class RegistryConfig:
-    base_url: str = setting(DEFAULT_REGISTRY_URL)
-    timeout_seconds: float = setting(30.0, minimum=0.1)
-    max_attempts: int = setting(5, minimum=1, maximum=20)
-    backoff_seconds: float = setting(2.0, minimum=0)
-    # The public API allows about 50 requests a minute from one address; stay well under it.
-    min_interval_seconds: float = setting(1.2, minimum=0)
-    page_size: int = setting(1000, minimum=1, maximum=1000)
-    # Bounds on one cycle's work; reaching one stops the cycle with an error naming it.
-    max_response_bytes: int = setting(50_000_000, minimum=10_000, maximum=10**10)
-    max_pages: int = setting(2_000, minimum=1, maximum=10**6)
-    max_records_per_cycle: int = setting(1_000_000, minimum=1, maximum=10**8)
-    transport: RegistryTransport = setting(RegistryTransport.HTTPX)
-    # A 403 (the edge refusing this client) is tried again this many times, after this long,
-    # doubled each time, before the cycle fails: minutes, not the seconds a 503 gets.
-    refused_retries: int = setting(2, minimum=0, maximum=10)
-    refused_backoff_seconds: float = setting(120.0, minimum=0)
-
-
-@dataclass(frozen=True)
-class PubmedConfig:
-    """`[pubmed]`: NCBI's E-utilities, the literature side's source."""
-
-    base_url: str = setting(DEFAULT_PUBMED_URL)
-    # NCBI asks every client to name itself and give a contact address with each request (and
-    # to register both with it): it writes there before it blocks an address.
-    tool: str = setting("trial-monitor")
-    email: str | None = setting(None)
-    timeout_seconds: float = setting(30.0, minimum=0.1)
-    max_attempts: int = setting(5, minimum=1, maximum=20)
-    backoff_seconds: float = setting(2.0, minimum=0)
-    max_response_bytes: int = setting(50_000_000, minimum=10_000, maximum=10**10)
-    # ESearch never returns more than the first 10,000 ids of a search (9,999, as measured).
-    max_results: int = setting(9_999, minimum=1, maximum=9_999)
-    api_key: str | None = field(default=None, repr=False)  # only from the environment
-
-    @property
-    def min_interval_seconds(self) -> float:
-        """NCBI's limit: 3 requests a second without a key, 10 with one; a little under each,
-        since NCBI has been seen to answer 429 to a client keeping exactly to 3."""
-        return 0.11 if self.api_key else 0.37
 
 
 @dataclass(frozen=True)
@@ -133,36 +44,6 @@ class WatchConfig:
     # cite), and saved PubMed searches ([[watch.literature]]) whose new papers are reported.
     pmids: tuple[str, ...] = ()
     literature: tuple[SearchConfig, ...] = ()
-
-
-@dataclass(frozen=True)
-class EmailConfig:
-    host: str
-    sender: str
-    recipients: tuple[str, ...]
-    security: Security = setting(Security.STARTTLS)
-    # The security mode's standard port unless given.
-    port: int = setting(DEFAULT_PORTS[Security.STARTTLS], minimum=1, maximum=65535)
-    ops_recipients: tuple[str, ...] = ()
-    username: str | None = setting(None)
-    password: str | None = field(default=None, repr=False)  # only from the environment
-    ca_file: str | None = setting(None)
-    timeout_seconds: float = setting(30.0, minimum=0.1)
-    max_attempts: int = setting(3, minimum=1, maximum=20)
-    backoff_seconds: float = setting(5.0, minimum=0)
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
-    # The registry refreshes its data once a day, Monday to Friday, early in the US morning
-    # (its /version dataTimestamp reads about 09:00 Eastern); poll after that.
-    cron: str = setting("30 10 * * 1-5")
-    timezone: str = setting("America/New_York")
-    jitter_seconds: int = setting(300, minimum=0, maximum=3600)
-    # How late a scheduled cycle may finish before `health` calls the monitor unhealthy.
-    health_grace_minutes: int = setting(120, minimum=1, maximum=7 * 24 * 60)
-    # On SIGTERM a cycle in flight gets this long to finish before it is cancelled.
-    shutdown_grace_seconds: float = setting(30.0, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -222,15 +103,13 @@ class DatabaseConfig:
 
 @dataclass(frozen=True)
 class Config:
-    outbox_dir: Path  # [outbox] path; its default follows the database (see default_outbox)
-    registry: RegistryConfig = RegistryConfig()
-    # None: the literature side is off (no [pubmed], no PMID, no literature search).
-    pubmed: PubmedConfig | None = None
+    """The whole configuration: the core's sections, then each wing's (a source's, a
+    channel's), which the wing reads itself and finds again by its type (`section`)."""
+
     database: DatabaseConfig = DatabaseConfig()
     watch: WatchConfig = WatchConfig()
-    email: EmailConfig | None = None
     digest: DigestConfig = field(default_factory=DigestConfig)
-    schedule: ScheduleConfig = ScheduleConfig()
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     polling: PollingConfig = PollingConfig()
     alerts: AlertsConfig = AlertsConfig()
     # [[articles]], and first the unnamed article that watch.trials and [[article.claims]]
@@ -239,6 +118,20 @@ class Config:
     routes: tuple[Route, ...] = ()
     sanity: SanityConfig = SanityConfig()
     source: str = "<defaults>"
+    # Each wing's settings (RegistryConfig, PubmedConfig, EmailSettings, ...); a source that is
+    # off has none here.
+    sections: tuple[object, ...] = ()
+
+    def section(self, kind: type[_S]) -> _S | None:
+        """A wing's settings by their type; None when that wing is off."""
+        return next((s for s in self.sections if isinstance(s, kind)), None)
+
+    def need(self, kind: type[_S]) -> _S:
+        """A wing's settings that the caller knows are there (its own, once it is on)."""
+        found = self.section(kind)
+        if found is None:
+            raise LookupError(f"no {kind.__name__} in the configuration")
+        return found
 
     @property
     def database_url(self) -> str:
@@ -268,29 +161,12 @@ class Config:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every secret the config holds, for the log filter that blanks them out."""
-        found = [
-            self.email.password if self.email else None,
-            make_url(self.database_url).password,
-            self.pubmed.api_key if self.pubmed else None,
-        ]
+        found = [make_url(self.database_url).password]
+        for section in self.sections:
+            found += getattr(section, "secrets", ())
         return tuple(str(s) for s in found if s)
-
-
-def list_header(digest: DigestConfig) -> str:
-    """The List-Id header: the subject prefix as its label, quoted, since a bare label with a
-    comma or a colon makes the header invalid (RFC 2919's phrase): `"LDN monitor" <ldn.org>`."""
-    label = re.sub(r'[\[\]"<>\\]', "", digest.subject_prefix).strip()
-    return f'"{label}" <{digest.list_id}>' if label else f"<{digest.list_id}>"
 
 
 def config_path(cli_value: str | None, environ: Mapping[str, str]) -> Path:
     """The --config flag wins, then TRIAL_MONITOR_CONFIG, then ./config.toml."""
     return Path(cli_value or environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
-
-
-def default_outbox(database_url: str) -> str:
-    """Beside the SQLite file when there is one: the operator already keeps that folder.
-    Otherwise data/outbox, the same folder the default SQLite file lives in (/data in the image)."""
-    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:///:"):
-        return str(Path(database_url.removeprefix("sqlite:///")).parent / "outbox")
-    return "data/outbox"

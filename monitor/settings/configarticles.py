@@ -27,11 +27,10 @@ from urllib.parse import urlsplit
 from monitor.core.articles import Article
 from monitor.core.claims import Claim, ClaimField
 from monitor.core.errors import ConfigError
-from monitor.core.models import PHASES, STATUSES
-from monitor.settings.config import NCT_ID, WatchConfig, check_address
+from monitor.core.models import NCT_ID, PHASES, PMID, STATUSES
+from monitor.settings.config import WatchConfig
+from monitor.settings.sections import check_address
 from monitor.settings.tomltable import Table
-
-PMID = re.compile(r"[1-9]\d{0,8}")
 
 
 @dataclass(frozen=True)

@@ -11,50 +11,50 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import fields, replace
-from enum import StrEnum
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from monitor.core.errors import ConfigError, without_password
-from monitor.core.models import Category, Importance
+from monitor.core.models import NCT_ID, PMID, Category, Importance
 from monitor.core.routing import Route
-from monitor.run.schedule import make_trigger
 from monitor.settings.config import (
     DATABASE_PASSWORD_ENV,
     DATABASE_URL_ENV,
-    DEFAULT_PORTS,
-    NCBI_API_KEY_ENV,
-    NCT_ID,
-    PASSWORD_ENV,
     AlertsConfig,
     Config,
     DatabaseConfig,
     DigestConfig,
-    EmailConfig,
     PollingConfig,
-    PubmedConfig,
-    RegistryConfig,
     SanityConfig,
-    ScheduleConfig,
     SearchConfig,
-    Security,
     WatchConfig,
-    check_address,
-    default_outbox,
 )
-from monitor.settings.configarticles import PMID, read_articles
+from monitor.settings.configarticles import read_articles
+from monitor.settings.schedule import ScheduleConfig, make_trigger
+from monitor.settings.sections import check_address, read_settings, secret
 from monitor.settings.tomltable import Table
 
-_Section = TypeVar("_Section")
+
+class Wing(Protocol):
+    """A source or a channel, as the config sees it: it reads its own section of the file."""
+
+    def read_settings(
+        self, root: Table, environ: Mapping[str, str], config: Config
+    ) -> object | None:
+        """Its settings from its table(s) of `root` (None: it is off), given the core's
+        `config` (what the articles cite decides whether some are on)."""
+        ...
 
 
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: Path, environ: Mapping[str, str] | None = None, wings: Sequence[Wing] = ()
+) -> Config:
     env = os.environ if environ is None else environ
     try:
         text = path.read_text(encoding="utf-8")
@@ -66,22 +66,21 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    return parse_config(data, env, source=str(path))
+    return parse_config(data, env, source=str(path), wings=wings)
 
 
-def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: str) -> Config:
+def parse_config(
+    data: Mapping[str, Any],
+    environ: Mapping[str, str],
+    source: str,
+    wings: Sequence[Wing] = (),
+) -> Config:
     root = Table(data, "")
     database = _database(root.table("database"), environ)
-    outbox = root.table("outbox")
-    outbox_dir = Path(outbox.string("path", default_outbox(database.url)))
-    outbox.done()
     watch = _watch(root.table("watch"))
     config = Config(
-        outbox_dir=outbox_dir,
-        registry=_registry(root.table("registry")),
         database=database,
         watch=watch,
-        email=_email(root.optional_table("email"), environ),
         digest=_digest(root.table("digest")),
         schedule=_schedule(root.table("schedule")),
         polling=read_settings(root.table("polling"), PollingConfig),
@@ -91,75 +90,13 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], source: st
         sanity=read_settings(root.table("sanity"), SanityConfig),
         source=source,
     )
-    # The literature side is on when asked for: a [pubmed] table, a PMID, a literature search.
-    pubmed = "pubmed" in root
-    settings = _pubmed(root.table("pubmed"), environ)
-    if pubmed or config.cited_pmids or watch.literature:
-        config = replace(config, pubmed=settings)
+    # Each wing reads its own section; one that is off gives none.
+    sections = [wing.read_settings(root, environ, config) for wing in wings]
+    config = replace(config, sections=tuple(s for s in sections if s is not None))
     root.done()
     _check_ping(config.alerts.ping_url)
     _check_references(config)
     return config
-
-
-def read_settings(
-    table: Table,
-    section: type[_Section],
-    given: Mapping[str, Any] | None = None,
-    defaults: Mapping[str, Any] | None = None,
-) -> _Section:
-    """Every `setting(...)` of a section (config.py) read from its table by the field's name and
-    type, checked against its bounds, else its default; `given` are the fields the caller read
-    itself, `defaults` the defaults that depend on another key (email.port on email.security).
-    A key the section does not know is an error."""
-    values = dict(given or {})
-    hints = get_type_hints(section)
-    for item in fields(section):  # type: ignore[arg-type]
-        if item.name in values or "minimum" not in item.metadata:
-            continue
-        default = (defaults or {}).get(item.name, item.default)
-        values[item.name] = _read(table, item.name, hints[item.name], default, item.metadata)
-    table.done()
-    return section(**values)
-
-
-def _read(table: Table, name: str, kind: Any, default: Any, bounds: Mapping[str, Any]) -> Any:
-    minimum, maximum = bounds["minimum"], bounds["maximum"]
-    if kind is bool:
-        return table.boolean(name, default)
-    if kind is int:
-        return table.integer(name, default, minimum, maximum)
-    if kind is float:
-        return table.number(name, default, minimum, maximum)
-    if kind is str:
-        return table.string(name, default)
-    if kind == str | None:
-        return table.string(name, "") or None
-    if isinstance(kind, type) and issubclass(kind, StrEnum):
-        return table.choice(name, kind, default)
-    raise TypeError(f"config.py declares {table.key(name)} with a type no reader knows: {kind}")
-
-
-def _pubmed(table: Table, environ: Mapping[str, str]) -> PubmedConfig:
-    if "api_key" in table:
-        raise ConfigError(
-            "pubmed.api_key is set in the config file: NCBI ties a key to one account; give it"
-            f" in {NCBI_API_KEY_ENV} or {NCBI_API_KEY_ENV}_FILE instead (its value not shown)"
-        )
-    config = read_settings(table, PubmedConfig, {"api_key": _secret(environ, NCBI_API_KEY_ENV)})
-    if not _is_http_url(config.base_url):
-        raise ConfigError(f"pubmed.base_url = {config.base_url!r} is not an http(s) URL")
-    if not config.tool or any(c.isspace() for c in config.tool):
-        # NCBI: "a string with no internal spaces".
-        raise ConfigError(f"pubmed.tool = {config.tool!r} must be one word, without spaces")
-    if config.email is not None:
-        check_address("pubmed.email", config.email)
-    return config
-
-
-def _is_http_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and url.strip() == url
 
 
 def _check_ping(url: str | None) -> None:
@@ -191,15 +128,6 @@ def _check_references(config: Config) -> None:
             )
 
 
-def _registry(table: Table) -> RegistryConfig:
-    config = read_settings(table, RegistryConfig)
-    base_url = config.base_url.rstrip("/")
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"registry.base_url = {base_url!r} is not an http(s) URL")
-    return replace(config, base_url=base_url)
-
-
 def _database(table: Table, environ: Mapping[str, str]) -> DatabaseConfig:
     """database.url, or TRIAL_MONITOR_DATABASE_URL; the password only from the environment."""
     config = read_settings(table, DatabaseConfig)
@@ -220,7 +148,7 @@ def _database(table: Table, environ: Mapping[str, str]) -> DatabaseConfig:
             f" file is read by anyone who can read it; give it in {DATABASE_PASSWORD_ENV} or"
             f" {DATABASE_PASSWORD_ENV}_FILE (or the whole URL in {DATABASE_URL_ENV}) instead"
         )
-    password = _secret(environ, DATABASE_PASSWORD_ENV)
+    password = secret(environ, DATABASE_PASSWORD_ENV)
     if password:
         if not url.startswith("postgresql"):
             raise ConfigError(f"{DATABASE_PASSWORD_ENV} is set but {key} is not a PostgreSQL URL")
@@ -268,51 +196,6 @@ def _searches(table: Table, name: str, *, registry: bool) -> tuple[SearchConfig,
             raise ConfigError(f"{key}.term = {term!r} has {problem}: {where} would refuse it")
         searches.append(SearchConfig(label.strip(), term.strip()))
     return tuple(searches)
-
-
-def _email(table: Table | None, environ: Mapping[str, str]) -> EmailConfig | None:
-    if table is None:
-        return None
-    if "password" in table:
-        raise ConfigError(
-            "email.password is set in the config file: a password there is read by anyone who"
-            f" can read the file; give it in {PASSWORD_ENV} or {PASSWORD_ENV}_FILE instead"
-            " (its value not shown)"
-        )
-    host = table.string("host")
-    if not host.strip() or any(c.isspace() for c in host):
-        raise ConfigError(f"email.host = {host!r} is not a host name")
-    security = table.choice("security", Security, _default(EmailConfig, "security"))
-    recipients = tuple(
-        check_address(f"email.recipients[{i}]", value)
-        for i, value in enumerate(table.array("recipients"))
-    )
-    if not recipients:
-        raise ConfigError("email.recipients is empty: name at least one address")
-    ops_recipients = tuple(
-        check_address(f"email.ops_recipients[{i}]", value)
-        for i, value in enumerate(table.array("ops_recipients", []))
-    )
-    config = read_settings(
-        table,
-        EmailConfig,
-        given={
-            "host": host,
-            "security": security,
-            "sender": check_address("email.sender", table.string("sender")),
-            "recipients": recipients,
-            "ops_recipients": ops_recipients,
-        },
-        defaults={"port": DEFAULT_PORTS[security]},
-    )
-    if config.ca_file is not None and not Path(config.ca_file).is_file():
-        raise ConfigError(f"email.ca_file = {config.ca_file!r} is not a readable file")
-    return replace(config, password=_password(environ, config.username))
-
-
-def _default(section: type[Any], name: str) -> Any:
-    """A setting's default as config.py declares it."""
-    return next(item.default for item in fields(section) if item.name == name)
 
 
 def _schedule(table: Table) -> ScheduleConfig:
@@ -400,27 +283,3 @@ def _unbalanced(term: str) -> str | None:
     if quoted:
         return "a double quote without its closing partner"
     return f"a {opened[-1]!r} that is never closed" if opened else None
-
-
-def _secret(environ: Mapping[str, str], name: str) -> str | None:
-    """A secret from NAME, or from the file named by NAME_FILE (container secrets)."""
-    file_env = name + "_FILE"
-    direct, path = environ.get(name), environ.get(file_env)
-    if direct and path:
-        raise ConfigError(f"both {name} and {file_env} are set: keep one")
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").rstrip("\r\n") or None
-        except OSError as exc:
-            raise ConfigError(f"{file_env} = {path!r} cannot be read: {exc.strerror}") from None
-    return direct or None
-
-
-def _password(environ: Mapping[str, str], username: str | None) -> str | None:
-    file_env = PASSWORD_ENV + "_FILE"
-    password = _secret(environ, PASSWORD_ENV)
-    if username and not password:
-        raise ConfigError(f"email.username is set but neither {PASSWORD_ENV} nor {file_env} is")
-    if password and not username:
-        raise ConfigError(f"{PASSWORD_ENV} is set but email.username is not")
-    return password or None

@@ -15,9 +15,15 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from monitor.core.models import Outcome
-from monitor.delivery.deliveries import DeliveryState
-from monitor.sources.ctgov.plan import History, PlanMode
-from monitor.store.db import articles, cycles, deliveries, installation, notices, services
+from monitor.store.schema import (
+    DeliveryState,
+    articles,
+    cycles,
+    deliveries,
+    installation,
+    notices,
+    services,
+)
 
 
 class NoticeKind(StrEnum):
@@ -31,6 +37,19 @@ class NoticeKind(StrEnum):
     BOUNCED = "bounced"  # to the operators, naming recipients the mail server refused for good
 
 
+# The mode of a cycle that read nothing because the source's data went backwards (a stale
+# replica): not a good cycle to plan the next one from.
+STALE = "stale"
+
+
+@dataclass(frozen=True)
+class History:
+    """What the store remembers of earlier good cycles."""
+
+    last_ok_started: datetime | None = None
+    last_ok_data_timestamp: str | None = None
+
+
 @dataclass(frozen=True)
 class CycleFigures:
     requests: int = 0
@@ -38,7 +57,7 @@ class CycleFigures:
     trials_checked: int = 0
     changes_found: int = 0
     records_rejected: int = 0  # logged, not stored: records without an NCT id or a status
-    mode: PlanMode | None = None
+    mode: str | None = None  # how the required source read (full, incremental, ...)
     data_timestamp: str | None = None
 
 
@@ -78,7 +97,7 @@ class Journal:
                     bytes_received=figures.bytes_received,
                     trials_checked=figures.trials_checked,
                     changes_found=figures.changes_found,
-                    mode=figures.mode.value if figures.mode else None,
+                    mode=figures.mode,
                     data_timestamp=figures.data_timestamp,
                 )
             )
@@ -91,7 +110,7 @@ class Journal:
     def history(self) -> History:
         """What the planner needs of earlier good cycles (a stale one read nothing)."""
         ok = (cycles.c.outcome == Outcome.OK.value) & (
-            cycles.c.mode.is_(None) | (cycles.c.mode != PlanMode.STALE.value)
+            cycles.c.mode.is_(None) | (cycles.c.mode != STALE)
         )
         with self.engine.connect() as conn:
             last = conn.execute(
@@ -127,8 +146,8 @@ class Journal:
                         assert_never(unknown)
         return count
 
-    def previous_mode(self, cycle_id: int) -> PlanMode | None:
-        """How the finished cycle before this one read the registry."""
+    def previous_stale(self, cycle_id: int) -> bool:
+        """Whether the finished cycle before this one read nothing, the data gone stale."""
         with self.engine.connect() as conn:
             mode = conn.execute(
                 select(cycles.c.mode)
@@ -136,7 +155,7 @@ class Journal:
                 .order_by(cycles.c.id.desc())
                 .limit(1)
             ).scalar()
-        return PlanMode(mode) if mode else None
+        return mode == STALE
 
     def last_ok_started(self) -> datetime | None:
         with self.engine.connect() as conn:

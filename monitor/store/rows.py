@@ -14,82 +14,14 @@ from monitor.core.models import (
     NoticeKind,
     Paper,
     PendingChange,
-    Publication,
-    Retraction,
-    Snapshot,
 )
-
-
-def snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
-    return {
-        "nct_id": snapshot.nct_id,
-        "found": snapshot.found,
-        "title": snapshot.title,
-        "status": snapshot.status,
-        "last_known_status": snapshot.last_known_status,
-        "why_stopped": snapshot.why_stopped,
-        "enrollment_count": snapshot.enrollment_count,
-        "enrollment_type": snapshot.enrollment_type,
-        "has_results": snapshot.has_results,
-        "results_first_posted": snapshot.results_first_posted,
-        "primary_completion_date": snapshot.primary_completion_date,
-        "primary_completion_type": snapshot.primary_completion_type,
-        "last_update_posted": snapshot.last_update_posted,
-        "publications": json.dumps(
-            [
-                [p.pmid, p.type, p.citation, [[r.pmid, r.source] for r in p.retractions]]
-                for p in snapshot.publications
-            ],
-            ensure_ascii=False,
-        ),
-        "phases": snapshot.phases,
-        "completion_date": snapshot.completion_date,
-        "aliases": "|".join(snapshot.aliases) or None,
-        "conditions": json.dumps(snapshot.conditions, ensure_ascii=False),
-        "interventions": json.dumps(snapshot.interventions, ensure_ascii=False),
-        "sponsor": snapshot.sponsor,
-        "start_date": snapshot.start_date,
-    }
-
-
-def snapshot_from_row(row: RowMapping) -> Snapshot:
-    return Snapshot(
-        nct_id=row["nct_id"],
-        found=bool(row["found"]),
-        title=row["title"],
-        status=row["status"],
-        last_known_status=row["last_known_status"],
-        why_stopped=row["why_stopped"],
-        enrollment_count=row["enrollment_count"],
-        enrollment_type=row["enrollment_type"],
-        has_results=bool(row["has_results"]),
-        results_first_posted=row["results_first_posted"],
-        primary_completion_date=row["primary_completion_date"],
-        primary_completion_type=row["primary_completion_type"],
-        last_update_posted=row["last_update_posted"],
-        publications=tuple(_publication(p) for p in json.loads(row["publications"])),
-        phases=row["phases"],
-        completion_date=row["completion_date"],
-        aliases=tuple(row["aliases"].split("|")) if row["aliases"] else (),
-        conditions=tuple(json.loads(row["conditions"] or "[]")),
-        interventions=tuple(json.loads(row["interventions"] or "[]")),
-        sponsor=row["sponsor"],
-        start_date=row["start_date"],
-    )
-
-
-def _publication(stored: list[Any]) -> Publication:
-    """[pmid, type, citation, [[retraction pmid, source], ...]]; rows written before revision
-    0008 have no retractions."""
-    pmid, kind, citation, *rest = stored
-    retractions = tuple(Retraction(*notice) for notice in (rest[0] if rest else []))
-    return Publication(pmid, kind, citation, retractions)
 
 
 def change_row(change: Change) -> dict[str, Any]:
     return {
         "nct_id": change.nct_id,
         "pmid": change.pmid,
+        "source": change.source,
         "kind": change.kind.value,
         "before": change.before,
         "after": change.after,
@@ -101,6 +33,7 @@ def change_from_row(row: RowMapping) -> Change:
     return Change(
         nct_id=row["nct_id"],
         pmid=row["pmid"],
+        source=row["source"],
         kind=ChangeKind(row["kind"]),
         before=row["before"],
         after=row["after"],
@@ -115,6 +48,7 @@ def pending_from_row(row: RowMapping) -> PendingChange:
 def paper_row(paper: Paper) -> dict[str, Any]:
     return {
         "pmid": paper.pmid,
+        "doi": paper.doi,
         "title": paper.title,
         "journal": paper.journal,
         "year": paper.year,
@@ -131,6 +65,7 @@ def paper_row(paper: Paper) -> dict[str, Any]:
 def paper_from_row(row: RowMapping) -> Paper:
     return Paper(
         pmid=row["pmid"],
+        doi=row["doi"],
         title=row["title"],
         journal=row["journal"],
         year=row["year"],

@@ -20,22 +20,36 @@ ROOT = Path(__file__).resolve().parents[2]
 ENUMS = {
     # enum: (where it is declared, the switches on it that must reject a new member: at least
     # this many per module, so that one losing its assert_never is caught even beside others)
-    "ChangeKind": ("core/models.py", {"core/importance.py": 1, "editorial/words.py": 2}),
-    "Category": ("core/models.py", {"core/importance.py": 1, "editorial/words.py": 2}),
-    "Importance": ("core/models.py", {"editorial/words.py": 1}),
-    "Relation": ("core/models.py", {"core/importance.py": 1, "editorial/words.py": 2}),
+    "ChangeKind": (
+        "core/models.py",
+        {
+            "core/importance.py": 1,
+            "editorial/words/changes.py": 1,
+            "editorial/words/articles.py": 1,
+        },
+    ),
+    "Category": ("core/models.py", {"core/importance.py": 1, "editorial/words/digest.py": 2}),
+    "Importance": ("core/models.py", {"editorial/words/digest.py": 1}),
+    "Relation": ("core/models.py", {"core/importance.py": 1, "editorial/words/digest.py": 2}),
     "Outcome": ("core/models.py", {"store/journal.py": 1}),
     "ClaimField": (
         "core/claims.py",
-        {"core/claims.py": 3, "settings/configarticles.py": 1, "editorial/words.py": 2},
+        {"core/claims.py": 3, "settings/configarticles.py": 1, "editorial/words/claims.py": 2},
     ),
-    "Agreement": ("core/claims.py", {"sources/ctgov/tables.py": 1, "editorial/words.py": 2}),
+    "Agreement": (
+        "core/claims.py",
+        {
+            "sources/ctgov/claims.py": 1,
+            "editorial/words/claims.py": 1,
+            "editorial/words/articles.py": 1,
+        },
+    ),
     "PlanMode": ("sources/ctgov/plan.py", {"sources/ctgov/reading.py": 1}),
-    "Security": ("settings/config.py", {"delivery/email/transport.py": 1}),
-    "RegistryTransport": ("settings/config.py", {"sources/ctgov/client.py": 1}),
-    "State": ("operator/doctor.py", {"operator/doctor.py": 1}),
-    "NoticeKind": ("core/models.py", {"editorial/words.py": 2}),
-    "PaperRole": ("core/models.py", {"editorial/words.py": 1}),
+    "Security": ("delivery/email/settings.py", {"delivery/email/transport.py": 1}),
+    "RegistryTransport": ("sources/ctgov/settings.py", {"sources/ctgov/client.py": 1}),
+    "State": ("core/checkup.py", {"operator/doctor.py": 1}),
+    "NoticeKind": ("core/models.py", {"editorial/words/changes.py": 2}),
+    "PaperRole": ("core/models.py", {"editorial/words/changes.py": 1}),
 }
 
 

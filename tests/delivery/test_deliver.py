@@ -18,8 +18,9 @@ from smtp import SmtpServer
 
 from monitor.core.errors import DeliveryError
 from monitor.core.models import RenderedMessage
-from monitor.delivery.email.transport import Sender, SmtpTransport, build_message
-from monitor.settings.config import EmailConfig, Security
+from monitor.delivery.email.message import Sender, build_message
+from monitor.delivery.email.settings import EmailConfig, Security
+from monitor.delivery.email.transport import SmtpTransport
 
 SENDER = Sender("LDN monitor <monitor@example.org>", "0123456789abcdef")
 NOW = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)

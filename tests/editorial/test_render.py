@@ -9,7 +9,8 @@ from conftest import ROOT, flat
 from sample import sample_article_check, sample_digest
 
 from monitor.core.models import Change, ChangeKind, PendingChange
-from monitor.editorial.render import TEXT_WIDTH, build_digest, make_environment, render_digest, wrap
+from monitor.editorial.digest import build_digest
+from monitor.editorial.render import TEXT_WIDTH, make_environment, render_digest, wrap
 from monitor.editorial.words import date_words, enrollment_words
 
 NOW = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)

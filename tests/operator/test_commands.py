@@ -15,20 +15,12 @@ from sqlalchemy import insert, select, text
 from standin import Fault, set_piece
 
 from monitor.sources.ctgov.client import RegistryClient
-from monitor.store.db import (
-    changes,
-    cycles,
-    deliveries,
-    make_engine,
-    migrate,
-    schema_revision,
-    services,
-    snapshots,
-    trials,
-)
+from monitor.sources.ctgov.tables import snapshots, trials
+from monitor.store.db import make_engine, migrate, schema_revision
 from monitor.store.journal import Journal
+from monitor.store.schema import changes, cycles, deliveries, services
 
-HEAD = "0011"  # the newest revision
+HEAD = "0012"  # the newest revision
 
 
 def terminate_final(world: World) -> None:

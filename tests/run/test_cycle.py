@@ -9,7 +9,7 @@ from conftest import DANISH, FINAL, World, body
 from sqlalchemy import select
 from standin import Fault, add_reference, load_fixture, set_piece, study
 
-from monitor.store.db import cycles
+from monitor.store.schema import cycles
 
 NEW_LDN = "NCT06000001"
 

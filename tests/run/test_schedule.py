@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.core.errors import ConfigError
-from monitor.run.schedule import last_due, make_trigger
-from monitor.settings.config import ScheduleConfig
+from monitor.settings.schedule import ScheduleConfig, last_due, make_trigger
 
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from standin import set_piece
 
-from monitor.store.db import cycles
+from monitor.store.schema import cycles
 
 EVERY_SECOND = """
 [schedule]

@@ -14,8 +14,10 @@ from monitor.cli import main
 from monitor.core.errors import ConfigError
 from monitor.core.importance import default_importance
 from monitor.core.models import Category, Importance
-from monitor.settings.config import EmailConfig
-from monitor.settings.configfile import load_config, parse_config
+from monitor.delivery.email.settings import EmailConfig, EmailSettings
+from monitor.house import load_config, parse_config
+from monitor.sources.ctgov.settings import RegistryConfig
+from monitor.sources.pubmed.settings import PubmedConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,10 +50,10 @@ def test_the_shipped_config_names_the_ldn_article_and_an_ldn_search() -> None:
     assert config.cited_trials == ("NCT04270877", "NCT02806440")
     assert len(config.claims) == 7 and set(article.passages) == set(article.trials)
     assert [s.term for s in config.watch.searches] == ["low dose naltrexone"]
-    assert config.registry.base_url == "https://clinicaltrials.gov/api/v2"
+    assert config.need(RegistryConfig).base_url == "https://clinicaltrials.gov/api/v2"
     assert config.database_url == "sqlite:///data/monitor.db"
-    assert config.email is None
-    assert config.outbox_dir == Path("data/outbox")
+    assert config.need(EmailSettings).email is None
+    assert config.need(EmailSettings).outbox_dir == Path("data/outbox")
 
 
 def test_claims_and_importance_are_read(tmp_path: Path) -> None:
@@ -82,7 +84,7 @@ def test_a_file_with_only_something_to_watch_means_the_embedded_defaults(
 ) -> None:
     config = load_config(write(tmp_path, WATCH), environ={})
     assert config.database_url == "sqlite:///data/monitor.db"
-    assert config.registry.page_size == 1000
+    assert config.need(RegistryConfig).page_size == 1000
     assert config.cited_trials == ("NCT04270877",)
 
 
@@ -93,8 +95,9 @@ def test_a_configuration_that_watches_nothing_is_an_error_saying_so(tmp_path: Pa
 
 def test_email_defaults_follow_the_security_mode(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, EMAIL + 'security = "tls"\n'), environ={})
-    assert config.email is not None
-    assert (config.email.port, config.email.security) == (465, "tls")
+    email = config.need(EmailSettings).email
+    assert email is not None
+    assert (email.port, email.security) == (465, "tls")
 
 
 def test_password_comes_from_a_file_named_in_the_environment(tmp_path: Path) -> None:
@@ -102,8 +105,9 @@ def test_password_comes_from_a_file_named_in_the_environment(tmp_path: Path) -> 
     secret.write_text("s3cret-pw\n")
     path = write(tmp_path, EMAIL + 'username = "monitor"\n')
     config = load_config(path, environ={"TRIAL_MONITOR_SMTP_PASSWORD_FILE": str(secret)})
-    assert config.email is not None
-    assert config.email.password == "s3cret-pw"
+    email = config.need(EmailSettings).email
+    assert email is not None
+    assert email.password == "s3cret-pw"
     assert "s3cret-pw" not in repr(config)
 
 
@@ -319,7 +323,10 @@ def test_the_readme_states_each_default_as_config_py_declares_it() -> None:
         elif key in ("article.claims", "routes"):
             actual = config.claims if key == "article.claims" else config.routes
         else:
-            actual = getattr(getattr(config, section), name)
+            # Each source's section is its own settings object, found by its type.
+            wings = {"registry": RegistryConfig, "pubmed": PubmedConfig}
+            holder = config.need(wings[section]) if section in wings else getattr(config, section)
+            actual = getattr(holder, name)
         assert (list(actual) if isinstance(actual, tuple) else actual) == said, key
 
 
@@ -346,16 +353,22 @@ max_results = 500
     secret = tmp_path / "ncbi.key"
     secret.write_text("0123456789abcdef0123456789abcdef01\n")
     config = load_config(path, environ={"TRIAL_MONITOR_NCBI_API_KEY_FILE": str(secret)})
-    assert config.pubmed is not None
-    assert config.pubmed.base_url == "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
-    assert (config.pubmed.tool, config.pubmed.email) == ("ldn-monitor", "editors@example.org")
-    assert config.pubmed.max_results == 500
-    assert config.pubmed.api_key == "0123456789abcdef0123456789abcdef01"
-    assert config.pubmed.min_interval_seconds < 0.125  # 10 requests a second with a key
+    assert config.section(PubmedConfig) is not None
+    assert config.need(PubmedConfig).base_url == "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+    assert (config.need(PubmedConfig).tool, config.need(PubmedConfig).email) == (
+        "ldn-monitor",
+        "editors@example.org",
+    )
+    assert config.need(PubmedConfig).max_results == 500
+    assert config.need(PubmedConfig).api_key == "0123456789abcdef0123456789abcdef01"
+    assert config.need(PubmedConfig).min_interval_seconds < 0.125  # 10 requests a second with a key
     assert "0123456789abcdef0123456789abcdef01" in config.secrets  # so logs blank it out
     keyless = load_config(path, environ={})
-    assert keyless.pubmed is not None
-    assert keyless.pubmed.api_key is None and keyless.pubmed.min_interval_seconds > 1 / 3
+    assert keyless.section(PubmedConfig) is not None
+    assert (
+        keyless.need(PubmedConfig).api_key is None
+        and keyless.need(PubmedConfig).min_interval_seconds > 1 / 3
+    )
 
 
 @pytest.mark.parametrize(
@@ -381,7 +394,7 @@ def test_pubmed_mistakes_are_one_line_and_never_show_the_key(
 def test_the_literature_side_is_on_when_a_paper_or_a_literature_search_is_watched(
     tmp_path: Path,
 ) -> None:
-    assert load_config(write(tmp_path, WATCH), environ={}).pubmed is None
+    assert load_config(write(tmp_path, WATCH), environ={}).section(PubmedConfig) is None
     config = load_config(
         write(
             tmp_path,
@@ -396,12 +409,12 @@ term = "low dose naltrexone AND (randomized controlled trial[pt] OR meta-analysi
         ),
         environ={},
     )
-    assert config.pubmed is not None  # its defaults
+    assert config.section(PubmedConfig) is not None  # its defaults
     assert config.watch.pmids == ("32068870",)
     assert config.cited_pmids == ("32068870",)
     assert [s.name for s in config.watch.literature] == ["LDN trials"]
     shipped = load_config(ROOT / "config.toml", environ={})
-    assert shipped.pubmed is not None  # the LDN article cites papers
+    assert shipped.section(PubmedConfig) is not None  # the LDN article cites papers
     assert shipped.cited_pmids == ("32068870", "32845365", "30248938")
 
 

@@ -11,15 +11,17 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from monitor.store.db import HEAD, REVISIONS, _alembic_config, make_engine, metadata, migrate
+from monitor.house import schema
+from monitor.store.db import HEAD, REVISIONS, _alembic_config, make_engine, migrate
 
 
-def test_migrations_create_the_schema_the_code_expects(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'sub' / 'monitor.db'}")
+def test_migrations_create_the_schema_the_code_expects(database_url: str) -> None:
+    """On both databases: the core's tables and every registered source's (house.schema)."""
+    engine = make_engine(database_url)
     migrate(engine)
     migrate(engine)  # a second run is a no-op
     with engine.connect() as conn:
-        drift = compare_metadata(MigrationContext.configure(conn), metadata)
+        drift = compare_metadata(MigrationContext.configure(conn), schema())
     assert drift == []
     assert set(inspect(engine).get_table_names()) >= {
         "trials",
@@ -27,6 +29,7 @@ def test_migrations_create_the_schema_the_code_expects(tmp_path: Path) -> None:
         "changes",
         "deliveries",
     }
+    engine.dispose()
 
 
 def test_the_revisions_the_code_knows_are_alembics_own_in_order() -> None:

@@ -31,13 +31,16 @@ from sqlalchemy import Engine, insert, select, text
 
 from monitor.core.models import ChangeKind, Observation, Snapshot
 from monitor.core.routing import Route, Router
-from monitor.delivery.deliveries import Deliveries, Sending, SentDigest
+from monitor.delivery.deliveries import Audience, Deliveries, Sending, SentDigest
 from monitor.settings.config import Config
 from monitor.sources.ctgov.plan import Plan, PlanMode
 from monitor.sources.ctgov.reading import Reading
-from monitor.sources.ctgov.tables import Store
-from monitor.store.db import changes, make_engine, migrate, snapshots
+from monitor.sources.ctgov.records import Store
+from monitor.sources.ctgov.settings import RegistryConfig
+from monitor.sources.ctgov.tables import snapshots
+from monitor.store.db import make_engine, migrate
 from monitor.store.journal import Journal
+from monitor.store.schema import changes
 
 ROOT = Path(__file__).resolve().parents[2]
 RACER = Path(__file__).resolve().parents[1] / "racer.py"
@@ -139,7 +142,7 @@ def test_unsent_changes_are_claimed_by_one_sender_only(engine: Engine) -> None:
     observe(engine, [replace(s, enrollment_count=41) for s in TRIALS])
     # Address the changes (one row per recipient) and give them back, so the race is the claim.
     deliveries = Deliveries(engine)
-    for sending in deliveries.claim(EVERYONE, NOW, "smtp", cycle_id=None):
+    for sending in deliveries.claim([Audience("email", "smtp", EVERYONE)], NOW, cycle_id=None):
         deliveries.release(sending.delivery_id, NOW, "given back for the race")
 
     claims = race("claim", engine, locked="dispatches")
@@ -154,7 +157,7 @@ def test_unsent_changes_are_claimed_by_one_sender_only(engine: Engine) -> None:
 
 
 def claim(engine: Engine, router: Router = EVERYONE) -> list[Sending]:
-    return Deliveries(engine).claim(router, NOW, "smtp", cycle_id=1)
+    return Deliveries(engine).claim([Audience("email", "smtp", router)], NOW, cycle_id=1)
 
 
 def test_a_failed_send_gives_the_changes_back(engine: Engine) -> None:
@@ -282,7 +285,7 @@ def test_a_record_the_database_refuses_is_turned_away_alone(database_url: str) -
         reading = Reading(
             registry=None,  # type: ignore[arg-type]  # recording reads nothing
             store=Store(engine),
-            config=Config(outbox_dir=Path("unused")),
+            config=Config(sections=(RegistryConfig(),)),
             clock=lambda: NOW,
             cycle_id=cycle,
             plan=Plan(PlanMode.FULL),

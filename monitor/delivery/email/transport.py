@@ -1,4 +1,4 @@
-"""Delivery of a rendered digest: by SMTP (aiosmtplib), or as an .eml file into an outbox folder.
+"""How an e-mail travels: by SMTP (aiosmtplib), or as an .eml file into an outbox folder.
 
 A transport either returns where the message went or raises DeliveryError, translated here from
 aiosmtplib's and the file system's exceptions. `permanent` tells the caller whether the same
@@ -8,43 +8,25 @@ message could get through on a later try (it is kept for the next cycle either w
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import ipaddress
 import logging
 import os
 import re
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Protocol, assert_never
 
 from monitor.core.errors import DeliveryError
-from monitor.core.models import RenderedMessage
-from monitor.settings.config import EmailConfig, Security
+from monitor.delivery.channel import Refusal
+from monitor.delivery.email.settings import EmailConfig, Security
 
 log = logging.getLogger(__name__)
 
 OUTBOX_SENDER = "trial-monitor <trial-monitor@localhost>"
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A recipient the mail server would not take (its answer to RCPT TO)."""
-
-    recipient: str
-    code: int
-    message: str
-
-    @property
-    def permanent(self) -> bool:
-        return self.code >= 500
-
-    def __str__(self) -> str:
-        return f"{self.recipient}: {self.code} {self.message}"
 
 
 @dataclass(frozen=True)
@@ -62,57 +44,6 @@ class Transport(Protocol):
     async def deliver(self, message: EmailMessage) -> Delivered:
         """Deliver the message; say where it went (server answer, or file path)."""
         ...
-
-
-@dataclass(frozen=True)
-class Sender:
-    """Who messages are from, and what makes their Message-IDs this monitor's own: the
-    installation's id (made once, kept in the database) and the sender's own domain."""
-
-    address: str
-    installation: str
-
-    @property
-    def domain(self) -> str:
-        _, address = parseaddr(self.address)
-        return address.rpartition("@")[2].strip().lower() or "localhost"
-
-    def message_id(self, kind: str, *key: object) -> str:
-        """The same message (kind and key) from this monitor always has the same Message-ID, so
-        one sent again after a crash can be dropped as a copy; another monitor's never does."""
-        seed = "|".join([self.installation, kind, *map(str, key)])
-        return f"<{kind}.{hashlib.sha256(seed.encode()).hexdigest()[:40]}@{self.domain}>"
-
-    def digest_id(self, change_ids: Sequence[int], recipients: Sequence[str]) -> str:
-        """The same changes to the same people: the same Message-ID."""
-        changes = ",".join(str(i) for i in sorted(change_ids))
-        return self.message_id("digest", changes, ",".join(sorted(recipients)))
-
-
-def build_message(
-    rendered: RenderedMessage,
-    sender: str,
-    recipients: Sequence[str],
-    message_id: str,
-    now: datetime,
-    list_id: str | None = None,
-    change_ids: Sequence[int] = (),
-) -> EmailMessage:
-    message = EmailMessage()
-    message["Subject"] = rendered.subject
-    message["From"] = sender
-    message["To"] = ", ".join(recipients) if recipients else "undisclosed-recipients:;"
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"
-    if list_id:
-        message["List-Id"] = list_id
-    if change_ids:
-        # Which stored changes this digest carries: for support, and for the crash tests.
-        message["X-Trial-Monitor-Changes"] = ",".join(str(i) for i in sorted(change_ids))
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
-    return message
 
 
 class OutboxTransport:
@@ -200,7 +131,8 @@ class SmtpTransport:
         finally:
             await let_go(connection)
         refused = tuple(
-            Refusal(recipient, reply.code, reply.message) for recipient, reply in errors.items()
+            Refusal(recipient, f"{reply.code} {reply.message}", permanent=reply.code >= 500)
+            for recipient, reply in errors.items()
         )
         for refusal in refused:
             # The others took it; the caller keeps this recipient's copy for later (or reports

@@ -25,8 +25,8 @@ import httpx
 
 from monitor import __version__
 from monitor.core.errors import LimitError, RegistryError
-from monitor.settings.config import RegistryConfig, RegistryTransport
 from monitor.sources.ctgov.normalize import TRACKED_FIELDS
+from monitor.sources.ctgov.settings import RegistryConfig, RegistryTransport
 from monitor.sources.http import (
     Pacer,
     RequestStats,

@@ -19,6 +19,8 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from monitor.settings.config import PollingConfig
+from monitor.store.journal import STALE as STALE_MODE
+from monitor.store.journal import History
 
 
 class PlanMode(StrEnum):
@@ -29,15 +31,7 @@ class PlanMode(StrEnum):
     UNCHANGED = "unchanged"
     # The registry answered with data older than data already read (a stale replica, a
     # rollback): nothing is read, so that no revert is mailed as news, and no news twice.
-    STALE = "stale"
-
-
-@dataclass(frozen=True)
-class History:
-    """What the store remembers of earlier good cycles."""
-
-    last_ok_started: datetime | None = None
-    last_ok_data_timestamp: str | None = None
+    STALE = STALE_MODE
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,14 @@ from typing import assert_never
 
 from monitor.core.errors import LimitError
 from monitor.core.models import Change, Observation, Snapshot
-from monitor.run.schedule import cycles_within
 from monitor.settings.config import Config, SearchConfig
+from monitor.settings.schedule import cycles_within
 from monitor.sources.ctgov.client import LISTING_FIELDS, Page, QueryRefused, RegistryClient
 from monitor.sources.ctgov.normalize import IncompleteRecord, RejectedRecord, normalize, study_id
 from monitor.sources.ctgov.plan import Plan, PlanMode
-from monitor.sources.ctgov.tables import Recorded, SearchContext, Store, Unstorable
+from monitor.sources.ctgov.records import Recorded, SearchContext, Store, Unstorable
+from monitor.sources.ctgov.searches import Searches
+from monitor.sources.ctgov.settings import RegistryConfig
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +61,20 @@ class Reading:
     trials_checked: int = 0
     changes_found: int = 0
     rejected: set[str] = field(default_factory=set)  # ids (or positions) of records turned away
-    incomplete: set[str] = field(
-        default_factory=set
-    )  # of those, the ones missing their id or status
+    # Of those, the ones missing their id or status.
+    incomplete: set[str] = field(default_factory=set)
     watched: int = 0
     changed: set[str] = field(default_factory=set)  # trials with a change this cycle
     refused_searches: list[str] = field(default_factory=list)  # one line each, for operators
     newly_refused: list[str] = field(default_factory=list)  # of those, the ones that are news
+
+    @property
+    def settings(self) -> RegistryConfig:
+        return self.config.need(RegistryConfig)
+
+    @property
+    def searches(self) -> Searches:
+        return Searches(self.store.engine)
 
     def normalize(self, page: Page) -> list[Observation]:
         observations = []
@@ -88,7 +97,7 @@ class Reading:
         refuses is stored record by record: one bad record never stops the others."""
         if not observations:
             return
-        limit = self.config.registry.max_records_per_cycle
+        limit = self.settings.max_records_per_cycle
         if self.trials_checked + len(observations) > limit:
             raise LimitError(
                 f"this cycle passed {limit:,} records (registry.max_records_per_cycle); "
@@ -133,7 +142,7 @@ async def read_registry(reading: Reading) -> None:
 async def _searches(reading: Reading) -> set[str]:
     """Run the saved searches the plan calls for; returns the ids they observed."""
     seen: set[str] = set()
-    known = reading.store.searches()
+    known = reading.searches.baselines()
     for search in reading.config.watch.searches:
         last_full = known.get(search.term)
         baseline = search.term not in known
@@ -148,11 +157,11 @@ async def _searches(reading: Reading) -> set[str]:
             line = f"the saved search “{search.name}” ({search.term!r}) was refused: {exc}"
             log.error("%s; the other searches and trials go on", line)
             reading.refused_searches.append(line)
-            if reading.store.refuse_search(search.term, search.name, str(exc)):
+            if reading.searches.refuse(search.term, search.name, str(exc)):
                 reading.newly_refused.append(line)
             continue
         # Only a search that ran to its last page has set its baseline.
-        reading.store.complete_search(search.term, search.name, reading.clock(), full=full)
+        reading.searches.complete(search.term, search.name, reading.clock(), full=full)
     return seen
 
 
@@ -289,8 +298,8 @@ async def _changed_since(reading: Reading, ids: list[str], since: date) -> list[
 def _listing_pays(reading: Reading, total: int, batches: int) -> bool:
     """Whether the rest of the listing and one batch of changed trials cost less than the id
     batches (the listing's first page is already read)."""
-    per_request = max(REQUEST_SECONDS, reading.config.registry.min_interval_seconds)
-    pages = max(0, math.ceil(total / reading.config.registry.page_size) - 1)
+    per_request = max(REQUEST_SECONDS, reading.settings.min_interval_seconds)
+    pages = max(0, math.ceil(total / reading.settings.page_size) - 1)
     listing = (pages + 1) * per_request + total * LISTING_BYTES_PER_STUDY / BYTES_PER_SECOND
     return listing < batches * per_request
 

@@ -1,511 +1,173 @@
-"""The registry's data in SQL (SQLite or PostgreSQL, via Core): the trials watched, their
-snapshots, the changes they revealed, the searches' finds and the article claims' verdicts.
-
-A snapshot and the changes it revealed are written in one transaction, and a trial's latest
-snapshot only moves forward from the one the diff was computed against (a conditional UPDATE),
-so a change is recorded once whatever else runs at the same time. Who gets the changes, and
-whether they have, is deliveries.py's business; the monitor's record of its own cycles is
-journal.py's.
+"""ClinicalTrials.gov's tables: the trials watched (each with its latest snapshot, and the record
+it is listed under once merged), their snapshots, the saved searches and what they found, and
+whether each article claim agreed with the registry when last judged. On the store's one
+`metadata`; the changes a snapshot reveals go to the shared `changes` table.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, assert_never
+import json
+from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    RowMapping,
+    String,
+    Table,
+    Text,
+)
 
-from monitor.core.claims import Agreement, Claim, Verdict, judge
-from monitor.core.diff import diff, hollow, new_trial
-from monitor.core.errors import StoreError, first_line
-from monitor.core.models import Change, ChangeKind, Observation, Snapshot
-from monitor.store.db import changes, claim_states, search_hits, searches, snapshots, trials
-from monitor.store.rows import change_row, snapshot_from_row, snapshot_row
+from monitor.core.models import Publication, Retraction, Snapshot
+from monitor.store.schema import ID_LENGTH, UTCDateTime, metadata
 
-log = logging.getLogger(__name__)
+trials = Table(
+    "trials",
+    metadata,
+    Column("nct_id", String(ID_LENGTH), primary_key=True),
+    Column("origin", String(200), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("latest_snapshot_id", Integer),
+    # Revision 0008: the record this id became an alias of (the monitor follows that one), and
+    # when the trial was last read in a way that would have noticed it vanish.
+    Column("listed_under", String(ID_LENGTH)),
+    Column("last_full_read_at", UTCDateTime),
+)
 
-CONFLICT_RETRIES = 5
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("nct_id", String(ID_LENGTH), nullable=False),
+    Column("cycle_id", Integer, ForeignKey("cycles.id"), nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False),
+    Column("found", Boolean, nullable=False),
+    Column("title", Text),
+    Column("status", String(40)),
+    Column("last_known_status", String(40)),  # revision 0008, as are aliases
+    Column("why_stopped", Text),
+    Column("enrollment_count", Integer),
+    Column("enrollment_type", String(20)),
+    Column("has_results", Boolean, nullable=False),
+    Column("results_first_posted", String(10)),
+    Column("primary_completion_date", String(10)),
+    Column("primary_completion_type", String(20)),
+    Column("last_update_posted", String(10)),
+    Column("publications", Text, nullable=False),
+    Column("phases", String(60)),  # added in revision 0004, as was completion_date
+    Column("completion_date", String(10)),
+    Column("aliases", Text),  # "NCT01234567|NCT07654321"
+    # Revision 0010: what a new trial is shown with, and compared to the articles' trials by.
+    Column("conditions", Text),  # JSON lists, as publications
+    Column("interventions", Text),
+    Column("sponsor", Text),
+    Column("start_date", String(10)),
+    Column("raw", Text),
+    Index("ix_snapshots_nct_id", "nct_id", "id"),
+)
+
+searches = Table(
+    "searches",
+    metadata,
+    Column("term", String(1000), primary_key=True),
+    Column("name", String(200), nullable=False),
+    # None until the search first runs to its last page (revision 0008: a search the registry
+    # refuses from the start has a row, for its refusal, before it has a baseline).
+    Column("baseline_at", UTCDateTime),
+    # Revision 0008: when the search last ran without a date filter, and why the registry
+    # refuses it (None while it answers).
+    Column("last_full_at", UTCDateTime),
+    Column("refused", Text),
+)
+
+search_hits = Table(
+    "search_hits",
+    metadata,
+    Column("term", String(1000), primary_key=True),
+    Column("nct_id", String(ID_LENGTH), primary_key=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+)
+
+# Added in revision 0004: whether each article claim agreed with the registry when last judged,
+# so that a contradiction is reported when it appears and when it is resolved, not every time.
+claim_states = Table(
+    "claim_states",
+    metadata,
+    # Revision 0010: each article's claims apart ("" for the unnamed article).
+    Column("article", String(1000), primary_key=True),
+    Column("trial", String(ID_LENGTH), primary_key=True),
+    Column("field", String(32), primary_key=True),
+    Column("expected", String(100), nullable=False),
+    Column("agrees", Boolean, nullable=False),
+    Column("registry_value", String(100)),
+    Column("judged_at", UTCDateTime, nullable=False),
+)
 
 
-@dataclass(frozen=True)
-class SearchContext:
-    """The search a page of observations came from; `baseline` on its first complete run."""
-
-    term: str
-    name: str
-    baseline: bool
-
-
-@dataclass(frozen=True)
-class _Known:
-    """A trial the store has: its latest snapshot (and that row's id), where it came from, and
-    the record it is now listed under when it became an alias."""
-
-    snapshot_id: int | None
-    snapshot: Snapshot | None
-    origin: str
-    listed_under: str | None
-
-
-@dataclass(frozen=True)
-class _Write:
-    """A snapshot to store, where its trial pointed before, and the changes it reveals."""
-
-    observation: Observation
-    previous_id: int | None
-    changes: list[Change]
-    is_new_trial: bool = False
-    origin: str = "watch"
-    aliases: tuple[str, ...] = ()  # known trials this record now stands for
-
-    @property
-    def nct_id(self) -> str:
-        return self.observation.snapshot.nct_id
-
-
-class _Conflict(Exception):
-    """Another process recorded the same trial first; redo the page against what it wrote."""
-
-
-class Unstorable(StoreError):
-    """The database refused a value of the page (too long for its column, a character it cannot
-    hold): the caller records the page's records one by one and rejects the one at fault."""
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What recording a page found: its changes, and the records it did not store because
-    they came back hollow (every tracked field but the status gone at once)."""
-
-    changes: list[Change]
-    hollow: tuple[str, ...] = ()
-
-
-class Store:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def prune(self, now: datetime, retention_days: int) -> int:
-        """Forget snapshots older than the retention; returns how many rows went.
-
-        The latest snapshot of a trial always stays, and so does one a reported change points
-        to (the history command shows it), though its raw record is dropped."""
-        cutoff = now - timedelta(days=retention_days)
-        latest = select(trials.c.latest_snapshot_id).where(trials.c.latest_snapshot_id.is_not(None))
-        # Not NULL: a change about a paper alone points to no snapshot, and one NULL in a
-        # NOT IN list would make it keep every snapshot for ever.
-        referenced = select(changes.c.snapshot_id).where(changes.c.snapshot_id.is_not(None))
-        old = (snapshots.c.observed_at < cutoff) & snapshots.c.id.not_in(latest)
-        with self.engine.begin() as conn:
-            gone = conn.execute(delete(snapshots).where(old, snapshots.c.id.not_in(referenced)))
-            conn.execute(
-                update(snapshots).where(old, snapshots.c.raw.is_not(None)).values(raw=None)
-            )
-        return int(gone.rowcount)
-
-    # -- what to watch --------------------------------------------------------------------
-
-    def known_trial_ids(self) -> set[str]:
-        """Every trial with a baseline."""
-        with self.engine.connect() as conn:
-            return set(conn.execute(select(trials.c.nct_id)).scalars())
-
-    def searches(self) -> dict[str, datetime | None]:
-        """Each search that has set its baseline, with when it last ran without a date."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(searches.c.term, searches.c.last_full_at).where(
-                    searches.c.baseline_at.is_not(None)
-                )
-            )
-            return {row.term: row.last_full_at for row in rows}
-
-    def complete_search(self, term: str, name: str, now: datetime, *, full: bool) -> None:
-        """A search ran to its last page: from now on, what it finds first is news."""
-        done = {"name": name, "refused": None} | ({"last_full_at": now} if full else {})
-        with self.engine.begin() as conn:
-            row = conn.execute(select(searches.c.baseline_at).where(searches.c.term == term))
-            found = row.first()
-            if found is None:
-                conn.execute(insert(searches).values(term=term, baseline_at=now, **done))
-            else:
-                baseline = {"baseline_at": now} if found.baseline_at is None else {}
-                conn.execute(
-                    update(searches).where(searches.c.term == term).values(done | baseline)
-                )
-
-    def refuse_search(self, term: str, name: str, error: str) -> bool:
-        """The registry refused the search; kept for `status`. True when that is news (it
-        answered last time, or refused it for another reason)."""
-        with self.engine.begin() as conn:
-            found = conn.execute(select(searches.c.refused).where(searches.c.term == term)).first()
-            if found is None:  # refused from the start: a row without a baseline
-                conn.execute(insert(searches).values(term=term, name=name, refused=error))
-            else:
-                conn.execute(update(searches).where(searches.c.term == term).values(refused=error))
-        return found is None or found.refused != error
-
-    def refused_searches(self) -> dict[str, str]:
-        """The searches the registry refused in their latest run, with its answer."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(searches.c.name, searches.c.refused).where(searches.c.refused.is_not(None))
-            )
-            return {row.name: row.refused for row in rows}
-
-    def last_updates(self) -> dict[str, str | None]:
-        """Each trial's LastUpdatePostDate as its latest snapshot has it."""
-        query = select(trials.c.nct_id, snapshots.c.last_update_posted).select_from(
-            trials.join(snapshots, snapshots.c.id == trials.c.latest_snapshot_id)
-        )
-        with self.engine.connect() as conn:
-            return {row.nct_id: row.last_update_posted for row in conn.execute(query)}
-
-    def watched_ids(self, configured: Sequence[str], terms: Iterable[str]) -> list[str]:
-        """The configured trials, then those the configured searches have found, each as the
-        record it is listed under once it became an alias, no repeats."""
-        terms = list(terms)
-        found: list[str] = []
-        with self.engine.connect() as conn:
-            if terms:
-                found = list(
-                    conn.execute(
-                        select(search_hits.c.nct_id)
-                        .where(search_hits.c.term.in_(terms))
-                        .distinct()
-                        .order_by(search_hits.c.nct_id)
-                    ).scalars()
-                )
-            every = [*configured, *found]
-            canonical = self._canonical(conn, every)
-        return list(dict.fromkeys(canonical[i] for i in every))
-
-    def read_in_full(self, nct_ids: Iterable[str], now: datetime) -> None:
-        """These trials were just read in a way that would have noticed them vanish."""
-        ids = list(nct_ids)
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(trials).where(trials.c.nct_id.in_(ids)).values(last_full_read_at=now)
-            )
-
-    def stalest(self, nct_ids: Sequence[str], count: int, due_before: datetime) -> list[str]:
-        """Of these trials, the `count` read in full longest ago, and every one not read in full
-        since `due_before`: the rolling reconciliation's slice for this cycle."""
-        ids = set(nct_ids)
-        with self.engine.connect() as conn:
-            every = conn.execute(select(trials.c.nct_id, trials.c.last_full_read_at)).all()
-        rows = [row for row in every if row.nct_id in ids]
-        never = datetime.min.replace(tzinfo=due_before.tzinfo)
-        by_age = sorted(rows, key=lambda row: (row.last_full_read_at or never, row.nct_id))
-        chosen = {row.nct_id for row in by_age[:count]}
-        chosen |= {row.nct_id for row in by_age if (row.last_full_read_at or never) < due_before}
-        return [i for i in nct_ids if i in chosen]
-
-    # -- observations → snapshots and changes ---------------------------------------------
-
-    def record(
-        self,
-        cycle_id: int,
-        observations: Sequence[Observation],
-        now: datetime,
-        search: SearchContext | None = None,
-    ) -> Recorded:
-        """Store a page of observations and the changes they reveal, atomically.
-
-        Safe against another process recording the same trials at the same time: the loser of
-        the race redoes the page and finds nothing new. A page the database refuses (a value
-        it cannot hold) raises Unstorable, and nothing of it is kept.
-        """
-        for attempt in range(1, CONFLICT_RETRIES + 1):
-            try:
-                with self.engine.begin() as conn:
-                    return self._record(conn, cycle_id, observations, now, search)
-            except (_Conflict, IntegrityError):
-                log.info("another process recorded the same trials; redoing (attempt %d)", attempt)
-            except (DataError, StatementError) as exc:
-                # A value past a column's size, a character the database refuses: the record,
-                # not the database, is at fault. IntegrityError, a race, is handled above.
-                raise Unstorable(first_line(exc)) from None
-        raise StoreError("another process kept recording the same trials; try again later")
-
-    def _record(
-        self,
-        conn: Connection,
-        cycle_id: int,
-        observations: Sequence[Observation],
-        now: datetime,
-        search: SearchContext | None,
-    ) -> Recorded:
-        # One page of a listing never repeats a study; if a caller's list does, the first wins.
-        unique = list({o.snapshot.nct_id: o for o in reversed(observations)}.values())[::-1]
-        ids = [o.snapshot.nct_id for o in unique]
-        known = self._known(conn, ids + [a for o in unique for a in o.snapshot.aliases])
-        origin = f"search: {search.name}" if search else "watch"
-        # A record that lost every tracked field but its status at once is a partial answer,
-        # not the news that its enrollment and dates were withdrawn: it is not stored.
-        hollow = [o.snapshot.nct_id for o in unique if _hollow(known, o.snapshot)]
-        kept = [o for o in unique if o.snapshot.nct_id not in hollow]
-        writes = [self._compare(o, known, origin, search) for o in kept]
-        self._write(conn, cycle_id, [w for w in writes if w is not None], now)
-        if search:
-            self._add_hits(conn, search.term, [o.snapshot.nct_id for o in kept], now)
-        changes = [change for write in writes if write is not None for change in write.changes]
-        return Recorded(changes, tuple(hollow))
-
-    def _compare(
-        self,
-        observation: Observation,
-        known: dict[str, _Known],
-        origin: str,
-        search: SearchContext | None,
-    ) -> _Write | None:
-        """What storing this observation means: nothing (unchanged), a baseline, or changes.
-
-        A record that lists a known trial among its aliases is that trial, merged: its history
-        goes on under the new id, from the alias's last snapshot, and the change of id is news.
-        """
-        new = observation.snapshot
-        merged = [a for a in new.aliases if a in known and known[a].listed_under is None]
-        listed = [Change(alias, ChangeKind.LISTED_UNDER, after=new.nct_id) for alias in merged]
-        if new.nct_id in known:
-            trial = known[new.nct_id]
-            if trial.snapshot == new and not listed:
-                return None
-            changes = [*listed, *diff(trial.snapshot, new)]
-            return _Write(observation, trial.snapshot_id, changes, aliases=tuple(merged))
-        if merged:
-            alias = known[merged[0]]
-            changes = [*listed, *diff(alias.snapshot, new)]
-            return _Write(observation, None, changes, True, alias.origin, tuple(merged))
-        news = search is not None and not search.baseline and new.found
-        found = [new_trial(new, search.name)] if news and search else []
-        return _Write(observation, None, found, is_new_trial=True, origin=origin)
-
-    def _write(self, conn: Connection, cycle_id: int, writes: list[_Write], now: datetime) -> None:
-        """New snapshots, their trials' latest pointers and their changes, in bulk."""
-        if not writes:
-            return
-        rows = [
-            snapshot_row(w.observation.snapshot)
-            | {"cycle_id": cycle_id, "observed_at": now, "raw": w.observation.raw}
-            for w in writes
-        ]
-        returning = insert(snapshots).returning(snapshots.c.id, sort_by_parameter_order=True)
-        snapshot_ids = [int(i) for i in conn.execute(returning, rows).scalars()]
-        new_trials = [
-            {"nct_id": w.nct_id, "origin": w.origin, "first_seen_at": now, "latest_snapshot_id": i}
-            for w, i in zip(writes, snapshot_ids, strict=True)
-            if w.is_new_trial
-        ]
-        if new_trials:
-            conn.execute(insert(trials), new_trials)  # a duplicate key: another process won
-        for write, snapshot_id in zip(writes, snapshot_ids, strict=True):
-            if not write.is_new_trial:
-                self._move_latest(conn, write.nct_id, write.previous_id, snapshot_id)
-            if write.aliases:
-                self._list_under(conn, write.aliases, write.nct_id)
-        self._write_changes(
-            conn,
-            cycle_id,
+def snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "nct_id": snapshot.nct_id,
+        "found": snapshot.found,
+        "title": snapshot.title,
+        "status": snapshot.status,
+        "last_known_status": snapshot.last_known_status,
+        "why_stopped": snapshot.why_stopped,
+        "enrollment_count": snapshot.enrollment_count,
+        "enrollment_type": snapshot.enrollment_type,
+        "has_results": snapshot.has_results,
+        "results_first_posted": snapshot.results_first_posted,
+        "primary_completion_date": snapshot.primary_completion_date,
+        "primary_completion_type": snapshot.primary_completion_type,
+        "last_update_posted": snapshot.last_update_posted,
+        "publications": json.dumps(
             [
-                (change, snapshot_id)
-                for write, snapshot_id in zip(writes, snapshot_ids, strict=True)
-                for change in write.changes
+                [p.pmid, p.type, p.citation, [[r.pmid, r.source] for r in p.retractions]]
+                for p in snapshot.publications
             ],
-            now,
-        )
-
-    def _list_under(self, conn: Connection, aliases: Sequence[str], canonical: str) -> None:
-        """From now on these ids stand for `canonical`: once, whoever records it first."""
-        moved = conn.execute(
-            update(trials)
-            .where(trials.c.nct_id.in_(aliases), trials.c.listed_under.is_(None))
-            .values(listed_under=canonical)
-        )
-        if moved.rowcount != len(aliases):
-            raise _Conflict(canonical)
-
-    def _write_changes(
-        self, conn: Connection, cycle_id: int, found: list[tuple[Change, int]], now: datetime
-    ) -> None:
-        """Changes, each with the snapshot that revealed it."""
-        rows = [
-            change_row(change)
-            | {"cycle_id": cycle_id, "snapshot_id": snapshot_id, "detected_at": now}
-            for change, snapshot_id in found
-        ]
-        if rows:
-            conn.execute(insert(changes), rows)
-
-    def _move_latest(
-        self, conn: Connection, nct_id: str, previous_id: int | None, snapshot_id: int
-    ) -> None:
-        """Point the trial at its new snapshot, only if it still points where the diff began."""
-        current = (
-            trials.c.latest_snapshot_id.is_(None)
-            if previous_id is None
-            else trials.c.latest_snapshot_id == previous_id
-        )
-        moved = conn.execute(
-            update(trials)
-            .where(trials.c.nct_id == nct_id, current)
-            .values(latest_snapshot_id=snapshot_id)
-        )
-        if moved.rowcount != 1:
-            raise _Conflict(nct_id)
-
-    def _known(self, conn: Connection, ids: list[str]) -> dict[str, _Known]:
-        query = (
-            select(
-                trials.c.nct_id,
-                trials.c.latest_snapshot_id,
-                trials.c.origin,
-                trials.c.listed_under,
-                snapshots,
-            )
-            .select_from(trials.outerjoin(snapshots, snapshots.c.id == trials.c.latest_snapshot_id))
-            .where(trials.c.nct_id.in_(ids))
-        )
-        result: dict[str, _Known] = {}
-        for row in conn.execute(query).mappings():
-            snapshot_id = row["latest_snapshot_id"]
-            snapshot = snapshot_from_row(row) if snapshot_id is not None else None
-            result[row["nct_id"]] = _Known(
-                snapshot_id, snapshot, row["origin"], row["listed_under"]
-            )
-        return result
-
-    def _add_hits(self, conn: Connection, term: str, ids: list[str], now: datetime) -> None:
-        query = select(search_hits.c.nct_id).where(
-            search_hits.c.term == term, search_hits.c.nct_id.in_(ids)
-        )
-        known = set(conn.execute(query).scalars())
-        hits = [{"term": term, "nct_id": i, "first_seen_at": now} for i in ids if i not in known]
-        if hits:
-            conn.execute(insert(search_hits), hits)
-
-    # -- the article's claims -------------------------------------------------------------
-
-    def judge_claims(
-        self,
-        cycle_id: int,
-        claims: Sequence[Claim],
-        now: datetime,
-        first_look: Collection[str] = (),
-    ) -> list[Change]:
-        """Judge each claim against its trial's latest snapshot (the record it is listed under,
-        once it became an alias); a claim that has just come to disagree, or to agree again,
-        is a change. A trial the registry lost is not judged. The claims of the articles in
-        `first_look` are judged silently: their article check says it all."""
-        if not claims:
-            return []
-        with self.engine.begin() as conn:
-            canonical = self._canonical(conn, {c.trial for c in claims})
-            known = self._known(conn, sorted(set(canonical.values())))
-            rows = conn.execute(select(claim_states).where(claim_states.c.trial.in_(canonical)))
-            states = {(r.article, r.trial, r.field): r for r in rows}
-            found: list[Change] = []
-            for claim in claims:
-                trial = known.get(canonical[claim.trial])
-                if trial is None or trial.snapshot is None or not trial.snapshot.found:
-                    continue
-                assert trial.snapshot_id is not None
-                verdict = judge(claim, trial.snapshot)
-                state = states.get((claim.article, claim.trial, claim.field))
-                kind = None if claim.article in first_look else _claim_news(state, claim, verdict)
-                self._keep_verdict(conn, state, verdict, now)
-                if kind is not None:
-                    change = Change(
-                        trial.snapshot.nct_id,
-                        kind,
-                        claim.expected,
-                        verdict.registry,
-                        claim.field.value,
-                    )
-                    found.append(change)
-                    self._write_changes(conn, cycle_id, [(change, trial.snapshot_id)], now)
-        return found
-
-    def latest(self, nct_ids: Iterable[str]) -> dict[str, Snapshot]:
-        """Each trial's latest snapshot, under the id asked for (a merged id's: its record's)."""
-        with self.engine.connect() as conn:
-            canonical = self._canonical(conn, set(nct_ids))
-            known = self._known(conn, sorted(set(canonical.values())))
-        found = {i: known[c].snapshot for i, c in canonical.items() if c in known}
-        return {i: snapshot for i, snapshot in found.items() if snapshot is not None}
-
-    def _canonical(self, conn: Connection, ids: Iterable[str]) -> dict[str, str]:
-        """Each id, or the record it became an alias of."""
-        # Aliases are few and watch lists may be long: read the aliases, not the watch list.
-        listed = conn.execute(
-            select(trials.c.nct_id, trials.c.listed_under).where(trials.c.listed_under.is_not(None))
-        )
-        aliases = {row.nct_id: row.listed_under for row in listed}
-        return {nct_id: aliases.get(nct_id, nct_id) for nct_id in ids}
-
-    def _keep_verdict(self, conn: Connection, state: Any, verdict: Verdict, now: datetime) -> None:
-        claim = verdict.claim
-        # An unknown value leaves the last definite judgement as it was.
-        agrees = (
-            state.agrees
-            if state is not None and verdict.agreement is Agreement.UNKNOWN
-            else (not verdict.disagrees)
-        )
-        values = {
-            "expected": claim.expected,
-            "agrees": agrees,
-            "registry_value": verdict.registry,
-            "judged_at": now,
-        }
-        key = {"article": claim.article, "trial": claim.trial, "field": claim.field.value}
-        if state is None:
-            conn.execute(insert(claim_states).values(**key, **values))
-            return
-        conn.execute(
-            update(claim_states)
-            .where(*(claim_states.c[name] == value for name, value in key.items()))
-            .values(values)
-        )
-
-    # -- reading ------------------------------------------------------------------------
-
-    def titles(self, nct_ids: Iterable[str]) -> dict[str, str]:
-        """The latest title the registry gave each trial (a vanished record keeps its old one)."""
-        newest = (
-            select(snapshots.c.nct_id, func.max(snapshots.c.id).label("id"))
-            .where(snapshots.c.nct_id.in_(list(nct_ids)), snapshots.c.title.is_not(None))
-            .group_by(snapshots.c.nct_id)
-            .subquery()
-        )
-        query = select(snapshots.c.nct_id, snapshots.c.title).join(
-            newest, newest.c.id == snapshots.c.id
-        )
-        with self.engine.connect() as conn:
-            return {row.nct_id: row.title for row in conn.execute(query)}
+            ensure_ascii=False,
+        ),
+        "phases": snapshot.phases,
+        "completion_date": snapshot.completion_date,
+        "aliases": "|".join(snapshot.aliases) or None,
+        "conditions": json.dumps(snapshot.conditions, ensure_ascii=False),
+        "interventions": json.dumps(snapshot.interventions, ensure_ascii=False),
+        "sponsor": snapshot.sponsor,
+        "start_date": snapshot.start_date,
+    }
 
 
-def _claim_news(state: Any, claim: Claim, verdict: Verdict) -> ChangeKind | None:
-    """Whether this verdict is news: a contradiction appearing or going away. A claim judged
-    for the first time (or restated in the config) is news only if the registry contradicts it;
-    a value the registry gives as unknown is never news."""
-    match verdict.agreement:
-        case Agreement.UNKNOWN:
-            return None
-        case Agreement.DISAGREES:
-            fresh = state is None or state.expected != claim.expected
-            return ChangeKind.CLAIM_CONTRADICTED if fresh or state.agrees else None
-        case Agreement.AGREES:
-            fresh = state is None or state.expected != claim.expected
-            return None if fresh or state.agrees else ChangeKind.CLAIM_RESOLVED
-        case _:
-            assert_never(verdict.agreement)
+def snapshot_from_row(row: RowMapping) -> Snapshot:
+    return Snapshot(
+        nct_id=row["nct_id"],
+        found=bool(row["found"]),
+        title=row["title"],
+        status=row["status"],
+        last_known_status=row["last_known_status"],
+        why_stopped=row["why_stopped"],
+        enrollment_count=row["enrollment_count"],
+        enrollment_type=row["enrollment_type"],
+        has_results=bool(row["has_results"]),
+        results_first_posted=row["results_first_posted"],
+        primary_completion_date=row["primary_completion_date"],
+        primary_completion_type=row["primary_completion_type"],
+        last_update_posted=row["last_update_posted"],
+        publications=tuple(_publication(p) for p in json.loads(row["publications"])),
+        phases=row["phases"],
+        completion_date=row["completion_date"],
+        aliases=tuple(row["aliases"].split("|")) if row["aliases"] else (),
+        conditions=tuple(json.loads(row["conditions"] or "[]")),
+        interventions=tuple(json.loads(row["interventions"] or "[]")),
+        sponsor=row["sponsor"],
+        start_date=row["start_date"],
+    )
 
 
-def _hollow(known: dict[str, _Known], new: Snapshot) -> bool:
-    trial = known.get(new.nct_id)
-    return trial is not None and trial.snapshot is not None and hollow(trial.snapshot, new)
+def _publication(stored: list[Any]) -> Publication:
+    """[pmid, type, citation, [[retraction pmid, source], ...]]; rows written before revision
+    0008 have no retractions."""
+    pmid, kind, citation, *rest = stored
+    retractions = tuple(Retraction(*notice) for notice in (rest[0] if rest else []))
+    return Publication(pmid, kind, citation, retractions)

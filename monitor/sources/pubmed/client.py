@@ -35,7 +35,6 @@ import httpx
 
 from monitor import __version__
 from monitor.core.errors import PubmedError
-from monitor.settings.config import PubmedConfig
 from monitor.sources.http import (
     Pacer,
     RequestStats,
@@ -46,6 +45,7 @@ from monitor.sources.http import (
     spent,
     tls_context,
 )
+from monitor.sources.pubmed.settings import PubmedConfig
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from monitor.core.models import Notice, NoticeKind, Paper
-from monitor.settings.config import NCT_ID
+from monitor.core.models import NCT_ID, Notice, NoticeKind, Paper
 
 TITLE_CHARS = 500
 CONCLUSION_CHARS = 1_200

@@ -1,5 +1,6 @@
-"""PubMed's data, as store.py keeps the registry's: what PubMed last said of each paper read,
-each PubMed search the monitor runs and the papers it has found, and the changes they make.
+"""PubMed's data, as ctgov/records.py keeps the registry's: what PubMed last said of each paper
+read (the shared `papers` table), each PubMed search the monitor runs and the papers it has
+found (its own tables), and the changes they make.
 
 A paper found by a search is recorded with its change in one transaction, and only once: the
 hit's primary key is the guard, so a cycle killed midway, or a paper found again in an
@@ -14,12 +15,36 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Column, Connection, Engine, String, Table, Text, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from monitor.core.models import Change, Paper
-from monitor.store.db import changes, literature_hits, literature_terms, papers
-from monitor.store.rows import change_row, paper_from_row, paper_row
+from monitor.store.changes import write_changes
+from monitor.store.rows import paper_from_row, paper_row
+from monitor.store.schema import ID_LENGTH, UTCDateTime, metadata, papers
+
+NAME = "pubmed"  # this source's name: each change it stores says so (changes.source)
+
+# Each PubMed search the monitor runs (a cited trial's `NCT…[si]`, a saved literature
+# search), and the papers it has found (revision 0011).
+literature_terms = Table(
+    "literature_terms",
+    metadata,
+    Column("term", String(1000), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("baseline_at", UTCDateTime, nullable=False),  # its first run: silent
+    Column("last_run_at", UTCDateTime, nullable=False),  # the next run's window starts here
+    # How PubMed read the term last time: if its mapping changes, counts change with no paper.
+    Column("translation", Text),
+)
+
+literature_hits = Table(
+    "literature_hits",
+    metadata,
+    Column("term", String(1000), primary_key=True),
+    Column("pmid", String(ID_LENGTH), primary_key=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -141,11 +166,4 @@ class Library:
     def _changes(
         self, conn: Connection, cycle_id: int, found: Sequence[Change], now: datetime
     ) -> None:
-        if found:
-            conn.execute(
-                insert(changes),
-                [
-                    {**change_row(c), "cycle_id": cycle_id, "snapshot_id": None, "detected_at": now}
-                    for c in found
-                ],
-            )
+        write_changes(conn, cycle_id, NAME, [(change, None) for change in found], now)

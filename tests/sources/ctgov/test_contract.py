@@ -18,8 +18,8 @@ from conftest import DANISH, FINAL
 from contract import check_request, check_response
 from standin import RecordedRequest, StandinRegistry, ldn_studies, load_fixture, study
 
-from monitor.settings.config import RegistryConfig, RegistryTransport
 from monitor.sources.ctgov.client import Page, RegistryClient, make_http_client
+from monitor.sources.ctgov.settings import RegistryConfig, RegistryTransport
 
 API = "http://127.0.0.1:8080/api/v2"  # any host: the checker maps it onto the spec's server
 RECORDED = "biomcp_get_nct00791778_20260902_raw.json"  # a real record, with a resultsSection

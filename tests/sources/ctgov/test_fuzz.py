@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 
 from monitor.core.diff import diff
 from monitor.core.models import ChangeKind, PendingChange, Snapshot
-from monitor.editorial.render import build_digest, make_environment, render_digest
+from monitor.editorial.digest import build_digest
+from monitor.editorial.render import make_environment, render_digest
 from monitor.sources.ctgov.normalize import RejectedRecord, normalize
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from monitor.settings.config import PollingConfig
-from monitor.sources.ctgov.plan import History, PlanMode, plan_cycle
+from monitor.sources.ctgov.plan import PlanMode, plan_cycle
+from monitor.store.journal import History
 
 FULL, INCREMENTAL, UNCHANGED = PlanMode.FULL, PlanMode.INCREMENTAL, PlanMode.UNCHANGED
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)

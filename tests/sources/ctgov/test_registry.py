@@ -10,7 +10,6 @@ import pytest
 from standin import Fault, StandinRegistry, study
 
 from monitor.core.errors import LimitError, RegistryError
-from monitor.settings.config import RegistryConfig, RegistryTransport
 from monitor.sources.ctgov.client import (
     MAX_URL_BYTES,
     Page,
@@ -19,6 +18,7 @@ from monitor.sources.ctgov.client import (
     make_http_client,
 )
 from monitor.sources.ctgov.normalize import TRACKED_FIELDS
+from monitor.sources.ctgov.settings import RegistryConfig, RegistryTransport
 
 UNRELATED = "biomcp_get_nct02576665_full_20260903.json"
 # Every test here runs through both transports (registry.transport): httpx's own, and urllib's.

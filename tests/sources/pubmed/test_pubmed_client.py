@@ -24,7 +24,6 @@ from pubmed_standin import (
 
 from monitor.core.errors import PubmedError
 from monitor.core.models import Paper, PaperRole
-from monitor.settings.config import PubmedConfig
 from monitor.sources.pubmed.client import (
     Found,
     PubmedClient,
@@ -33,6 +32,7 @@ from monitor.sources.pubmed.client import (
     make_http_client,
 )
 from monitor.sources.pubmed.normalize import parse_articles
+from monitor.sources.pubmed.settings import PubmedConfig
 
 pytestmark = pytest.mark.no_database
 

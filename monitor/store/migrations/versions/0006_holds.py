@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from monitor.store.db import UTCDateTime
+from monitor.store.schema import UTCDateTime
 
 revision: str = "0006"
 down_revision: str | None = "0005"

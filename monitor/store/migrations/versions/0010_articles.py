@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-from monitor.store.db import UTCDateTime
+from monitor.store.schema import UTCDateTime
 
 revision: str = "0010"
 down_revision: str | None = "0009"

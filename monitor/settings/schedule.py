@@ -1,28 +1,34 @@
-"""When cycles run: the cron trigger, the `trial-monitor run` service loop, and the health rule.
-
-The loop stays thin: APScheduler decides when, `run_one` (built by the CLI) does one whole
-cycle. One cycle at a time, missed runs coalesced into one, a little jitter so that many
-monitors do not hit the registry in the same second.
+"""`[schedule]`: when cycles run, as a cron trigger (checked when the config is read), and the
+sums made of it: the last time a cycle was due (the health rule), how many fall in some days
+(what a rolling reconciliation divides its list by). `trial-monitor run` fires the trigger
+(run/service.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
 from monitor.core.errors import ConfigError
+from monitor.settings.sections import setting
 
-if TYPE_CHECKING:
-    from monitor.settings.config import ScheduleConfig
 
-log = logging.getLogger(__name__)
+@dataclass(frozen=True)
+class ScheduleConfig:
+    # The registry refreshes its data once a day, Monday to Friday, early in the US morning
+    # (its /version dataTimestamp reads about 09:00 Eastern); poll after that.
+    cron: str = setting("30 10 * * 1-5")
+    timezone: str = setting("America/New_York")
+    jitter_seconds: int = setting(300, minimum=0, maximum=3600)
+    # How late a scheduled cycle may finish before `health` calls the monitor unhealthy.
+    health_grace_minutes: int = setting(120, minimum=1, maximum=7 * 24 * 60)
+    # On SIGTERM a cycle in flight gets this long to finish before it is cancelled.
+    shutdown_grace_seconds: float = setting(30.0, minimum=0)
+
 
 # crontab counts weekdays from Sunday = 0 (7 is Sunday too); APScheduler counts from Monday = 0.
 # Names mean the same to both, so numbers are translated to names.
@@ -94,66 +100,3 @@ def cycles_within(config: ScheduleConfig, now: datetime, days: float) -> int:
         count += 1
         fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
     return count
-
-
-class Service:
-    """Runs `run_one` on the trigger until `stop` is set, then lets a cycle in flight finish."""
-
-    def __init__(
-        self,
-        run_one: Callable[[], Awaitable[object]],
-        trigger: CronTrigger,
-        shutdown_grace_seconds: float,
-    ) -> None:
-        self._run_one = run_one
-        self._trigger = trigger
-        self._grace = shutdown_grace_seconds
-        self._in_flight: asyncio.Task[object] | None = None
-
-    async def serve(self, stop: asyncio.Event) -> None:
-        # Only `run` needs the scheduler itself; the trigger alone checks the config.
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-        scheduler = AsyncIOScheduler(timezone=self._trigger.timezone)
-        job = scheduler.add_job(
-            self._tick,
-            self._trigger,
-            id="cycle",
-            max_instances=1,  # one cycle at a time
-            coalesce=True,  # runs missed while one was in flight, or while asleep, become one
-            misfire_grace_time=None,  # a late run still runs, however late
-        )
-        scheduler.start()
-        log.info("scheduler started; next cycle at %s", job.next_run_time)
-        try:
-            await stop.wait()
-        finally:
-            scheduler.shutdown(wait=False)
-            await self._finish_in_flight()
-
-    async def _tick(self) -> None:
-        self._in_flight = asyncio.ensure_future(self._run_one())
-        try:
-            # Shielded: stopping the scheduler cancels its jobs, but must not cancel a cycle
-            # (_finish_in_flight decides that), so the task stays recorded until it is done.
-            await asyncio.shield(self._in_flight)
-        except asyncio.CancelledError:
-            # The scheduler stopping at shutdown: the cycle goes on (shielded) and its end is
-            # said in one line by _finish_in_flight, never as a traceback from the scheduler's
-            # job wrapper.
-            return
-        except Exception:
-            log.exception("cycle crashed")
-
-    async def _finish_in_flight(self) -> None:
-        task = self._in_flight
-        if task is None or task.done():
-            return
-        log.warning("stopping: waiting up to %.0f s for the cycle in flight", self._grace)
-        done, _ = await asyncio.wait({task}, timeout=self._grace)
-        if not done:
-            # Cancelling at an await point leaves every committed page whole and gives claimed
-            # changes back (see cycle._deliver), so the database stays consistent.
-            log.warning("stopping: the cycle did not finish in time; cancelling it")
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,105 @@
+"""The words an editor reads: each kind of change, each claim, each registry value, in plain
+English. Every message, `status`, `history` and `verify` take their wording from here, one
+module per subject: values, claims, changes, articles, the digest.
+
+Depends on the typed values only (no templates, no database), so each phrase is a one-line test
+and a new kind of change that has no words yet is a type error here, not a wrong email.
+"""
+
+from monitor.editorial.words.articles import (
+    ArticleNote,
+    article_name,
+    article_note,
+    article_verdict,
+    paper_words,
+    results_paper_words,
+)
+from monitor.editorial.words.changes import (
+    ChangeWords,
+    change_words,
+    conclusion_words,
+    notice_label,
+    notice_of,
+    notice_short,
+    paper_citation,
+    role_words,
+)
+from monitor.editorial.words.claims import (
+    FindingWords,
+    agreement_words,
+    claim_field,
+    claim_field_name,
+    claim_sentence,
+    claim_words,
+    finding_words,
+)
+from monitor.editorial.words.digest import (
+    category_words,
+    headline,
+    importance_name,
+    nearness_words,
+    off_topic_intro,
+    section_heading,
+    summary,
+    trial_facts,
+    where_words,
+)
+from monitor.editorial.words.values import (
+    MONTHS,
+    PHASE_WORDS,
+    STATUS_WORDS,
+    and_words,
+    data_timestamp_words,
+    date_words,
+    enrollment_words,
+    moment_words,
+    phase_words,
+    sentence,
+    short_moment,
+    status_words,
+)
+
+__all__ = [
+    "MONTHS",
+    "PHASE_WORDS",
+    "STATUS_WORDS",
+    "ArticleNote",
+    "ChangeWords",
+    "FindingWords",
+    "agreement_words",
+    "and_words",
+    "article_name",
+    "article_note",
+    "article_verdict",
+    "category_words",
+    "change_words",
+    "claim_field",
+    "claim_field_name",
+    "claim_sentence",
+    "claim_words",
+    "conclusion_words",
+    "data_timestamp_words",
+    "date_words",
+    "enrollment_words",
+    "finding_words",
+    "headline",
+    "importance_name",
+    "moment_words",
+    "nearness_words",
+    "notice_label",
+    "notice_of",
+    "notice_short",
+    "off_topic_intro",
+    "paper_citation",
+    "paper_words",
+    "phase_words",
+    "results_paper_words",
+    "role_words",
+    "section_heading",
+    "sentence",
+    "short_moment",
+    "status_words",
+    "summary",
+    "trial_facts",
+    "where_words",
+]

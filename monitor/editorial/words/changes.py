@@ -1,0 +1,268 @@
+"""Each kind of change in words: `label: before → after`, with a note and a link; a new kind
+that has no words yet is a type error here, not a wrong email."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import assert_never
+
+from monitor.core.models import (
+    PUBMED_URL,
+    STUDY_URL,
+    Change,
+    ChangeKind,
+    NoticeKind,
+    Paper,
+    PaperRole,
+)
+from monitor.editorial.words.claims import claim_field, claim_sentence
+from monitor.editorial.words.values import date_words, enrollment_words, status_words
+
+
+@dataclass(frozen=True)
+class ChangeWords:
+    """One change in words: `label: before → after`, then an optional note and link; `short`
+    is the few words the top of the digest uses."""
+
+    label: str
+    before: str | None
+    after: str | None
+    note: str | None = None
+    link: str | None = None
+    short: str = ""
+
+    @property
+    def line(self) -> str:
+        """The change on one line, as `status` and `history` show it."""
+        if self.before:
+            return f"{self.label}: {self.before} → {self.after}"
+        return f"{self.label}: {self.after}"
+
+
+def change_words(change: Change, cited: bool = False, paper: Paper | None = None) -> ChangeWords:
+    """The words for one change; `cited` when the article cites the trial; `paper` what PubMed
+    says of the paper a change is about (PubMed's side), when it is known."""
+    before, after = change.before, change.after
+    match change.kind:
+        case ChangeKind.STATUS:
+            note = f"Reason given: {change.detail}" if change.detail else None
+            now = status_words(after)
+            return ChangeWords("Status", status_words(before), now, note=note, short=f"now {now}")
+        case ChangeKind.ENROLLMENT:
+            now = enrollment_words(after)
+            return ChangeWords(
+                "Enrollment", enrollment_words(before), now, short=f"enrollment now {now}"
+            )
+        case ChangeKind.PRIMARY_COMPLETION:
+            now = date_words(after)
+            return ChangeWords(
+                "Primary completion", date_words(before), now, short=f"primary completion {now}"
+            )
+        case ChangeKind.RESULTS_POSTED:
+            when = f"first posted {date_words(after)}" if after else "the registry gives no date"
+            return ChangeWords(
+                "Results posted on ClinicalTrials.gov", None, when, short="results posted"
+            )
+        case ChangeKind.PUBLICATION:
+            return _publication_words(change, cited)
+        case ChangeKind.RETRACTION:
+            notice, _, source = (change.detail or "").partition(" ")
+            linked = f"PMID {after}" if (after or "").isdigit() else (after or "a linked paper")
+            return ChangeWords(
+                "A paper linked to this trial was retracted",
+                None,
+                linked,
+                note=f"Retraction notice: PMID {notice}" + (f" ({source})" if source else ""),
+                link=PUBMED_URL.format(pmid=after) if (after or "").isdigit() else None,
+                short=f"linked paper retracted, {linked}",
+            )
+        case ChangeKind.LISTED_UNDER:
+            return ChangeWords(
+                "Now listed under another NCT number",
+                None,
+                f"{change.nct_id} is now listed under {after}",
+                note="The registry merged this registration into that record; the monitor"
+                " follows it from now on.",
+                link=STUDY_URL.format(nct_id=after),
+                short=f"now listed under {after}",
+            )
+        case ChangeKind.CLAIM_CONTRADICTED:
+            sentence = claim_sentence(claim_field(change.detail), before or "", after)
+            return ChangeWords("The article is contradicted", None, sentence, short=sentence)
+        case ChangeKind.CLAIM_RESOLVED:
+            sentence = claim_sentence(claim_field(change.detail), before or "", after)
+            label = "The registry agrees with the article again"
+            return ChangeWords(label, None, sentence, short=label.lower())
+        case ChangeKind.RECORD_MISSING:
+            return ChangeWords(
+                "Record not found",
+                None,
+                "the registry no longer returns this trial"
+                " (removed, or merged into another record)",
+                short="record not found in the registry",
+            )
+        case ChangeKind.RECORD_RESTORED:
+            return ChangeWords(
+                "Record found again", None, f"status {status_words(after)}", short="record back"
+            )
+        case ChangeKind.NEW_TRIAL:
+            return ChangeWords(
+                "New trial",
+                None,
+                f"found by the search “{after}”",
+                note=f"Status: {status_words(change.detail)}" if change.detail else None,
+                short="new trial",
+            )
+        case ChangeKind.RESULTS_PAPER:
+            label = "Results of this cited trial published" if cited else "Results published"
+            return ChangeWords(
+                label,
+                None,
+                paper_citation(change.pmid, paper),
+                note=conclusion_words(paper),
+                link=_pubmed(change.pmid),
+                short="results published in PubMed",
+            )
+        case ChangeKind.TRIAL_PAPER:
+            what = role_words(role_of(change.detail))
+            return ChangeWords(
+                f"A {what} naming this trial is in PubMed",
+                None,
+                paper_citation(change.pmid, paper),
+                link=_pubmed(change.pmid),
+                short=f"{what} in PubMed",
+            )
+        case ChangeKind.PAPER_NOTICE:
+            kind = notice_of(after)
+            notice, _, source = (change.detail or "").partition(" ")
+            where = f"PMID {notice}" if notice.isdigit() else ""
+            shown = ", ".join(p for p in (where, source) if p)
+            return ChangeWords(
+                notice_label(kind),
+                None,
+                f"PMID {change.pmid}",  # its title heads the paper's entry
+                note=f"The notice: {shown}" if shown else None,
+                link=_pubmed(change.pmid),
+                short=notice_short(kind),
+            )
+        case ChangeKind.NEW_PAPER:
+            return ChangeWords(
+                "New in PubMed",
+                None,
+                f"found by the literature search “{after}”",
+                note=conclusion_words(paper),
+                link=_pubmed(change.pmid),
+                short="new paper",
+            )
+        case _:
+            assert_never(change.kind)
+
+
+def paper_citation(pmid: str | None, paper: Paper | None) -> str:
+    """“Title” (Journal, 2024), PMID 38258677; the PMID alone when PubMed's record is not at
+    hand."""
+    shown = f"PMID {pmid}" if pmid else "a paper"
+    if paper is None or not paper.title:
+        return shown
+    source = ", ".join(p for p in (paper.journal, paper.year) if p)
+    return f"“{paper.title}”" + (f" ({source})" if source else "") + f", {shown}"
+
+
+def conclusion_words(paper: Paper | None) -> str | None:
+    """What the paper found, in its own words (its abstract's conclusion)."""
+    if paper is None or not paper.conclusion:
+        return None
+    return f"Its conclusion: “{paper.conclusion}”"
+
+
+def role_words(role: PaperRole) -> str:
+    match role:
+        case PaperRole.RESULTS:
+            return "results paper"
+        case PaperRole.PROTOCOL:
+            return "protocol"
+        case PaperRole.REVIEW:
+            return "review"
+        case PaperRole.OTHER:
+            return "paper"
+        case _:
+            assert_never(role)
+
+
+def notice_label(kind: NoticeKind) -> str:
+    match kind:
+        case NoticeKind.RETRACTION:
+            return "This cited paper was retracted"
+        case NoticeKind.EXPRESSION_OF_CONCERN:
+            return "The journal published an expression of concern about this cited paper"
+        case NoticeKind.ERRATUM:
+            return "An erratum to this cited paper was published"
+        case NoticeKind.UPDATE:
+            return "This cited paper was updated"
+        case NoticeKind.CORRECTED_AND_REPUBLISHED:
+            return "This cited paper was corrected and republished"
+        case NoticeKind.RETRACTED_AND_REPUBLISHED:
+            return "This cited paper was retracted and republished"
+        case _:
+            assert_never(kind)
+
+
+def notice_short(kind: NoticeKind) -> str:
+    """What became of a cited paper, in the few words after its name."""
+    match kind:
+        case NoticeKind.RETRACTION:
+            return "retracted"
+        case NoticeKind.EXPRESSION_OF_CONCERN:
+            return "under an expression of concern"
+        case NoticeKind.ERRATUM:
+            return "corrected by an erratum"
+        case NoticeKind.UPDATE:
+            return "updated"
+        case NoticeKind.CORRECTED_AND_REPUBLISHED:
+            return "corrected and republished"
+        case NoticeKind.RETRACTED_AND_REPUBLISHED:
+            return "retracted and republished"
+        case _:
+            assert_never(kind)
+
+
+def notice_of(value: str | None) -> NoticeKind:
+    try:
+        return NoticeKind(value or "")
+    except ValueError:
+        return NoticeKind.RETRACTION  # only "Retracted Publication" comes without its notice
+
+
+def role_of(value: str | None) -> PaperRole:
+    try:
+        return PaperRole(value or "")
+    except ValueError:
+        return PaperRole.OTHER
+
+
+def _pubmed(pmid: str | None) -> str | None:
+    return PUBMED_URL.format(pmid=pmid) if pmid else None
+
+
+def _publication_words(change: Change, cited: bool) -> ChangeWords:
+    ref_type, _, citation = (change.detail or "").partition(" ")
+    paper = f"PMID {change.after}" if change.after else "a reference without a PMID"
+    if ref_type == "RESULT":
+        label = (
+            "Results of this cited trial have been published"
+            if cited
+            else "Results have been published"
+        )
+        short = "results published" + (" (a cited trial)" if cited else "")
+    else:
+        # A DERIVED reference is any PubMed paper that names the trial: not necessarily its
+        # results, so it is never called so.
+        label, short = "A paper that names this trial was linked", "paper naming it linked"
+    return ChangeWords(
+        label,
+        None,
+        paper,
+        note=citation or None,
+        link=PUBMED_URL.format(pmid=change.after) if change.after else None,
+        short=f"{short}, {paper}",
+    )
