@@ -461,7 +461,7 @@ GUARDS = [
         "no mail connection outlives its cycle",
         (
             (
-                "monitor/delivery/email/transport.py",
+                "monitor/sources/http.py",
                 "    if isinstance(connection, asyncio.Transport):\n        connection.abort()\n",
                 "",
             ),

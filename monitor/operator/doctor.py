@@ -31,13 +31,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.core.checkup import Finding, State, blocker
 from monitor.core.errors import ConfigError, first_line
 from monitor.delivery.channel import ChannelKind
-from monitor.delivery.email.transport import let_go
 from monitor.operator.logs import FORMAT_ENV, LEVEL_ENV, redact, setup_logging
 from monitor.settings.config import CONFIG_ENV, DATABASE_PASSWORD_ENV, DATABASE_URL_ENV, Config
 from monitor.settings.configfile import load_config
 from monitor.settings.schedule import make_trigger
 from monitor.sources.base import Source
-from monitor.sources.http import network_failure, tls_context
+from monitor.sources.http import let_go, network_failure, tls_context
 from monitor.store.db import REVISIONS, schema_revision
 from monitor.store.dberrors import database_error
 

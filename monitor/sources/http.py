@@ -358,3 +358,16 @@ class Pacer:
         if wait > 0:
             await self._sleep(wait)
         self._last = time.monotonic()
+
+
+async def let_go(connection: asyncio.BaseTransport | None) -> None:
+    """Finish closing a connection before the command's event loop ends, or its socket
+    outlives the loop. aiosmtplib's close() only begins it: over TLS it then waits on the
+    server's TLS goodbye, which a server may send late or never. Once nothing is left to say
+    (QUIT answered, or a connection made only to see it can be), the connection is dropped;
+    the loop's next turn closes the socket (also after a handshake that failed midway, which
+    asyncio tears down by a callback). The mail transport, and doctor's mail and ping checks,
+    use it."""
+    if isinstance(connection, asyncio.Transport):
+        connection.abort()
+    await asyncio.sleep(0)

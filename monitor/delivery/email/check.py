@@ -13,8 +13,7 @@ import aiosmtplib
 from monitor.core.checkup import Finding, State, blocker
 from monitor.core.errors import first_line
 from monitor.delivery.email.settings import PASSWORD_ENV, EmailConfig, Security
-from monitor.delivery.email.transport import let_go
-from monitor.sources.http import network_failure
+from monitor.sources.http import let_go, network_failure
 
 # The same for the mail server.
 SMTP_TIPS = {

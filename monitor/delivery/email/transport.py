@@ -23,6 +23,7 @@ from typing import Protocol, assert_never
 from monitor.core.errors import DeliveryError
 from monitor.delivery.channel import Refusal
 from monitor.delivery.email.settings import EmailConfig, Security
+from monitor.sources.http import let_go
 
 log = logging.getLogger(__name__)
 
@@ -139,18 +140,6 @@ class SmtpTransport:
             # it, when the refusal is permanent), never sends the others a second one.
             log.warning("mail server %s refused %s", where, refusal)
         return Delivered(f"{where}: {answer}", refused)
-
-
-async def let_go(connection: asyncio.BaseTransport | None) -> None:
-    """Finish closing a connection before the command's event loop ends, or its socket
-    outlives the loop. aiosmtplib's close() only begins it: over TLS it then waits on the
-    server's TLS goodbye, which a server may send late or never. Once nothing is left to say
-    (QUIT answered, or a connection made only to see it can be), the connection is dropped;
-    the loop's next turn closes the socket (also after a handshake that failed midway, which
-    asyncio tears down by a callback). doctor's mail and ping checks use it too."""
-    if isinstance(connection, asyncio.Transport):
-        connection.abort()
-    await asyncio.sleep(0)
 
 
 def _delivery_error(exc: BaseException, where: str) -> DeliveryError:
