@@ -39,6 +39,11 @@ IDS = {
     "literature_hits": ("pmid",),
     "changes": ("nct_id", "pmid"),
 }
+# What a paper's row says besides its identifiers, in either shape.
+KEPT = (
+    "pmid, title, journal, year, publication_types, nct_ids, conclusion, notices, status,"
+    " first_seen_at, fetched_at"
+)
 # The kinds of change only PubMed's side finds (revision 0011); every other one is the registry's.
 PUBMED_KINDS = ("results_paper", "trial_paper", "paper_notice", "new_paper")
 
@@ -74,6 +79,16 @@ def _papers_by_id() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("pmid", WIDE, unique=True),
         sa.Column("doi", sa.String(256), unique=True),
+        *_paper_fields(),
+    )
+    op.execute(f"INSERT INTO papers_next ({KEPT}) SELECT {KEPT} FROM papers ORDER BY pmid")  # noqa: S608
+    op.drop_table("papers")
+    op.rename_table("papers_next", "papers")
+
+
+def _paper_fields() -> list[sa.Column[object]]:
+    """What a paper's row says besides its identifiers (revision 0011's columns)."""
+    return [
         sa.Column("title", sa.Text),
         sa.Column("journal", sa.Text),
         sa.Column("year", sa.String(4)),
@@ -84,14 +99,7 @@ def _papers_by_id() -> None:
         sa.Column("status", sa.String(40)),
         sa.Column("first_seen_at", UTCDateTime, nullable=False),
         sa.Column("fetched_at", UTCDateTime, nullable=False),
-    )
-    kept = (
-        "pmid, title, journal, year, publication_types, nct_ids, conclusion, notices, status,"
-        " first_seen_at, fetched_at"
-    )
-    op.execute(f"INSERT INTO papers_next ({kept}) SELECT {kept} FROM papers ORDER BY pmid")  # noqa: S608
-    op.drop_table("papers")
-    op.rename_table("papers_next", "papers")
+    ]
 
 
 def _dispatches_by_channel() -> None:
@@ -139,23 +147,10 @@ def downgrade() -> None:
     op.create_table(
         "papers_previous",
         sa.Column("pmid", NARROW, primary_key=True),
-        sa.Column("title", sa.Text),
-        sa.Column("journal", sa.Text),
-        sa.Column("year", sa.String(4)),
-        sa.Column("publication_types", sa.Text, nullable=False),
-        sa.Column("nct_ids", sa.Text, nullable=False),
-        sa.Column("conclusion", sa.Text),
-        sa.Column("notices", sa.Text, nullable=False),
-        sa.Column("status", sa.String(40)),
-        sa.Column("first_seen_at", UTCDateTime, nullable=False),
-        sa.Column("fetched_at", UTCDateTime, nullable=False),
-    )
-    kept = (
-        "pmid, title, journal, year, publication_types, nct_ids, conclusion, notices, status,"
-        " first_seen_at, fetched_at"
+        *_paper_fields(),
     )
     op.execute(
-        f"INSERT INTO papers_previous ({kept}) SELECT {kept} FROM papers WHERE pmid IS NOT NULL"  # noqa: S608
+        f"INSERT INTO papers_previous ({KEPT}) SELECT {KEPT} FROM papers WHERE pmid IS NOT NULL"  # noqa: S608
     )
     op.drop_table("papers")
     op.rename_table("papers_previous", "papers")
