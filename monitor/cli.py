@@ -28,6 +28,7 @@ from monitor.commands import (
     cite_command,
     doctor_command,
     fail,
+    findings_command,
     health_command,
     history_command,
     migrate_command,
@@ -117,12 +118,20 @@ def _parser() -> argparse.ArgumentParser:
     history = add("history", history_command, "show the stored history of one trial")
     history.add_argument("nct_id", metavar="NCT_ID")
     add("health", health_command, "exit 0 if the last scheduled cycle succeeded in time, else 1")
-    add(
+    verify = add(
         "verify",
         verify_command,
         "compare each article with the registry now: exit 0 all agree, 1 something disagrees,"
         " 3 could not check",
     )
+    verify.add_argument(
+        "--all", action="store_true", help="list every finding and trial, however many"
+    )
+    findings = add(
+        "findings", findings_command, "list each article's open findings, with their ids"
+    )
+    findings.add_argument("--article", metavar="ID", help="only this article's (its id)")
+    findings.add_argument("--json", action="store_true", help="the same, as one JSON object")
     commands.add_parser(
         "doctor",
         help="check the config, database, registry, PubMed, mail server, outbox, schedule and ping",

@@ -11,7 +11,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,10 +22,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
 from monitor.core.errors import ConfigError, MonitorError
+from monitor.core.standing import stand
 from monitor.delivery.deliveries import Deliveries
-from monitor.delivery.sending import Outgoing, compose_digest, deliver_pending
+from monitor.delivery.sending import Outgoing, cited_papers, compose_digest, deliver_pending
 from monitor.editorial.render import make_environment
 from monitor.house import House
+from monitor.operator.findings import ArticleFindings, findings_json, findings_text
 from monitor.operator.logs import redact
 from monitor.operator.reports import health, status_json, status_text
 from monitor.run.alerts import Alerts
@@ -33,11 +35,14 @@ from monitor.run.cycle import CycleDeps, CycleResult, run_cycle
 from monitor.run.lock import cycle_lock
 from monitor.run.ping import ping
 from monitor.run.service import Service
+from monitor.run.summary import describe, digests, log_cycle
 from monitor.run.verify import Verdict, Verification, verification_text, verify
 from monitor.settings.config import Config, config_path
 from monitor.settings.schedule import make_trigger
+from monitor.sources.base import Wanted
 from monitor.store.db import ensure_schema, make_engine, migrate, schema_revision
 from monitor.store.dberrors import database_error
+from monitor.store.findings import Findings
 from monitor.store.journal import Journal
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -62,7 +67,7 @@ def check_command(app: App, _args: argparse.Namespace) -> int:
     if result is None:
         print("check: skipped, another cycle is running against this database")
         return EXIT_OK
-    print(_describe(result))
+    print(describe(result))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -183,6 +188,30 @@ def history_command(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def findings_command(app: App, args: argparse.Namespace) -> int:
+    config = app.config
+    articles = [a for a in config.articles if args.article in (None, a.id)]
+    if args.article is not None and not articles:
+        known = ", ".join(a.id for a in config.articles) or "none"
+        fail(f"findings: no article has the id {args.article!r} (the articles: {known})")
+        return EXIT_USAGE
+    with _database(config) as engine:
+        if Journal(engine).last_cycle_id() is None and not args.json:
+            print("findings: no cycle has run yet, so no finding is stored")
+            return EXIT_OK
+        out = _outgoing(app, engine)
+        evidence = out.evidence(
+            Wanted(
+                list(dict.fromkeys(t for a in articles for t in a.trials)),
+                list(dict.fromkeys(p for a in articles for p in cited_papers(a))),
+            )
+        )
+        kept = Findings(engine)
+        listed = [ArticleFindings(stand(a, evidence), tuple(kept.open(a.id))) for a in articles]
+    print(findings_json(listed) if args.json else findings_text(listed))
+    return EXIT_OK
+
+
 def health_command(app: App, _args: argparse.Namespace) -> int:
     with _database(app.config) as engine:
         verdict = health(engine, app.config.schedule, _now())
@@ -200,12 +229,16 @@ def verify_command(app: App, _args: argparse.Namespace) -> int:
         async with app.house.readers(config) as readers:
             return await verify(config.articles, [reader for _, reader in readers])
 
+    everything = bool(getattr(_args, "all", False))
+
     try:
         verification = asyncio.run(run())
     except MonitorError as exc:
         fail(f"verify: could not check: {exc}")
         return Verdict.UNCHECKED
-    print(verification_text(verification, config.digest.subject_prefix, make_environment(), _now()))
+    env = make_environment()
+    prefix = config.digest.subject_prefix
+    print(verification_text(verification, prefix, env, _now(), everything=everything))
     return verification.verdict
 
 
@@ -253,7 +286,7 @@ def release_command(app: App, args: argparse.Namespace) -> int:
             return EXIT_OK
         stamp = out.journal.last_data_timestamp()
         sent = asyncio.run(deliver_pending(out, None, stamp))
-    print(f"release: {count} held changes released; {_digests(sent.delivered)} sent")
+    print(f"release: {count} held changes released; {digests(sent.delivered)} sent")
     for failure in sent.failures:
         fail(f"{failure}; the changes are kept for the next cycle")
     return EXIT_FAILED if sent.failures else EXIT_OK
@@ -290,10 +323,10 @@ async def _one_cycle(app: App, engine: Engine) -> CycleResult | None:
         async with app.house.readers(app.config) as readers:
             result = await run_cycle(CycleDeps(**vars(out), readers=readers))
         await Alerts(out, result).send_all()
-    _log_cycle(result, time.monotonic() - started)
+    log_cycle(result, time.monotonic() - started)
     alerts = app.config.alerts
     if alerts.ping_url:
-        await ping(alerts.ping_url, result.ok, _describe(result), alerts.ping_timeout_seconds)
+        await ping(alerts.ping_url, result.ok, describe(result), alerts.ping_timeout_seconds)
     return result
 
 
@@ -309,69 +342,6 @@ def _outgoing(app: App, engine: Engine) -> Outgoing:
         journal=journal,
         clock=_now,
     )
-
-
-def _log_cycle(result: CycleResult, seconds: float) -> None:
-    figures = result.figures
-    log.info(
-        "cycle %d %s: %d trial records (%d rejected), %d requests, %.1f kB, %d new changes, %s,"
-        " %.1f s%s",
-        result.cycle_id,
-        result.outcome,
-        figures.trials_checked,
-        figures.records_rejected,
-        figures.requests,
-        figures.bytes_received / 1000,
-        figures.changes_found,
-        _digests(result.delivered_to),
-        seconds,
-        f" — {result.error}" if result.error else "",
-        extra={
-            "cycle": result.cycle_id,
-            "outcome": result.outcome,
-            "trials_checked": figures.trials_checked,
-            "records_rejected": figures.records_rejected,
-            "requests": figures.requests,
-            "bytes_received": figures.bytes_received,
-            "changes_found": figures.changes_found,
-            "delivered_to": result.delivered_to,
-            "seconds": round(seconds, 3),
-            "error": result.error,
-        },
-    )
-
-
-def _describe(result: CycleResult) -> str:
-    figures = result.figures
-    count = figures.changes_found
-    parts = [
-        f"checked {figures.trials_checked} trial records in {figures.requests} requests",
-        f"{count} new change{'s' if count != 1 else ''}",
-    ]
-    if result.article_checks:
-        count = len(result.article_checks)
-        parts.append(f"{count} article check{'s' if count != 1 else ''} (a first look) sent")
-    if result.delivered_to and result.kept:
-        places = ", ".join(result.delivered_to)
-        parts.append(f"digest written to {places} (no [email] section: outbox)")
-    elif result.delivered_to:
-        parts.append(_digests(result.delivered_to) + " sent")
-    elif result.ok:
-        parts.append("nothing to send")
-    if result.error:
-        parts.append(f"FAILED: {result.error}; unsent changes are kept for the next cycle")
-    if result.held:
-        parts.append(f"HELD for a look: {result.held}; see `trial-monitor preview`, then `release`")
-    parts.extend(f"REFUSED: {line}" for line in result.refused_searches)
-    if result.stale:
-        parts.append(f"NOT READ: {result.stale}")
-    return "check: " + "; ".join(parts)
-
-
-def _digests(places: Sequence[str]) -> str:
-    if not places:
-        return "no digest"
-    return f"{len(places)} digest{'s' if len(places) != 1 else ''} ({'; '.join(places)})"
 
 
 def _now() -> datetime:

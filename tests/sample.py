@@ -6,22 +6,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from monitor.core.articles import Article, Evidence, check_article
+from monitor.core.articles import Article, Evidence
 from monitor.core.claims import Claim, ClaimField
 from monitor.core.models import (
     Change,
     ChangeKind,
+    Paper,
     PendingChange,
     Publication,
     RenderedMessage,
     Snapshot,
 )
+from monitor.core.standing import stand
+from monitor.editorial.checkview import render_article_check
 from monitor.editorial.digest import build_digest
-from monitor.editorial.render import (
-    make_environment,
-    render_article_check,
-    render_digest,
-)
+from monitor.editorial.render import make_environment, render_digest
+from monitor.operator.findings import ArticleFindings, findings_text
+from monitor.store.findings import Kept
 
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
 FINAL, DANISH = "NCT04270877", "NCT02806440"
@@ -54,11 +55,16 @@ ARTICLE = Article(
         Claim(DANISH, ClaimField.STATUS, "COMPLETED", URL),
         Claim(DANISH, ClaimField.ENROLLMENT, "58", URL),
     ),
-    passages={FINAL: "the paragraph on FINAL", DANISH: "the paragraph on the Danish crossover"},
+    passages={
+        FINAL: ("the paragraph on FINAL",),
+        DANISH: ("the paragraph on the Danish crossover",),
+    },
+    id="low-dose-naltrexone",
 )
 LATEST = {
     FINAL: Snapshot(
         FINAL,
+        acronym="FINAL",
         status="COMPLETED",
         enrollment_count=101,
         enrollment_type="ACTUAL",
@@ -70,6 +76,7 @@ LATEST = {
     ),
     DANISH: Snapshot(
         DANISH,
+        acronym="LDN-in-FM",
         status="WITHDRAWN",
         enrollment_count=58,
         enrollment_type="ACTUAL",
@@ -98,7 +105,7 @@ LATEST = {
 }
 CHANGES = [
     Change(FINAL, ChangeKind.RESULTS_POSTED, None, "2026-11-20"),
-    Change(FINAL, ChangeKind.PUBLICATION, None, "38258677", f"RESULT {RESULTS_PAPER}"),
+    Change(FINAL, ChangeKind.PUBLICATION, None, "38258677", f"RESULT {RESULTS_PAPER}", "38258677"),
     Change(FINAL, ChangeKind.CLAIM_CONTRADICTED, "99", "101 ACTUAL", "enrollment"),
     Change(FINAL, ChangeKind.CLAIM_CONTRADICTED, "false", "true", "results_posted"),
     Change(FINAL, ChangeKind.ENROLLMENT, "99 ACTUAL", "101 ACTUAL"),
@@ -108,15 +115,6 @@ CHANGES = [
     Change(CLOSE, ChangeKind.NEW_TRIAL, None, "Low-dose naltrexone", "RECRUITING"),
     Change(OFF_TOPIC, ChangeKind.NEW_TRIAL, None, "LDN", "NOT_YET_RECRUITING"),
 ]
-EVIDENCE = Evidence((ARTICLE,), LATEST)
-
-
-def sample_digest() -> RenderedMessage:
-    pending = [PendingChange(i, c, NOW) for i, c in enumerate(CHANGES, start=1)]
-    digest = build_digest(pending, TITLES, NOW, "2026-11-25T09:00:06", evidence=EVIDENCE)
-    return render_digest(
-        digest, "[LDN monitor]", make_environment(), EVIDENCE, where="on ClinicalTrials.gov"
-    )
 
 
 # The registry as the article check finds it: both cited trials completed as the article says,
@@ -130,6 +128,7 @@ AT_FIRST_LOOK = {
     FINAL: Snapshot(
         FINAL,
         title=TITLES[FINAL],
+        acronym="FINAL",
         status="COMPLETED",
         enrollment_count=99,
         enrollment_type="ACTUAL",
@@ -140,6 +139,7 @@ AT_FIRST_LOOK = {
     DANISH: Snapshot(
         DANISH,
         title=TITLES[DANISH],
+        acronym="LDN-in-FM",
         status="COMPLETED",
         enrollment_count=58,
         enrollment_type="ACTUAL",
@@ -150,13 +150,92 @@ AT_FIRST_LOOK = {
 }
 
 
+# What PubMed says of the two results papers (their conclusions as the stand-in has them).
+RESULTS_PAPERS = {
+    FINAL: Paper(
+        "38258677",
+        "Low-dose naltrexone for pain in women with fibromyalgia: a randomised, double-blind,"
+        " placebo-controlled phase 2 trial.",
+        "Lancet Rheumatol",
+        "2024",
+        ("Journal Article", "Randomized Controlled Trial"),
+        (FINAL,),
+        "Low-dose naltrexone was not better than placebo for reducing fibromyalgia pain in"
+        " women. These results do not support its routine use for this indication.",
+    ),
+    DANISH: Paper(
+        "38226027",
+        "Low-dose naltrexone in fibromyalgia: a randomised, double-blind, placebo-controlled"
+        " crossover trial of pain and central mechanisms.",
+        "Pain",
+        "2024",
+        ("Randomized Controlled Trial",),
+        (DANISH,),
+        "Low-dose naltrexone had no clinically relevant analgesic effect in fibromyalgia"
+        " compared with placebo.",
+    ),
+}
+
+
+def first_look() -> Evidence:
+    """What the registry and PubMed hold when the article is first configured."""
+    return Evidence(
+        (ARTICLE,),
+        AT_FIRST_LOOK,
+        {p.pmid: p for p in RESULTS_PAPERS.values()},
+        trial_papers={trial: [paper] for trial, paper in RESULTS_PAPERS.items()},
+    )
+
+
 def sample_article_check() -> RenderedMessage:
-    check = check_article(ARTICLE, AT_FIRST_LOOK)
     return render_article_check(
-        check, "[LDN monitor]", make_environment(), NOW, "2026-11-25T09:00:06"
+        stand(ARTICLE, first_look()),
+        "[LDN monitor]",
+        make_environment(),
+        NOW,
+        "2026-11-25T09:00:06",
+    )
+
+
+def sample_findings() -> str:
+    """`trial-monitor findings` after that first look: each finding stored as it was found."""
+    standing = stand(ARTICLE, first_look())
+    kept = tuple(
+        Kept(
+            f.id,
+            ARTICLE.id,
+            f.kind.value,
+            f.subject,
+            f.evidence,
+            f.importance.value,
+            NOW,
+            NOW,
+            None,
+        )
+        for f in standing.findings
+    )
+    return findings_text([ArticleFindings(standing, kept)])
+
+
+def sample_digest() -> RenderedMessage:
+    # PubMed's record of FINAL's results paper is at hand, as it is with the literature side on.
+    paper = RESULTS_PAPERS[FINAL]
+    evidence = Evidence((ARTICLE,), LATEST, {paper.pmid: paper}, trial_papers={FINAL: [paper]})
+    pending = [PendingChange(i, c, NOW) for i, c in enumerate(CHANGES, start=1)]
+    digest = build_digest(pending, TITLES, NOW, "2026-11-25T09:00:06", evidence=evidence)
+    # Every finding is new here: the article's standing as these changes leave it.
+    standing = stand(ARTICLE, evidence)
+    return render_digest(
+        digest,
+        "[LDN monitor]",
+        make_environment(),
+        evidence,
+        where="on ClinicalTrials.gov",
+        verdicts=((standing, standing.findings),),
     )
 
 
 if __name__ == "__main__":  # the plain text, as a terminal mail reader shows it
     for message in (sample_article_check(), sample_digest()):
         print(f"Subject: {message.subject}\n\n{message.text}")
+    print(f"$ trial-monitor findings\n{sample_findings()}")

@@ -29,7 +29,7 @@ from standin import set_piece
 
 from monitor.cli import main
 from monitor.core.articles import Article, Evidence
-from monitor.core.checkup import Finding, State
+from monitor.core.checkup import Checked, State
 from monitor.core.errors import SourceError
 from monitor.core.models import Change, ChangeKind, RenderedMessage
 from monitor.core.routing import Keys, Router
@@ -138,7 +138,7 @@ class ToyRegister:
         async with httpx.AsyncClient(base_url=config.need(RegisterSettings).base_url) as http:
             yield RegisterReader(http)
 
-    async def check(self, config: Config, environ: Mapping[str, str]) -> Finding:
+    async def check(self, config: Config, environ: Mapping[str, str]) -> Checked:
         async with httpx.AsyncClient(base_url=config.need(RegisterSettings).base_url) as http:
             answer = await http.get("/notices")
         return State.OK, f"the toy register answered {answer.status_code}"
@@ -224,7 +224,7 @@ class ToyChatKind:
     def open(self, config: Config, installation: str) -> ToyChat:
         return ToyChat(config.need(ChatSettings))
 
-    async def check(self, config: Config, environ: Mapping[str, str]) -> Finding:
+    async def check(self, config: Config, environ: Mapping[str, str]) -> Checked:
         return State.OK, f"{config.need(ChatSettings).room} configured (nothing posted)"
 
     async def send_test(self, config: Config, now: datetime) -> SentTest | None:
@@ -249,7 +249,7 @@ class ToyChat:
                 lines = [change_words(c).line for t in letter.digest.trials for c in t.changes]
                 title = f"{letter.digest.change_count} changes {letter.where}"
             case CheckLetter():
-                title, lines = f"First look at {letter.check.article.name}", []
+                title, lines = f"First look at {letter.standing.article.name}", []
             case NoticeLetter():
                 title, lines = letter.template, []
         return RenderedMessage(title, "\n".join(lines), "")

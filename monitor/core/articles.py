@@ -1,19 +1,32 @@
-"""The articles the monitor serves, and the comparison of what each says with what the registry
-says now: the first look an editor gets (the article check) and what `verify` prints. Pure.
+"""The articles the monitor serves, and the evidence each is weighed against. Pure.
 
-An article cites trials and papers and says things about each trial (its claims). The monitor
-reports a change once per recipient and names every article it affects; an article's desk gets
-the changes of the trials it cites.
+An article cites trials and papers and says things about each trial (its claims, what it says
+the trial found). The monitor reports a change once per recipient and names every article it
+affects; an article's desk gets the changes of the trials it cites. What is wrong with an
+article now, its standing, is standing.py's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
-from monitor.core.claims import Agreement, Claim, ClaimField, judge, registry_value
+from monitor.core.claims import Claim
 from monitor.core.importance import Topics
-from monitor.core.models import Paper, PaperRole, Publication, Snapshot
+from monitor.core.models import Paper, Snapshot
+
+
+class StatedOutcome(StrEnum):
+    """What an article says a cited trial found (`outcome` of `[[articles.claims]]`): shown
+    beside the results paper's conclusion, never judged by the monitor, but "not stated" beside
+    a published result is something to re-check. The values are the config's words."""
+
+    BENEFIT = "benefit"
+    NO_BENEFIT = "no benefit"
+    HARM = "harm"
+    MIXED = "mixed"
+    NOT_STATED = "not stated"
 
 
 @dataclass(frozen=True)
@@ -27,14 +40,22 @@ class Article:
     pmids: tuple[str, ...] = ()
     claims: tuple[Claim, ...] = ()
     # trial → where the article discusses it ("the paragraph on FINAL"), for what to re-check
-    passages: Mapping[str, str] = field(default_factory=dict)
+    passages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # trial → the PMIDs the article cites as that trial's papers (besides `pmids`)
     papers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     recipients: tuple[str, ...] = ()  # its desk; everyone on email.recipients gets it anyway
+    # Its short id, for `findings --article` and its findings' ids: `id` in [[articles]], else
+    # the last segment of its url's path, else a slug of its title; "default" for the unnamed.
+    id: str = "default"
+    # trial → what the article says it found
+    outcomes: Mapping[str, StatedOutcome] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.title or "the article"
+
+    def stated(self, trial: str) -> StatedOutcome:
+        return self.outcomes.get(trial, StatedOutcome.NOT_STATED)
 
     def cites_paper(self, trial: str, pmid: str | None) -> bool:
         return pmid is not None and (pmid in self.pmids or pmid in self.papers.get(trial, ()))
@@ -101,101 +122,3 @@ class Evidence:
             )
             for article in self.articles
         }
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing the article says (or could say) about a trial, beside the registry."""
-
-    subject: ClaimField
-    claim: Claim | None  # None: the article says nothing about it
-    registry: str | None  # the registry's value, canonical like a claim's
-    agreement: Agreement | None  # None when there is no claim to judge
-
-    @property
-    def disagrees(self) -> bool:
-        return self.agreement is Agreement.DISAGREES
-
-
-@dataclass(frozen=True)
-class TrialCheck:
-    nct_id: str
-    snapshot: Snapshot | None  # None: the registry returned no record
-    findings: tuple[Finding, ...]
-    uncited: tuple[Publication, ...]  # papers linked to the trial that the article does not cite
-    passage: str | None
-    # Its results papers in PubMed (papers listing it, typed as trial reports) that the article
-    # does not cite: only a minority are ever linked on the registry.
-    results_papers: tuple[Paper, ...] = ()
-
-    @property
-    def disagreements(self) -> int:
-        missing = self.snapshot is None or not self.snapshot.found
-        found = sum(f.disagrees for f in self.findings)
-        return int(missing) + found + len(self.uncited) + len(self.results_papers)
-
-
-@dataclass(frozen=True)
-class ArticleCheck:
-    article: Article
-    trials: tuple[TrialCheck, ...]
-
-    @property
-    def disagreements(self) -> int:
-        return sum(t.disagreements for t in self.trials)
-
-
-# What the article check shows for every trial, said or not: the registry's side is news to an
-# editor either way.
-SHOWN = (
-    ClaimField.STATUS,
-    ClaimField.ENROLLMENT,
-    ClaimField.PHASE,
-    ClaimField.COMPLETION_YEAR,
-    ClaimField.RESULTS_POSTED,
-)
-
-
-def check_article(
-    article: Article,
-    snapshots: Mapping[str, Snapshot],
-    papers: Mapping[str, Sequence[Paper]] | None = None,
-) -> ArticleCheck:
-    """What the article says beside what the registry says now, trial by trial. `snapshots`
-    holds each cited trial's latest (under its cited id, even once it is listed under another
-    record); a trial without one is a record the registry did not return. `papers`: the papers
-    PubMed lists for each cited trial, when the literature side is on."""
-    papers = papers or {}
-    return ArticleCheck(
-        article,
-        tuple(
-            _check_trial(article, t, snapshots.get(t), papers.get(t, ())) for t in article.trials
-        ),
-    )
-
-
-def _check_trial(
-    article: Article, trial: str, snapshot: Snapshot | None, papers: Sequence[Paper]
-) -> TrialCheck:
-    claims = {c.field: c for c in article.claims if c.trial == trial}
-    fields: Sequence[ClaimField] = [*SHOWN, *(f for f in claims if f not in SHOWN)]
-    findings: list[Finding] = []
-    uncited: tuple[Publication, ...] = ()
-    if snapshot is not None and snapshot.found:
-        for subject in fields:
-            claim = claims.get(subject)
-            verdict = judge(claim, snapshot) if claim else None
-            registry = verdict.registry if verdict else registry_value(subject, snapshot)
-            findings.append(
-                Finding(subject, claim, registry, verdict.agreement if verdict else None)
-            )
-        uncited = tuple(p for p in snapshot.publications if not article.cites_paper(trial, p.pmid))
-    results = tuple(
-        p for p in papers if p.role is PaperRole.RESULTS and not article.cites_paper(trial, p.pmid)
-    )
-    # A results paper the registry links too is said once, as PubMed has it (its conclusion).
-    shown = {p.pmid for p in results}
-    uncited = tuple(p for p in uncited if p.pmid not in shown)
-    return TrialCheck(
-        trial, snapshot, tuple(findings), uncited, article.passages.get(trial), results
-    )

@@ -19,7 +19,7 @@ class State(StrEnum):
 
 # What one check found: its state, and what was found (for a warning or a failure, what to do
 # about it). doctor names it.
-Finding = tuple[State, str]
+Checked = tuple[State, str]
 
 
 def blocker(path: Path) -> Path | None:

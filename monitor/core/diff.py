@@ -62,6 +62,7 @@ def _papers(old: Snapshot, new: Snapshot) -> list[Change]:
                     ChangeKind.PUBLICATION,
                     after=paper.pmid,
                     detail=f"{paper.type} {paper.citation}",
+                    pmid=paper.pmid,
                 )
             )
         seen = {r.pmid for r in before.retractions} if before else set()
@@ -138,10 +139,13 @@ def paper_notices(old: Paper | None, new: Paper) -> list[Change]:
     return found
 
 
-def trial_paper(nct_id: str, paper: Paper) -> Change:
+def trial_paper(nct_id: str, paper: Paper, results_known: bool = False) -> Change:
     """A paper newly listing a cited trial: its results, or (by its publication types) a
-    protocol, a review or another paper naming it."""
+    protocol, a review or another paper naming it; a trial report when the trial's results
+    paper is already known is another report of it (a secondary analysis, a follow-up)."""
     role = paper.role
+    if role is PaperRole.RESULTS and results_known:
+        role = PaperRole.FURTHER_REPORT
     if role is PaperRole.RESULTS:
         return Change(nct_id, ChangeKind.RESULTS_PAPER, after=paper.pmid, pmid=paper.pmid)
     return Change(

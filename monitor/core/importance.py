@@ -1,11 +1,14 @@
 """How much each change matters to the people who edit the articles, and so the digest's order.
 
-Importance follows the article: every change of a trial an article cites is high. A trial a
-search found is weighed by how close it is to the articles (its conditions and interventions
-beside those of the articles' trials): close or related, by its category's rule below; off
-topic, low, and summarised at the end. `[digest.importance]` sets a category's level over the
-rules. The digest lists high before medium before low, and within a level keeps the order of
-`Category`: what most often makes an article wrong comes first.
+Importance follows the article: a change of a trial an article cites is high when it can make
+the article wrong (results, a paper, a retraction, a stop, a record gone) or when it moves a
+field the article makes a claim about; a change of a field no claim covers (a completion date
+the article never states) keeps its category's rule. A trial a search found is weighed by how
+close it is to the articles (its conditions and interventions beside those of the articles'
+trials): close or related, by its category's rule below; off topic, low, and summarised at the
+end. `[digest.importance]` sets a category's level over the rules. The digest lists high before
+medium before low, and within a level keeps the order of `Category`: what most often makes an
+article wrong comes first.
 """
 
 from __future__ import annotations
@@ -96,10 +99,13 @@ def category(change: Change) -> Category:
             assert_never(change.kind)
 
 
-def rule(kind: Category, relation: Relation) -> Importance:
-    """The documented rules (README, "What matters most"), before `[digest.importance]`."""
+def rule(kind: Category, relation: Relation, claimed: bool = False) -> Importance:
+    """The documented rules (README, "What matters most"), before `[digest.importance]`;
+    `claimed`: an article citing the trial makes a claim about the field that moved."""
     match relation:
-        case Relation.CITED | Relation.CITED_PAPER:
+        case Relation.CITED:
+            return Importance.HIGH if claimed else default_importance(kind)
+        case Relation.CITED_PAPER:
             return Importance.HIGH
         case Relation.CLOSE:
             # A new trial of the article's own question is news its editors want to weigh.
@@ -119,15 +125,19 @@ class Ranking:
     def __init__(self, overrides: Mapping[Category, Importance] | None = None) -> None:
         self.overrides = dict(overrides or {})
 
-    def importance(self, change: Change, relation: Relation = Relation.RELATED) -> Importance:
+    def importance(
+        self, change: Change, relation: Relation = Relation.RELATED, claimed: bool = False
+    ) -> Importance:
         kind = category(change)
         if relation is Relation.OFF_TOPIC:
             return Importance.LOW  # summarised apart, whatever the levels say
-        return self.overrides.get(kind) or rule(kind, relation)
+        return self.overrides.get(kind) or rule(kind, relation, claimed)
 
-    def key(self, change: Change, relation: Relation = Relation.RELATED) -> tuple[int, int]:
+    def key(
+        self, change: Change, relation: Relation = Relation.RELATED, claimed: bool = False
+    ) -> tuple[int, int]:
         """Sorts the weightiest change first."""
-        return _LEVEL[self.importance(change, relation)], _ORDER[category(change)]
+        return _LEVEL[self.importance(change, relation, claimed)], _ORDER[category(change)]
 
 
 # Words too common among conditions and interventions to say that two trials study one thing.

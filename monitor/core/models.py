@@ -92,6 +92,8 @@ class Snapshot:
     interventions: tuple[str, ...] = ()
     sponsor: str | None = None
     start_date: str | None = None
+    # The short name it goes by ("FINAL"): how an editor's sentence names it, when it has one.
+    acronym: str | None = None
 
     @classmethod
     def missing(cls, nct_id: str) -> Snapshot:
@@ -153,6 +155,9 @@ class PaperRole(StrEnum):
     """What a paper that lists a trial is to that trial, by its publication types."""
 
     RESULTS = "results"  # a randomized controlled trial or clinical trial report
+    # Another such report of a trial whose results paper is known: a secondary analysis, a
+    # follow-up. Only a trial's papers side by side tell (core/standing.py), never one alone.
+    FURTHER_REPORT = "further_report"
     PROTOCOL = "protocol"
     REVIEW = "review"  # a review, systematic review or meta-analysis
     OTHER = "other"  # a comment, a secondary analysis without a trial type, ...

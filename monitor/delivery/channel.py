@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from monitor.core.articles import Article, ArticleCheck, Evidence
-from monitor.core.checkup import Finding
+from monitor.core.articles import Article, Evidence
+from monitor.core.checkup import Checked
 from monitor.core.models import Digest, RenderedMessage
 from monitor.core.routing import Router
+from monitor.core.standing import Finding, Standing
 from monitor.settings.config import Config
 from monitor.settings.tomltable import Table
 
@@ -35,13 +36,16 @@ class DigestLetter:
     evidence: Evidence  # what the changes are worded against: the articles, trials, papers
     where: str  # where its changes were found: "on ClinicalTrials.gov and in PubMed"
     unread: str | None = None  # the sources this cycle could not read ("PubMed")
+    # Each article the changes concern, with what is newly wrong with it: the digest opens
+    # with these verdicts.
+    verdicts: tuple[tuple[Standing, tuple[Finding, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
 class CheckLetter:
-    """An article's first look (the article check): what it says beside the evidence now."""
+    """An article's first look (the article check): its standing on the evidence now."""
 
-    check: ArticleCheck
+    standing: Standing
     generated_at: datetime
     data_timestamp: str | None = None
 
@@ -163,7 +167,7 @@ class ChannelKind(Protocol):
         """The channel for one command; `installation` makes its message ids this monitor's."""
         ...
 
-    async def check(self, config: Config, environ: Mapping[str, str]) -> Finding:
+    async def check(self, config: Config, environ: Mapping[str, str]) -> Checked:
         """doctor's line: everything sending does but send."""
         ...
 

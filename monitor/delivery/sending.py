@@ -17,16 +17,18 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from monitor.core.articles import Evidence, check_article
+from monitor.core.articles import Article, Evidence
 from monitor.core.errors import DeliveryError
 from monitor.core.importance import Ranking
 from monitor.core.models import Digest, PendingChange
+from monitor.core.standing import Finding, Standing, stand
 from monitor.delivery.channel import Channel, CheckLetter, DigestLetter
 from monitor.delivery.deliveries import Audience, Deliveries, Sending, SentDigest
 from monitor.editorial.digest import build_digest
 from monitor.editorial.words import where_words
 from monitor.settings.config import Config
 from monitor.sources.base import Source, Wanted
+from monitor.store.findings import Findings
 from monitor.store.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -103,7 +105,12 @@ def compose_digest(
     config = out.config
     trials = [p.change.nct_id for p in pending if p.change.nct_id]
     pmids = [p.change.pmid for p in pending if p.change.pmid]
-    evidence = out.evidence(Wanted(list(dict.fromkeys([*trials, *config.cited_trials])), pmids))
+    evidence = out.evidence(
+        Wanted(
+            list(dict.fromkeys([*trials, *config.cited_trials])),
+            list(dict.fromkeys([*pmids, *config.cited_pmids])),
+        )
+    )
     digest = build_digest(
         pending,
         evidence.titles,
@@ -112,7 +119,36 @@ def compose_digest(
         Ranking(config.digest.importance),
         evidence,
     )
-    return DigestLetter(digest, evidence, _where(out, digest), unread)
+    verdicts = _verdicts(out, pending, evidence)
+    return DigestLetter(digest, evidence, _where(out, digest), unread, verdicts)
+
+
+def _verdicts(
+    out: Outgoing, pending: Sequence[PendingChange], evidence: Evidence
+) -> tuple[tuple[Standing, tuple[Finding, ...]], ...]:
+    """Each article these changes concern, with the findings that stand since the oldest of
+    them: what is newly wrong with it, which the digest says first."""
+    if not pending:
+        return ()
+    since = min(p.detected_at for p in pending)
+    concerned = [a for a in out.config.articles if _concerns(a, pending, evidence)]
+    found = []
+    for article in concerned:
+        standing = stand(article, evidence)
+        first = Findings(out.engine).first_seen(f.id for f in standing.findings)
+        new = tuple(f for f in standing.findings if f.id in first and first[f.id] >= since)
+        if new:
+            found.append((standing, new))
+    return tuple(found)
+
+
+def _concerns(article: Article, pending: Sequence[PendingChange], evidence: Evidence) -> bool:
+    cited = {evidence.record_of(t) for t in article.trials}
+    papers = {*article.pmids, *(p for ps in article.papers.values() for p in ps)}
+    return any(
+        (p.change.nct_id in cited) or (p.change.nct_id is None and p.change.pmid in papers)
+        for p in pending
+    )
 
 
 def _where(out: Outgoing, digest: Digest) -> str:
@@ -129,9 +165,8 @@ async def send_article_checks(
     Recorded as given only once every channel took it; until then each cycle tries again."""
     report = DeliveryReport()
     for article in (a for a in out.config.articles if a.key in keys):
-        evidence = out.evidence(Wanted(article.trials))
-        check = check_article(article, evidence.latest, evidence.trial_papers)
-        letter = CheckLetter(check, out.clock(), data_timestamp)
+        evidence = out.evidence(Wanted(article.trials, cited_papers(article)))
+        letter = CheckLetter(stand(article, evidence), out.clock(), data_timestamp)
         failed = False
         for channel in out.channels:
             try:
@@ -147,6 +182,28 @@ async def send_article_checks(
         if not failed:
             out.journal.article_checked(article.key, article.title, out.clock())
     return report
+
+
+def cited_papers(article: Article) -> list[str]:
+    """The papers an article cites: its `pmids` and each trial's `publications`."""
+    return list(dict.fromkeys([*article.pmids, *(p for ps in article.papers.values() for p in ps)]))
+
+
+def stand_articles(out: Outgoing, cycle_id: int) -> dict[str, list[Finding]]:
+    """Each article's standing on what the sources stored, kept (store/findings.py): the
+    findings new this cycle, by article id."""
+    articles = out.config.articles
+    if not articles:
+        return {}
+    trials = list(dict.fromkeys(t for a in articles for t in a.trials))
+    papers = list(dict.fromkeys(p for a in articles for p in cited_papers(a)))
+    evidence = out.evidence(Wanted(trials, papers))
+    standing = [f for a in articles for f in stand(a, evidence).findings]
+    new = Findings(out.engine).keep([a.id for a in articles], standing, out.clock(), cycle_id)
+    found: dict[str, list[Finding]] = {}
+    for finding in new:
+        found.setdefault(finding.article, []).append(finding)
+    return found
 
 
 async def _send(

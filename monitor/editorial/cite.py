@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import TypeVar
 
+from monitor.core.articles import StatedOutcome
 from monitor.core.claims import ClaimField
 from monitor.editorial.articletext import NCT_MENTION, Line, article_lines, pmids, title_of
 
@@ -33,6 +34,8 @@ class TrialDraft:
     design: tuple[str, ...]  # "randomized", "double-blind", … in _DESIGNS' order
     passage: str | None  # where the article discusses it: 'Heading: “The opening of the…”'
     unread: tuple[str, ...]  # the claims it could not read: "status", …, "completion year"
+    outcome: StatedOutcome = StatedOutcome.NOT_STATED  # what the article says it found
+    passages: tuple[str, ...] = ()  # the other places that discuss it, in other sections
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,46 @@ _DESIGNS = (
     ("open-label", re.compile(r"\bopen[- ]label\b", re.I)),
 )
 _PASSAGE_WIDTH = 60
+_PASSAGES_MORE = 3  # other passages drafted, at most
+# What an article says a trial found, strongest reading first: harm and mixed findings before
+# "no benefit", and "no benefit" before "benefit", which its words contain.
+_OUTCOMES = (
+    (
+        StatedOutcome.HARM,
+        re.compile(
+            r"\b(?:harm(?:ful|ed)?|worse(?:ned)? than placebo|increased (?:the )?risk|"
+            r"serious adverse (?:events|effects) (?:were|was) (?:more|higher))\b",
+            re.I,
+        ),
+    ),
+    (
+        StatedOutcome.MIXED,
+        re.compile(
+            r"\b(?:mixed (?:results|findings|evidence)|(?:were|was) mixed|"
+            r"inconclusive|equivocal)\b",
+            re.I,
+        ),
+    ),
+    (
+        StatedOutcome.NO_BENEFIT,
+        re.compile(
+            r"\b(?:no (?:\w+ )?(?:benefit|effect|difference|improvement)|"
+            r"not (?:\w+ )?(?:better|superior|effective)|did not (?:\w+ )?(?:reduce|improve|"
+            r"differ|help|show)|failed to|ineffective|no better than)\b",
+            re.I,
+        ),
+    ),
+    (
+        StatedOutcome.BENEFIT,
+        re.compile(
+            r"\b(?:(?:significant(?:ly)?|meaningful(?:ly)?|clear(?:ly)?) "
+            r"(?:reduc|improv|benefit|better)\w*|(?:reduced|improved|relieved|eased) "
+            r"(?:\w+ )?(?:pain|symptoms|fatigue)|was effective|showed (?:a )?benefit|"
+            r"found (?:a )?benefit|beneficial|superior to placebo)\b",
+            re.I,
+        ),
+    ),
+)
 
 
 def read_article(text: str) -> ArticleDraft:
@@ -205,7 +248,26 @@ def _draft(trial: str, contexts: list[_Context]) -> TrialDraft:
         design=tuple(name for name, word in _DESIGNS if any(word.search(t) for t in texts)),
         passage=_passage(ordered[0]),
         unread=tuple(field.value.replace("_", " ") for field, v in read.items() if v is None),
+        outcome=_first(_outcome, [c.text for c in ordered if not c.references])
+        or StatedOutcome.NOT_STATED,
+        passages=_more_passages(ordered),
     )
+
+
+def _outcome(text: str) -> StatedOutcome | None:
+    """What a sentence about a trial says it found, when it says it plainly."""
+    return next((outcome for outcome, words in _OUTCOMES if words.search(text)), None)
+
+
+def _more_passages(ordered: Sequence[_Context]) -> tuple[str, ...]:
+    """The places besides the first that discuss the trial: one per other section of the
+    body (a reference entry is not a passage to re-check)."""
+    first = ordered[0].section if ordered else None
+    sections: dict[str | None, _Context] = {}
+    for context in ordered:
+        if not context.references and context.section != first:
+            sections.setdefault(context.section, context)
+    return tuple(_passage(c) for c in sections.values())[:_PASSAGES_MORE]
 
 
 def _first(read: Callable[[str], _T | None], texts: Sequence[str]) -> _T | None:
@@ -260,6 +322,12 @@ def _claims_table(trial: TrialDraft) -> list[str]:
         lines.append(f"{ClaimField.COMPLETION_YEAR} = {trial.completion_year}")
     if trial.passage is not None:
         lines.append(f"passage = {_string(trial.passage)}")
+    if trial.passages:
+        lines.append(f"passages = {_array(trial.passages)}")
+    said = (
+        "" if trial.outcome is not StatedOutcome.NOT_STATED else "  # the text says nothing of it"
+    )
+    lines.append(f"outcome = {_string(trial.outcome.value)}{said}")
     if trial.design:  # the config has no key for it, but it is what an editor checks first
         lines.append(f"# design: {', '.join(trial.design)}")
     if trial.unread:

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from monitor.core.articles import Evidence
+from monitor.core.articles import Article, Evidence
 from monitor.core.claims import reported_as
 from monitor.core.importance import Ranking, category, nearness
 from monitor.core.models import (
+    Category,
     Change,
     ChangeKind,
     Digest,
+    Importance,
     PendingChange,
     Ranked,
     Relation,
@@ -59,15 +61,17 @@ def build_digest(
             continue
         snapshot = evidence.latest.get(subject)
         citing = evidence.citing(subject)
+        claimed: frozenset[ChangeKind] = frozenset()
         if citing:
             relation, keys = Relation.CITED, tuple(a.key for a, _ in citing)
             shared: tuple[str, ...] = ()
+            claimed = _claimed(citing)
         else:
             near = nearness(snapshot, topics)
             relation, shared = near.relation, near.shared
             keys = (near.article,) if near.article is not None else ()
-        items = [_ranked(c, said, ranking, relation) for c, said in written_once(changes)]
-        items.sort(key=lambda r: ranking.key(r.change, relation))
+        items = [_ranked(c, said, ranking, relation, claimed) for c, said in written_once(changes)]
+        items.sort(key=_weight)
         groups.append(
             TrialChanges(
                 nct_id=subject,
@@ -79,9 +83,7 @@ def build_digest(
                 snapshot=snapshot,
             )
         )
-    groups.sort(
-        key=lambda t: (SECTION[t.relation], ranking.key(t.items[0].change, t.relation), t.nct_id)
-    )
+    groups.sort(key=lambda t: (SECTION[t.relation], _weight(t.items[0]), t.nct_id))
     return Digest(
         trials=tuple(groups),
         generated_at=generated_at,
@@ -97,10 +99,7 @@ def _paper_group(
     it), or one a literature search found."""
     citing = evidence.citing_paper(pmid)
     relation = Relation.CITED_PAPER if citing else Relation.LITERATURE
-    items = sorted(
-        (_ranked(c, (), ranking, relation) for c in changes),
-        key=lambda r: ranking.key(r.change, relation),
-    )
+    items = sorted((_ranked(c, (), ranking, relation) for c in changes), key=_weight)
     paper = evidence.papers.get(pmid)
     return TrialChanges(
         nct_id=subject,
@@ -136,9 +135,40 @@ def written_once(changes: Sequence[Change]) -> list[tuple[Change, tuple[Change, 
 
 
 def _ranked(
-    change: Change, beside: Sequence[Change], ranking: Ranking, relation: Relation
+    change: Change,
+    beside: Sequence[Change],
+    ranking: Ranking,
+    relation: Relation,
+    claimed: frozenset[ChangeKind] = frozenset(),
 ) -> Ranked:
     """A change stands where the weightiest of it and the claims said beside it would: an
-    enrollment that contradicts the article ranks (and heads the subject) as a contradiction."""
-    top = min([change, *beside], key=lambda c: ranking.key(c, relation))
-    return Ranked(change, category(top), ranking.importance(top, relation))
+    enrollment that contradicts the article ranks (and heads the subject) as a contradiction.
+    A change of a field no citing article makes a claim about is not weighed as one that
+    does."""
+
+    def key(c: Change) -> tuple[int, int]:
+        return ranking.key(c, relation, c.kind in claimed)
+
+    top = min([change, *beside], key=key)
+    return Ranked(change, category(top), ranking.importance(top, relation, top.kind in claimed))
+
+
+def _claimed(citing: Sequence[tuple[Article, str]]) -> frozenset[ChangeKind]:
+    """The kinds of change that move a field the citing articles make a claim about (and the
+    claim changes themselves)."""
+    kinds = {ChangeKind.CLAIM_CONTRADICTED, ChangeKind.CLAIM_RESOLVED}
+    for article, cited_as in citing:
+        for claim in article.claims:
+            moved_by = reported_as(claim.field) if claim.trial == cited_as else None
+            if moved_by is not None:
+                kinds.add(moved_by)
+    return frozenset(kinds)
+
+
+_LEVEL = {level: index for index, level in enumerate(Importance)}
+_ORDER = {category: index for index, category in enumerate(Category)}
+
+
+def _weight(item: Ranked) -> tuple[int, int]:
+    """Sorts the weightiest first: its importance, then its category's order."""
+    return _LEVEL[item.importance], _ORDER[item.category]

@@ -10,47 +10,43 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitor.core.articles import ArticleCheck, Evidence, TrialCheck
+from monitor.core.articles import Article, Evidence
 from monitor.core.models import (
-    PUBMED_URL,
-    STUDY_URL,
     ChangeKind,
     Digest,
     Importance,
+    Ranked,
     Relation,
     RenderedMessage,
     TrialChanges,
 )
+from monitor.core.standing import Finding, Standing, paper_role
 from monitor.editorial.digest import SECTION
 from monitor.editorial.words import (
     ArticleNote,
     ChangeWords,
-    FindingWords,
     article_name,
     article_note,
-    article_verdict,
     category_words,
     change_words,
     data_timestamp_words,
-    finding_words,
     headline,
     importance_name,
     moment_words,
     nearness_words,
     off_topic_intro,
-    paper_words,
-    results_paper_words,
     section_heading,
     sentence,
     summary,
     trial_facts,
+    verdict,
+    verdict_short,
 )
 
 if TYPE_CHECKING:
@@ -110,6 +106,15 @@ class Section:
     def summarised(self) -> bool:
         """Off topic: one line per trial, not the full entries."""
         return self.relation is Relation.OFF_TOPIC
+
+
+@dataclass(frozen=True)
+class VerdictView:
+    """What is newly wrong with one article the digest concerns."""
+
+    article: str  # “Title”
+    url: str | None
+    verdict: str
 
 
 @dataclass(frozen=True)
@@ -185,9 +190,11 @@ def render_digest(
     *,
     where: str = "",
     unread: str | None = None,
+    verdicts: Sequence[tuple[Standing, Sequence[Finding]]] = (),
 ) -> RenderedMessage:
     """The digest in words; `where` its changes were found ("on ClinicalTrials.gov"),
-    `unread` the sources this cycle could not read."""
+    `unread` the sources this cycle could not read, `verdicts` what is newly wrong with each
+    article the changes concern: said first, and named in the subject."""
     evidence = evidence or Evidence()
     articles = len(evidence.articles)
     views = [(t.relation, _trial_view(t, evidence)) for t in digest.trials]
@@ -227,6 +234,18 @@ def render_digest(
         "unread": unread,
         "generated_at": moment_words(digest.generated_at),
         "data_timestamp": data_timestamp_words(digest.data_timestamp),
+        "verdicts": [
+            VerdictView(article_name(s.article.title), s.article.url, verdict(s, found))
+            for s, found in verdicts
+        ],
+        "verdict_short": (
+            sentence(
+                f"{article_name(verdicts[0][0].article.title)}: "
+                f"{verdict_short(verdicts[0][0], verdicts[0][1])}"
+            )
+            if verdicts
+            else None
+        ),
     }
     return render_message(env, "digest", context)
 
@@ -245,71 +264,6 @@ def render_message(env: Environment, name: str, context: Mapping[str, object]) -
     )
 
 
-@dataclass(frozen=True)
-class TrialCheckView:
-    nct_id: str
-    title: str
-    url: str
-    passage: str | None
-    found: bool
-    findings: tuple[FindingWords, ...]
-    uncited: tuple[tuple[str, str | None], ...]  # (words, PubMed link)
-
-
-def render_article_check(
-    check: ArticleCheck,
-    subject_prefix: str,
-    env: Environment,
-    generated_at: datetime,
-    data_timestamp: str | None,
-    *,
-    verify: bool = False,
-) -> RenderedMessage:
-    """The first look at an article: for each trial it cites, what it says beside what the
-    registry says now, each disagreement flagged. `verify`: for `trial-monitor verify`, which
-    prints the same words without the mail's footer."""
-    article = check.article
-    name = article_name(article.title)
-    context = {
-        "prefix": subject_prefix,
-        "article": name,
-        "url": article.url,
-        "verdict": article_verdict(check.disagreements, name),
-        "disagreements": check.disagreements,
-        "trials": [_trial_check_view(t) for t in check.trials],
-        "generated_at": moment_words(generated_at),
-        "data_timestamp": data_timestamp_words(data_timestamp),
-        "verify": verify,
-    }
-    return render_message(env, "article_check", context)
-
-
-def _trial_check_view(trial: TrialCheck) -> TrialCheckView:
-    snapshot = trial.snapshot
-    found = snapshot is not None and snapshot.found
-    return TrialCheckView(
-        nct_id=trial.nct_id,
-        title=(snapshot.title if snapshot and snapshot.title else "(title not known)"),
-        url=STUDY_URL.format(nct_id=snapshot.nct_id if snapshot else trial.nct_id),
-        passage=trial.passage,
-        found=found,
-        findings=tuple(
-            finding_words(f.subject, f.claim.expected if f.claim else None, f.registry, f.disagrees)
-            for f in trial.findings
-        ),
-        uncited=(
-            *((results_paper_words(p), p.url) for p in trial.results_papers),
-            *(
-                (
-                    paper_words(p.pmid, p.type, p.citation),
-                    PUBMED_URL.format(pmid=p.pmid) if p.pmid else None,
-                )
-                for p in trial.uncited
-            ),
-        ),
-    )
-
-
 def one_line(text: str, limit: int) -> str:
     """Header-safe: no CR/LF can survive, whatever the registry put in a title."""
     flat = re.sub(r"\s+", " ", text).strip()
@@ -321,6 +275,26 @@ def _headline(digest: Digest) -> str:
     top = digest.trials[0].items[0]
     ids = [t.nct_id for t in digest.trials if any(i.category == top.category for i in t.items)]
     return headline(top.category, ids, top.change)
+
+
+def _change_view(
+    item: Ranked,
+    trial: TrialChanges,
+    evidence: Evidence,
+    citing: Sequence[tuple[Article, str]],
+) -> ChangeView:
+    """A change in words, a paper said as what it is to the trial whoever found it."""
+    change = item.change
+    paper = evidence.papers.get(change.pmid) if change.pmid else None
+    role = None
+    if change.nct_id is not None and change.pmid is not None:
+        cited = citing[0][1] if citing else change.nct_id
+        role = paper_role(evidence, cited, change.pmid)
+    return ChangeView(
+        change_words(change, trial.cited, paper, role),
+        item.importance,
+        tuple(article_note(change, a, cited_as, trial.snapshot, role) for a, cited_as in citing),
+    )
 
 
 def _trial_view(trial: TrialChanges, evidence: Evidence) -> TrialView:
@@ -336,18 +310,7 @@ def _trial_view(trial: TrialChanges, evidence: Evidence) -> TrialView:
         title=trial.title,
         url=trial.url,
         history_url=trial.history_url,
-        changes=tuple(
-            ChangeView(
-                change_words(
-                    item.change,
-                    trial.cited,
-                    evidence.papers.get(item.change.pmid) if item.change.pmid else None,
-                ),
-                item.importance,
-                tuple(article_note(item.change, a, cited_as, snapshot) for a, cited_as in citing),
-            )
-            for item in trial.items
-        ),
+        changes=tuple(_change_view(item, trial, evidence, citing) for item in trial.items),
         facts=trial_facts(snapshot) if new and snapshot is not None and snapshot.found else None,
         nearness=(
             nearness_words(trial.relation, article_name(closest.title), trial.shared)

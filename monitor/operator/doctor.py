@@ -28,7 +28,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.core.checkup import Finding, State, blocker
+from monitor.core.checkup import Checked, State, blocker
 from monitor.core.errors import ConfigError, first_line
 from monitor.delivery.channel import ChannelKind
 from monitor.operator.logs import FORMAT_ENV, LEVEL_ENV, redact, setup_logging
@@ -127,7 +127,7 @@ async def diagnose(
         *LOG_ENV,
         *(name for source in sources for name in source.environment),
     ]
-    first: Finding = (State.OK, _config_line(path, environ, overrides))
+    first: Checked = (State.OK, _config_line(path, environ, overrides))
     # No check quotes a secret; blanking them out again costs nothing.
     return Diagnosis(
         tuple(
@@ -137,7 +137,7 @@ async def diagnose(
     )
 
 
-async def _guarded(check: Awaitable[Finding]) -> Finding:
+async def _guarded(check: Awaitable[Checked]) -> Checked:
     """A check that breaks (a bug) is its own failed line: the other checks still run."""
     try:
         return await check
@@ -156,7 +156,7 @@ def _config_line(path: Path, environ: Mapping[str, str], overrides: Sequence[str
 # -- database ----------------------------------------------------------------------------------
 
 
-def _database(config: Config) -> Finding:
+def _database(config: Config) -> Checked:
     """Reachable, and at this version's schema revision. Read-only: the first `check` makes a
     missing SQLite file and migrates; doctor must not do either behind the operator's back."""
     url, auto_migrate = config.database.url, config.database.auto_migrate
@@ -191,7 +191,7 @@ def _read_only_sqlite(file: Path) -> Engine:
     return create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=5))
 
 
-def _schema(name: str, url: str, connect: Callable[[], Engine], auto_migrate: bool) -> Finding:
+def _schema(name: str, url: str, connect: Callable[[], Engine], auto_migrate: bool) -> Checked:
     engine: Engine | None = None
     try:
         engine = connect()
@@ -221,7 +221,7 @@ def _schema(name: str, url: str, connect: Callable[[], Engine], auto_migrate: bo
 # -- schedule and ping -------------------------------------------------------------------------
 
 
-def _schedule(config: Config, now: datetime) -> Finding:
+def _schedule(config: Config, now: datetime) -> Checked:
     schedule = config.schedule
     # Without the jitter: it is random, so the times it would shift are not the schedule.
     trigger = make_trigger(schedule, jitter=False)  # load_config has checked it
@@ -242,7 +242,7 @@ def _schedule(config: Config, now: datetime) -> Finding:
     return State.OK, line
 
 
-async def _ping(config: Config) -> Finding:
+async def _ping(config: Config) -> Checked:
     url = config.alerts.ping_url
     if url is None:
         return State.OK, "not configured (optional: a dead man's switch, see alerts.ping_url)"

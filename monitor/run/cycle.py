@@ -1,5 +1,6 @@
 """One monitoring cycle: each source reads what changed (normalized, diffed and stored as it
-comes), then the sanity gate, each new article's first look, and the digests (sending.py).
+comes), then each article's standing is kept (its findings), the sanity gate, each new article's
+first look, and the digests (sending.py).
 
 The only module that knows the order of the stages, and it names no source and no channel: it
 loops over those the composition root opened. Every observation is stored, with the changes it
@@ -15,7 +16,13 @@ from dataclasses import dataclass
 
 from monitor.core.errors import SourceError
 from monitor.core.models import Outcome
-from monitor.delivery.sending import DeliveryReport, Outgoing, deliver_pending, send_article_checks
+from monitor.delivery.sending import (
+    DeliveryReport,
+    Outgoing,
+    deliver_pending,
+    send_article_checks,
+    stand_articles,
+)
 from monitor.sources.base import Reader, Source, Tally, Turn
 from monitor.store.journal import CycleFigures
 
@@ -78,6 +85,9 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
     # Articles new to the config: their claims are judged silently, their first look says it.
     first_look = deps.journal.unchecked_articles([a.key for a in deps.config.articles])
     read = await _read_sources(deps, cycle_id, first_look)
+    # What is wrong with each article now, from what the sources stored: the first looks and
+    # the digests' verdicts say it.
+    stand_articles(deps, cycle_id)
     tallies = read.tallies
     stamp = next((t.data_timestamp for t in tallies if t.data_timestamp), None)
     held = next((t.hold for t in tallies if t.hold), None)

@@ -13,14 +13,15 @@ disagree.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from monitor.core.articles import Article, ArticleCheck, Evidence, check_article
+from monitor.core.articles import Article, Evidence
 from monitor.core.claims import Agreement
-from monitor.editorial.render import render_article_check
+from monitor.core.standing import Standing, stand
+from monitor.editorial.checkview import render_article_check
 from monitor.sources.base import Reader
 
 if TYPE_CHECKING:
@@ -37,34 +38,28 @@ class Verdict(IntEnum):
 
 @dataclass(frozen=True)
 class Verification:
-    checks: tuple[ArticleCheck, ...]
+    standings: tuple[Standing, ...]
     unreadable: tuple[str, ...] = ()  # cited records the registry sent in a form not usable
 
     @property
-    def disagreements(self) -> int:
-        return sum(c.disagreements for c in self.checks)
+    def findings(self) -> int:
+        return sum(s.count for s in self.standings)
 
     @property
     def verdict(self) -> Verdict:
-        if self.disagreements:
+        if self.findings:
             return Verdict.DISAGREES
         return Verdict.UNCHECKED if self.unreadable else Verdict.AGREES
 
 
 async def verify(articles: Sequence[Article], readers: Sequence[Reader]) -> Verification:
-    """Raises SourceError when a source it needs cannot be asked."""
+    """Each article's standing on the evidence as the sources give it now. Raises
+    SourceError when a source it needs cannot be asked."""
     evidence = Evidence()
     for reader in readers:
         evidence = evidence.merged(await reader.evidence(articles))
-    unreadable = evidence.unreadable
-    checks = []
-    for article in articles:
-        # A record that came back unreadable is not "missing": it is left out of the check.
-        readable = [t for t in article.trials if t not in unreadable]
-        shown = replace(article, trials=tuple(readable))
-        found = {t: evidence.latest[t] for t in readable if t in evidence.latest}
-        checks.append(check_article(shown, found, evidence.trial_papers))
-    return Verification(tuple(checks), unreadable)
+    standings = tuple(stand(article, evidence) for article in articles)
+    return Verification(standings, evidence.unreadable)
 
 
 def verification_text(
@@ -72,29 +67,31 @@ def verification_text(
     subject_prefix: str,
     env: Environment,
     now: datetime,
+    *,
+    everything: bool = False,
 ) -> str:
-    """Each article's comparison as its article check words it, then one line that sums up."""
+    """Each article's standing as its article check words it (`everything`: no finding or
+    trial left out), then one line that sums up."""
     parts = [
-        render_article_check(check, subject_prefix, env, now, None, verify=True).text.rstrip()
-        for check in verification.checks
+        render_article_check(
+            standing, subject_prefix, env, now, None, verify=True, everything=everything
+        ).text.rstrip()
+        for standing in verification.standings
     ]
-    for nct_id in verification.unreadable:
-        parts.append(f"! {nct_id}: the registry sent a record that could not be read; not checked")
     # Every claim about a trial checked, those of a record the registry no longer returns too.
     claims = sum(
-        c.trial in check.article.trials
-        for check in verification.checks
-        for c in check.article.claims
+        c.trial in standing.article.trials
+        for standing in verification.standings
+        for c in standing.article.claims
     )
     judged = [
-        f.agreement
-        for check in verification.checks
-        for trial in check.trials
-        for f in trial.findings
-        if f.claim
+        check.agreement
+        for standing in verification.standings
+        for trial in standing.trials
+        for check in trial.checks
     ]
     agreeing, untold = judged.count(Agreement.AGREES), judged.count(Agreement.UNKNOWN)
-    things = verification.disagreements
+    things = verification.findings
     parts.append(
         f"verify: {agreeing} of {claims} claims agree with the registry"
         + (f", {untold} it gives no definite value for" if untold else "")

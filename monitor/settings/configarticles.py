@@ -2,6 +2,7 @@
 `[[article.claims]]`) read from config.toml and checked, each mistake one line naming the key.
 
     [[articles]]
+    id = "ldn"                                # optional: else the url's last segment, or the title
     title = "Low-dose naltrexone: what the evidence says"
     url = "https://example.org/ldn"
     trials = ["NCT04270877", "NCT02806440"]
@@ -13,6 +14,8 @@
     status = "COMPLETED"
     enrollment = 99
     passage = "The Human Evidence, on FINAL"  # what to re-check when the trial moves
+    passages = ["Key takeaways"]             # more places that speak of it, if any
+    outcome = "no benefit"                   # what the article says it found (or "not stated")
     publications = ["38258677"]              # papers it cites as this trial's, besides pmids
 """
 
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, assert_never
 from urllib.parse import urlsplit
 
-from monitor.core.articles import Article
+from monitor.core.articles import Article, StatedOutcome
 from monitor.core.claims import Claim, ClaimField
 from monitor.core.errors import ConfigError
 from monitor.core.models import NCT_ID, PHASES, PMID, STATUSES
@@ -32,14 +35,18 @@ from monitor.settings.config import WatchConfig
 from monitor.settings.sections import check_address
 from monitor.settings.tomltable import Table
 
+DEFAULT_ID = "default"  # the id of the unnamed article that watch.trials describes
+ARTICLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,59}")
+
 
 @dataclass(frozen=True)
 class _Said:
     """What the claims tables of one article say."""
 
     claims: tuple[Claim, ...] = ()
-    passages: Mapping[str, str] | None = None
+    passages: Mapping[str, tuple[str, ...]] | None = None
     papers: Mapping[str, tuple[str, ...]] | None = None
+    outcomes: Mapping[str, StatedOutcome] | None = None
 
 
 def read_articles(root: Table, watch: WatchConfig) -> tuple[Article, ...]:
@@ -55,7 +62,17 @@ def read_articles(root: Table, watch: WatchConfig) -> tuple[Article, ...]:
             which = "url" if article.url else "title"
             raise ConfigError(f"articles[{index}] has the {which} of an earlier article")
         seen.add(article.key)
-    unnamed = [_assemble("", "", None, watch.trials, (), said, ())] if watch.trials else []
+    unnamed = (
+        [_assemble("", "", None, DEFAULT_ID, watch.trials, (), said, ())] if watch.trials else []
+    )
+    ids: set[str] = set()
+    for index, article in enumerate([*unnamed, *named]):
+        if article.id in ids:
+            where = "watch.trials" if not article.key else f"articles[{index - len(unnamed)}]"
+            raise ConfigError(
+                f"{where} has the id {article.id!r} of an earlier article: give it its own id"
+            )
+        ids.add(article.id)
     return (*unnamed, *named)
 
 
@@ -78,16 +95,36 @@ def _article(item: object, key: str) -> Article:
         for i, value in enumerate(table.array("recipients", []))
     )
     said = _claims(table.array("claims", []), f"{key}.claims", trials)
+    given = table.string("id", "").strip()
     table.done()
+    if given and not ARTICLE_ID.fullmatch(given):
+        raise ConfigError(
+            f"{key}.id = {given!r} is not a short id (letters, digits, '-' and '_', up to 60)"
+        )
     if not trials and not pmids:
         raise ConfigError(f"{key} ({title}) cites no trials and no papers: give trials or pmids")
-    return _assemble(url or title, title, url, trials, pmids, said, recipients)
+    article_id = given or article_id_of(url, title)
+    return _assemble(url or title, title, url, article_id, trials, pmids, said, recipients)
+
+
+def article_id_of(url: str | None, title: str) -> str:
+    """An article's id when the config gives none: the last segment of its url's path (without
+    an extension), else a slug of its title."""
+    segment = (urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] if url else "").rsplit(".", 1)[0]
+    slug = _slug(segment) or _slug(title)
+    return slug or "article"
+
+
+def _slug(text: str) -> str:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return "-".join(words)[:60].strip("-")
 
 
 def _assemble(
     key: str,
     title: str,
     url: str | None,
+    article_id: str,
     trials: Sequence[str],
     pmids: Sequence[str],
     said: _Said,
@@ -103,6 +140,8 @@ def _assemble(
         passages=said.passages or {},
         papers=said.papers or {},
         recipients=recipients,
+        id=article_id,
+        outcomes=said.outcomes or {},
     )
 
 
@@ -119,8 +158,9 @@ def _ids(table: Table, name: str, pattern: re.Pattern[str], what: str) -> tuple[
 def _claims(items: list[Any], prefix: str, trials: Sequence[str]) -> _Said:
     """The claims tables: what the article says about each trial, one table per trial."""
     claims: list[Claim] = []
-    passages: dict[str, str] = {}
+    passages: dict[str, tuple[str, ...]] = {}
     papers: dict[str, tuple[str, ...]] = {}
+    outcomes: dict[str, StatedOutcome] = {}
     where = "watch.trials" if prefix == "article.claims" else f"{prefix.rsplit('.', 1)[0]}.trials"
     for index, item in enumerate(items):
         key = f"{prefix}[{index}]"
@@ -135,17 +175,39 @@ def _claims(items: list[Any], prefix: str, trials: Sequence[str]) -> _Said:
         found = [
             Claim(trial, name, _claim_value(entry, name)) for name in ClaimField if name in item
         ]
-        passage = entry.string("passage", "").strip()
+        where_said = _passages(entry)
         cited = _ids(entry, "publications", PMID, "a PubMed id like 38258677")
+        outcome = _outcome(entry) if "outcome" in item else None
         entry.done()
-        if not found and not passage and not cited:
-            raise ConfigError(f"{key} states nothing: give one of {', '.join(ClaimField)}")
+        if not found and not where_said and not cited and outcome is None:
+            said = ", ".join([*ClaimField, "outcome"])
+            raise ConfigError(f"{key} states nothing: give one of {said}")
         claims.extend(found)
-        if passage:
-            passages[trial] = passage
+        if where_said:
+            passages[trial] = where_said
         if cited:
             papers[trial] = cited
-    return _Said(tuple(claims), passages, papers)
+        if outcome is not None:
+            outcomes[trial] = outcome
+    return _Said(tuple(claims), passages, papers, outcomes)
+
+
+def _passages(entry: Table) -> tuple[str, ...]:
+    """Where the article discusses the trial: `passage`, and `passages` beside it."""
+    one = entry.string("passage", "").strip()
+    more = [str(p).strip() for p in entry.array("passages", [])]
+    if any(not p for p in more) or any(not isinstance(p, str) for p in entry.array("passages", [])):
+        raise ConfigError(f"{entry.key('passages')} must be a list of non-empty strings")
+    return tuple(dict.fromkeys(p for p in (one, *more) if p))
+
+
+def _outcome(entry: Table) -> StatedOutcome:
+    value = " ".join(entry.string("outcome").lower().replace("-", " ").split())
+    try:
+        return StatedOutcome(value)
+    except ValueError:
+        choices = ", ".join(repr(o.value) for o in StatedOutcome)
+        raise ConfigError(f"{entry.key('outcome')} = {value!r} is not one of {choices}") from None
 
 
 def _claim_value(entry: Table, name: ClaimField) -> str:

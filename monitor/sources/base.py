@@ -23,7 +23,7 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine
 
 from monitor.core.articles import Article, Evidence
-from monitor.core.checkup import Finding
+from monitor.core.checkup import Checked
 from monitor.core.routing import Keys
 from monitor.settings.config import Config
 from monitor.settings.tomltable import Table
@@ -153,7 +153,7 @@ class Source(Protocol):
         """Its client for one command (only when it is on); closed at the end."""
         ...
 
-    async def check(self, config: Config, environ: Mapping[str, str]) -> Finding:
+    async def check(self, config: Config, environ: Mapping[str, str]) -> Checked:
         """doctor's line: can it be reached, as configured; nothing stored, one request."""
         ...
 

@@ -143,6 +143,35 @@ papers = Table(
     Column("fetched_at", UTCDateTime, nullable=False),
 )
 
+# Revision 0013: each article's findings (core/standing.py): a stable id, what it is, and when
+# it stood. Open while resolved_at is empty.
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("article", String(100), nullable=False),  # the article's id
+    Column("kind", String(32), nullable=False),  # a standing.FindingKind
+    Column("subject", String(ID_LENGTH), nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("importance", String(8), nullable=False),
+    Column("first_cycle_id", Integer, ForeignKey("cycles.id")),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+    Index("ix_findings_article", "article"),
+)
+
+# Revision 0013: every paper known to name a trial, whoever found it (the registry's references,
+# PubMed's `[si]`): a paper that names a trial is news once, whichever source sees it first.
+paper_links = Table(
+    "paper_links",
+    metadata,
+    Column("nct_id", String(ID_LENGTH), primary_key=True),
+    Column("pmid", String(ID_LENGTH), primary_key=True),
+    Column("source", String(32), nullable=False),  # the source that saw it first
+    Column("first_seen_at", UTCDateTime, nullable=False),
+)
+
 # Who is to get each change, and by which delivery. A change gets its rows when it is first
 # delivered (routing may send it to several desks); each row is claimed by one delivery only.
 dispatches = Table(

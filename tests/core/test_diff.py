@@ -111,5 +111,6 @@ def test_changes_carry_the_registry_values_before_and_after() -> None:
             None,
             "32845365",
             "RESULT Bruun KD et al. Pain. 2021.",
+            pmid="32845365",  # the paper it is about, whoever else names it
         ),
     ]

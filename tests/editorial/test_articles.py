@@ -56,9 +56,11 @@ def results_published(world: World) -> None:
 # -- the first look -------------------------------------------------------------------------
 
 
-def test_the_first_check_tells_the_editor_both_cited_trials_have_published_results(
+def test_the_first_check_says_first_that_a_cited_trial_published_results_it_does_not_cite(
     world: World,
 ) -> None:
+    """The registry alone (PubMed holds nothing of these trials): FINAL links its results paper
+    (RESULT), the crossover a paper that only names it (DERIVED)."""
     articles(world, LDN_ARTICLE)
     results_published(world)
     run = world.check()
@@ -67,27 +69,32 @@ def test_the_first_check_tells_the_editor_both_cited_trials_have_published_resul
     assert world.messages == []  # the search's first run is a silent baseline
     [check] = world.article_checks
     assert check["Subject"] == (
-        "[LDN monitor] Article check: 2 things to re-check in"
-        " “Low-dose naltrexone: what the evidence says”"
+        "[LDN monitor] Article check: “Low-dose naltrexone: what the evidence says”:"
+        " FINAL has published results it does not cite"
     )
     text, html = body(check), unescape(body(check, "html"))
     for part in (text, html):
-        assert "PMID 38258677, the trial's results paper" in part
+        assert "FINAL (NCT04270877) has published results: the article does not cite it." in part
+        assert "The results paper: PMID 38258677" in part
         assert "Naltrexone 6 mg once daily versus placebo" in part
         assert "https://pubmed.ncbi.nlm.nih.gov/38258677/" in part
-        assert "PMID 38226027, a paper that names the trial" in part
-        assert "https://pubmed.ncbi.nlm.nih.gov/38226027/" in part
+        assert "A paper that names this trial: PMID 38226027" in part
         assert URL in part
-    # What the article says beside the registry, for each trial, agreeing here.
-    assert "Enrollment: the article says 99 participants; the registry says 99 participants" in text
-    assert "Phase: the article says phase 4; the registry says phase 4" in text
-    assert "Where: the paragraph on FINAL" in text
+    # The verdict first; the agreements in one line; what to re-check, where.
+    assert text.split(" TO RE-CHECK ")[0].endswith(
+        "A trial this article relies on has published results that it does not mention:"
+        " FINAL (PMID 38258677)."
+    )
+    assert "Status, enrollment and phase agree for both trials; completion agrees for FINAL." in (
+        text
+    )
+    assert "Re-check: the paragraph on FINAL." in text
     # Once: the next cycles are quiet while nothing moves.
     assert world.check().code == 0
     assert len(world.article_checks) == 1 and world.messages == []
 
 
-def test_verify_prints_the_same_comparison_and_exits_1_when_results_go_uncited(
+def test_verify_prints_the_same_standing_and_exits_1_until_the_article_says_what_was_found(
     world: World,
 ) -> None:
     articles(world, LDN_ARTICLE)
@@ -96,15 +103,22 @@ def test_verify_prints_the_same_comparison_and_exits_1_when_results_go_uncited(
     assert run.code == 1, run
     out = flat(run.out)
     assert "Article check: “Low-dose naltrexone: what the evidence says”" in out
-    assert "PMID 38258677, the trial's results paper" in out
-    assert "PMID 38226027, a paper that names the trial" in out
+    assert "FINAL (NCT04270877) has published results: the article does not cite it." in out
     assert run.out.splitlines()[-1] == (
-        "verify: 7 of 7 claims agree with the registry; 2 things to re-check"
+        "verify: 7 of 7 claims agree with the registry; 1 thing to re-check"
     )
-    # The article cites them now: every claim and every paper agrees.
-    world.extra = LDN_ARTICLE.replace(
+    # The article cites the results paper now, but does not say what the trial found.
+    cites = LDN_ARTICLE.replace(
         'passage = "the paragraph on FINAL"', 'publications = ["38258677"]'
     ).replace('passage = "the paragraph on the Danish crossover"', 'publications = ["38226027"]')
+    world.extra = cites
+    run = world.command("verify")
+    assert run.code == 1, run
+    assert "the article cites it but does not say what the trial found" in flat(run.out)
+    # And once it says: every claim and every paper agrees.
+    world.extra = cites.replace(
+        'publications = ["38258677"]', 'publications = ["38258677"]\noutcome = "no benefit"'
+    )
     run = world.command("verify")
     assert run.code == 0, run
     assert run.out.splitlines()[-1] == (

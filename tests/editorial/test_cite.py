@@ -145,6 +145,7 @@ def test_the_block_parses_and_carries_the_claims(ldn: ArticleDraft) -> None:
         "phase": "PHASE2",
         "completion_year": 2022,
         "passage": final["passage"],
+        "outcome": "not stated",  # the article never says what the trials found
     }
     assert final["passage"].startswith("The Human Evidence")
     assert (danish["status"], danish["enrollment"], danish["phase"]) == ("COMPLETED", 58, "PHASE4")
@@ -157,6 +158,7 @@ def test_the_block_comments_on_what_to_fill_in_and_check(ldn: ArticleDraft) -> N
     assert 'title = ""  # could not read a title: fill it in\n' in block
     assert "# design: randomized, double-blind, placebo-controlled, crossover\n" in block
     assert block.count("# could not read: completion year\n") == 1  # the Danish trial's
+    assert block.count('outcome = "not stated"  # the text says nothing of it\n') == 2
 
 
 def test_the_block_once_titled_is_what_the_monitors_config_accepts(ldn: ArticleDraft) -> None:
@@ -391,3 +393,37 @@ def test_any_text_gives_a_block_that_parses(text: str) -> None:
     assert article["trials"] == [t.nct_id for t in draft.trials]
     assert article["pmids"] == list(draft.pmids)
     assert len(article.get("claims", [])) == len(draft.trials)
+
+
+# What an article says a trial found: a labelled sentence for each value `outcome` takes.
+OUTCOMES = [
+    ("The FINAL trial (NCT04270877) found no benefit of naltrexone over placebo.", "no benefit"),
+    ("In NCT04270877, naltrexone significantly reduced pain compared with placebo.", "benefit"),
+    ("NCT04270877 was stopped early because naltrexone was harmful.", "harm"),
+    ("The results of NCT04270877 were mixed, with some measures improving.", "mixed"),
+    ("NCT04270877 enrolled 99 women with fibromyalgia.", "not stated"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "outcome"), OUTCOMES)
+def test_the_draft_says_what_the_article_says_the_trial_found(sentence: str, outcome: str) -> None:
+    draft = read_article(f"# An article\n\n{sentence}\n")
+    assert trial(draft, FINAL).outcome == outcome
+    (article,) = tomllib.loads(config_block(draft))["articles"]
+    assert article["claims"][0]["outcome"] == outcome
+
+
+def test_a_trial_discussed_in_several_sections_names_each_passage() -> None:
+    text = (
+        "# LDN\n\n## Key takeaways\n\nFINAL (NCT04270877) found no benefit.\n\n"
+        "## What the trials found\n\nThe FINAL study (NCT04270877) enrolled 99 women.\n"
+    )
+    draft = trial(read_article(text), FINAL)
+    assert draft.passage == "Key takeaways: “FINAL (NCT04270877) found no benefit.”"
+    assert draft.passages == (
+        "What the trials found: “The FINAL study (NCT04270877) enrolled 99 women.”",
+    )
+    block = config_block(read_article(text))
+    block = block.replace('url = ""', 'url = "https://example.org/ldn"', 1)
+    (article,) = read_articles(Table(tomllib.loads(block), ""), WatchConfig())
+    assert article.passages[FINAL] == (draft.passage, *draft.passages)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import ROOT, flat
-from sample import sample_article_check, sample_digest
+from sample import sample_article_check, sample_digest, sample_findings
 
 from monitor.core.models import Change, ChangeKind, PendingChange
 from monitor.editorial.digest import build_digest
@@ -123,7 +123,8 @@ def test_the_plain_text_part_stands_on_its_own() -> None:
     assert "<strong>" not in text and "&amp;" not in text
     assert "WHAT MATTERS MOST" in text
     assert "https://clinicaltrials.gov/study/NCT04270877?tab=history" in text
-    assert "[high] Results of this cited trial have been published: PMID 38258677" in flat(text)
+    assert "[high] Results of this cited trial have been published: “Low-dose" in flat(text)
+    assert "2024), PMID 38258677 Its conclusion: “Low-dose naltrexone was not better" in flat(text)
 
 
 def test_the_plain_text_wraps_for_a_terminal_mail_reader_with_hanging_indents() -> None:
@@ -146,3 +147,4 @@ def test_the_readme_shows_the_article_check_and_the_digest_as_an_editor_receives
     for message in (sample_article_check(), sample_digest()):
         assert f"Subject: `{message.subject}`" in readme
         assert message.text.rstrip("\n") in readme, "run tests/sample.py and update the README"
+    assert f"```\n{sample_findings()}\n```" in readme, "run tests/sample.py and update the README"

@@ -88,12 +88,17 @@ def test_every_kind_of_change_reaches_the_digest(world: World) -> None:
     world.registry.put(study(NEW_LDN, OverallStatus="RECRUITING", BriefTitle="LDN for Long COVID"))
     assert world.check().code == 0
     [message] = world.messages
-    assert message["Subject"] == "[LDN monitor] 3 trials changed — results posted for NCT04270877"
+    # The subject names the article and what is newly wrong with it, the worst first.
+    assert message["Subject"] == "[LDN monitor] The article: LDN-in-FM was withdrawn (and 1 more)"
     text = body(message)
+    assert text.startswith(
+        "The article: LDN-in-FM (NCT02806440), a trial the article cites, was withdrawn"
+    )
     for words in (
-        # Every change of a trial the article cites is high, and says what the article says.
-        "[high] Enrollment: 99 (actual) → 101 (actual)",
-        "[high] Primary completion: March 2022 (actual) → June 2022 (actual)",
+        # A change of a trial the article cites says what the article says; it is high when it
+        # can make the article wrong, and medium for a field the article makes no claim about.
+        "[medium] Enrollment: 99 (actual) → 101 (actual)",
+        "[medium] Primary completion: March 2022 (actual) → June 2022 (actual)",
         "[high] Results posted on ClinicalTrials.gov: first posted 20 November 2026",
         "The article does not say that results are posted; the registry now has them."
         " Re-check what the article says about NCT04270877.",
@@ -116,8 +121,9 @@ def test_every_kind_of_change_reaches_the_digest(world: World) -> None:
     assert "NCT04270877: results posted, results published" in top
     assert "NCT02806440: stopped" in top
     assert text.count("38258677/") == 1 and text.count("Withdrawn") == 2  # the change, the note
-    # The cited trials first, then the searches' finds.
-    assert text.index(FINAL) < text.index(DANISH) < text.index("TRIALS YOUR SEARCHES FOUND")
+    # The cited trials first, then the searches' finds (below the verdict).
+    entries = text[text.index("== TRIALS THE ARTICLE CITES ==") :]
+    assert entries.index(FINAL) < entries.index(DANISH) < entries.index("TRIALS YOUR SEARCHES")
     assert text.index("TRIALS YOUR SEARCHES FOUND") < text.index(NEW_LDN + " —")
 
 
@@ -129,7 +135,9 @@ def test_a_cited_record_that_disappears_is_reported_in_the_next_cycle(world: Wor
     run = world.check()
     assert run.code == 0
     [message] = world.messages
-    assert "record not found: NCT02806440" in message["Subject"]
+    assert message["Subject"] == (
+        "[LDN monitor] The article: NCT02806440 is no longer in the registry"
+    )
     assert "Record not found" in body(message)
     assert world.check().code == 0
     assert len(world.messages) == 1

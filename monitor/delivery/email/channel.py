@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from monitor.core.articles import Article
-from monitor.core.checkup import Finding
+from monitor.core.checkup import Checked
 from monitor.core.models import RenderedMessage
 from monitor.core.routing import Route, Router
 from monitor.delivery.channel import Accepted, ChannelKind, Letter, SentTest
@@ -71,7 +71,7 @@ class EmailKind:
             config.digest,
         )
 
-    async def check(self, config: Config, environ: Mapping[str, str]) -> Finding:
+    async def check(self, config: Config, environ: Mapping[str, str]) -> Checked:
         import asyncio
 
         from monitor.delivery.email.check import check_mail_server, check_outbox

@@ -10,7 +10,7 @@ from typing import assert_never
 
 import aiosmtplib
 
-from monitor.core.checkup import Finding, State, blocker
+from monitor.core.checkup import Checked, State, blocker
 from monitor.core.errors import first_line
 from monitor.delivery.email.settings import PASSWORD_ENV, EmailConfig, Security
 from monitor.sources.http import let_go, network_failure
@@ -24,7 +24,7 @@ SMTP_TIPS = {
 }
 
 
-async def check_mail_server(email: EmailConfig) -> Finding:
+async def check_mail_server(email: EmailConfig) -> Checked:
     """Connect, EHLO, TLS, login, QUIT: everything delivery does but send."""
     where = f"{email.host}:{email.port}"
     match email.security:
@@ -91,7 +91,7 @@ def _smtp_failure(where: str, exc: BaseException) -> str:
     return f"{where}: {what}: {SMTP_TIPS.get(failure.kind, SMTP_TIPS['network error'])}"
 
 
-def check_outbox(folder: Path) -> Finding:
+def check_outbox(folder: Path) -> Checked:
     """With no [email] section digests are .eml files in the outbox: it must take a file."""
     folder = folder.absolute()
     if not folder.is_dir():

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, assert_never
 
 from monitor.core.models import RenderedMessage
 from monitor.delivery.channel import CheckLetter, DigestLetter, Letter, NoticeLetter
-from monitor.editorial.render import render_article_check, render_digest, render_message
+from monitor.editorial.checkview import render_article_check
+from monitor.editorial.render import render_digest, render_message
 from monitor.settings.config import DigestConfig
 
 if TYPE_CHECKING:
@@ -94,10 +95,11 @@ def render_letter(letter: Letter, digest: DigestConfig, env: Environment) -> Ren
                 letter.evidence,
                 where=letter.where,
                 unread=letter.unread,
+                verdicts=letter.verdicts,
             )
         case CheckLetter():
             return render_article_check(
-                letter.check,
+                letter.standing,
                 digest.subject_prefix,
                 env,
                 letter.generated_at,
@@ -124,7 +126,7 @@ def letter_message(
             message_id = sender.digest_id(changes, recipients)
             when, list_id = letter.digest.generated_at, list_header(digest)
         case CheckLetter():
-            key = letter.check.article.key
+            key = letter.standing.article.key
             message_id = sender.message_id("article-check", key, *recipients)
             when, list_id, changes = letter.generated_at, list_header(digest), ()
         case NoticeLetter():

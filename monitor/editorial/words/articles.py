@@ -12,16 +12,14 @@ from monitor.core.claims import Agreement, ClaimField, judge
 from monitor.core.models import (
     Change,
     ChangeKind,
-    Paper,
+    PaperRole,
     Snapshot,
 )
 from monitor.editorial.words.changes import (
-    conclusion_words,
+    change_role,
     notice_of,
     notice_short,
-    paper_citation,
-    role_of,
-    role_words,
+    paper_label,
 )
 from monitor.editorial.words.claims import claim_field, claim_words, registry_words, subject_name
 from monitor.editorial.words.values import date_words, sentence, status_words
@@ -48,18 +46,23 @@ class ArticleNote:
 
 
 def article_note(
-    change: Change, article: Article, cited_as: str, snapshot: Snapshot | None
+    change: Change,
+    article: Article,
+    cited_as: str,
+    snapshot: Snapshot | None,
+    role: PaperRole | None = None,
 ) -> ArticleNote:
     """The article's side of a change of a trial it cites (as `cited_as`), against the
     registry's latest."""
     name = article_name(article.title)
-    said, flagged = _article_says(change, article, cited_as, snapshot, name)
+    role = role or change_role(change)
+    said, flagged = _article_says(change, article, cited_as, snapshot, name, role)
     recheck = None
     if flagged:
-        passage = article.passages.get(cited_as)
+        passages = article.passages.get(cited_as, ())
         recheck = (
-            f"Re-check: {_full_stop(passage)}"
-            if passage
+            "Re-check: " + "; ".join(_full_stop(p)[:-1] for p in passages) + "."
+            if passages
             else f"Re-check what {name} says about {cited_as}."
         )
     # Each sentence starts with the article's name, which the HTML makes a link.
@@ -77,7 +80,12 @@ _CLAIMS_OF = {
 
 
 def _article_says(
-    change: Change, article: Article, cited_as: str, snapshot: Snapshot | None, name: str
+    change: Change,
+    article: Article,
+    cited_as: str,
+    snapshot: Snapshot | None,
+    name: str,
+    role: PaperRole | None,
 ) -> tuple[str, bool]:
     """One sentence, and whether the article may need re-checking because of it."""
     match change.kind:
@@ -91,13 +99,14 @@ def _article_says(
             field = claim_field(change.detail)
             fields = (field,) if field else ()
             return _beside_claim(change, article, cited_as, snapshot, name, fields)
-        case ChangeKind.PUBLICATION:
-            paper = f"PMID {change.after}" if change.after else "this reference"
-            if article.cites_paper(cited_as, change.after):
+        case ChangeKind.PUBLICATION | ChangeKind.RESULTS_PAPER | ChangeKind.TRIAL_PAPER:
+            pmid = change.after if change.kind is ChangeKind.PUBLICATION else change.pmid
+            paper = f"PMID {pmid}" if pmid else "this reference"
+            if article.cites_paper(cited_as, pmid):
                 return f"{name} already cites {paper}", False
-            results = (change.detail or "").startswith("RESULT ")
-            what = "this trial's results paper" if results else "this paper"
-            return f"{name} does not cite {what}, {paper}", results
+            if role is PaperRole.RESULTS:
+                return f"{name} does not cite this trial's results paper, {paper}", True
+            return f"{name} does not cite {paper_label(role or PaperRole.OTHER)}, {paper}", False
         case ChangeKind.RETRACTION:
             if article.cites_paper(cited_as, change.after):
                 return f"{name} cites PMID {change.after}, which is now retracted", True
@@ -113,13 +122,6 @@ def _article_says(
             )
         case ChangeKind.NEW_TRIAL:
             return f"{name} cites this trial", False
-        case ChangeKind.RESULTS_PAPER | ChangeKind.TRIAL_PAPER:
-            paper = f"PMID {change.pmid}"
-            if article.cites_paper(cited_as, change.pmid):
-                return f"{name} already cites {paper}", False
-            if change.kind is ChangeKind.RESULTS_PAPER:
-                return f"{name} does not cite this trial's results paper, {paper}", True
-            return f"{name} does not cite this {role_words(role_of(change.detail))}, {paper}", False
         case ChangeKind.PAPER_NOTICE:
             return (
                 f"{name} cites PMID {change.pmid}, now {notice_short(notice_of(change.after))}",
@@ -186,30 +188,6 @@ def _beside_claim(
 def _full_stop(text: str) -> str:
     text = text.strip()
     return text if text[-1:] in ".!?…”\"'" else text + "."
-
-
-def paper_words(pmid: str | None, kind: str, citation: str) -> str:
-    """A paper linked to a trial, for a list: "PMID 38258677, the results paper: Bruun KD…"."""
-    what = "the trial's results paper" if kind == "RESULT" else "a paper that names the trial"
-    name = f"PMID {pmid}" if pmid else "a reference without a PMID"
-    return f"{name}, {what}" + (f": {citation}" if citation else "")
-
-
-def results_paper_words(paper: Paper) -> str:
-    """A trial's results paper in PubMed, for the article check's list, with what it found."""
-    said = paper_citation(paper.pmid, paper)
-    conclusion = conclusion_words(paper)
-    return f"the trial's results paper in PubMed: {said}" + (
-        f". {conclusion}" if conclusion else ""
-    )
-
-
-def article_verdict(disagreements: int, article: str) -> str:
-    """The article check's headline: "2 things to re-check in “LDN”"."""
-    if disagreements == 0:
-        return f"everything {article} says agrees with the registry"
-    plural = "s" if disagreements != 1 else ""
-    return f"{disagreements} thing{plural} to re-check in {article}"
 
 
 def article_name(title: str) -> str:

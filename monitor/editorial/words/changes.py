@@ -39,9 +39,16 @@ class ChangeWords:
         return f"{self.label}: {self.after}"
 
 
-def change_words(change: Change, cited: bool = False, paper: Paper | None = None) -> ChangeWords:
+def change_words(
+    change: Change,
+    cited: bool = False,
+    paper: Paper | None = None,
+    role: PaperRole | None = None,
+) -> ChangeWords:
     """The words for one change; `cited` when the article cites the trial; `paper` what PubMed
-    says of the paper a change is about (PubMed's side), when it is known."""
+    says of the paper a change is about, when it is known; `role` what that paper is to the
+    trial, worked out from every paper that names it (core/standing.py), so that a paper is
+    said the same way whoever found it."""
     before, after = change.before, change.after
     match change.kind:
         case ChangeKind.STATUS:
@@ -60,11 +67,18 @@ def change_words(change: Change, cited: bool = False, paper: Paper | None = None
             )
         case ChangeKind.RESULTS_POSTED:
             when = f"first posted {date_words(after)}" if after else "the registry gives no date"
+            results = STUDY_URL.format(nct_id=change.nct_id) + "?tab=results"
             return ChangeWords(
-                "Results posted on ClinicalTrials.gov", None, when, short="results posted"
+                "Results posted on ClinicalTrials.gov",
+                None,
+                when,
+                link=results if change.nct_id else None,
+                short="results posted",
             )
         case ChangeKind.PUBLICATION:
-            return _publication_words(change, cited)
+            citation = (change.detail or "").partition(" ")[2]
+            given = role or change_role(change) or PaperRole.OTHER
+            return _trial_paper_words(change.after, given, cited, paper, citation)
         case ChangeKind.RETRACTION:
             notice, _, source = (change.detail or "").partition(" ")
             linked = f"PMID {after}" if (after or "").isdigit() else (after or "a linked paper")
@@ -113,25 +127,9 @@ def change_words(change: Change, cited: bool = False, paper: Paper | None = None
                 note=f"Status: {status_words(change.detail)}" if change.detail else None,
                 short="new trial",
             )
-        case ChangeKind.RESULTS_PAPER:
-            label = "Results of this cited trial published" if cited else "Results published"
-            return ChangeWords(
-                label,
-                None,
-                paper_citation(change.pmid, paper),
-                note=conclusion_words(paper),
-                link=_pubmed(change.pmid),
-                short="results published in PubMed",
-            )
-        case ChangeKind.TRIAL_PAPER:
-            what = role_words(role_of(change.detail))
-            return ChangeWords(
-                f"A {what} naming this trial is in PubMed",
-                None,
-                paper_citation(change.pmid, paper),
-                link=_pubmed(change.pmid),
-                short=f"{what} in PubMed",
-            )
+        case ChangeKind.RESULTS_PAPER | ChangeKind.TRIAL_PAPER:
+            given = role or change_role(change) or PaperRole.OTHER
+            return _trial_paper_words(change.pmid, given, cited, paper, None)
         case ChangeKind.PAPER_NOTICE:
             kind = notice_of(after)
             notice, _, source = (change.detail or "").partition(" ")
@@ -175,16 +173,19 @@ def conclusion_words(paper: Paper | None) -> str | None:
     return f"Its conclusion: “{paper.conclusion}”"
 
 
-def role_words(role: PaperRole) -> str:
+def paper_label(role: PaperRole) -> str:
+    """What a paper is to a trial, said the same way wherever it was found."""
     match role:
         case PaperRole.RESULTS:
-            return "results paper"
+            return "the results paper"
+        case PaperRole.FURTHER_REPORT:
+            return "another report of this trial"
         case PaperRole.PROTOCOL:
-            return "protocol"
+            return "a protocol"
         case PaperRole.REVIEW:
-            return "review"
+            return "a review"
         case PaperRole.OTHER:
-            return "paper"
+            return "a paper that names this trial"
         case _:
             assert_never(role)
 
@@ -233,6 +234,21 @@ def notice_of(value: str | None) -> NoticeKind:
         return NoticeKind.RETRACTION  # only "Retracted Publication" comes without its notice
 
 
+def change_role(change: Change) -> PaperRole | None:
+    """What a paper is to a trial as the change itself says it, when nothing better is known:
+    the registry's reference type, or what PubMed's finder made of its types."""
+    match change.kind:
+        case ChangeKind.PUBLICATION:
+            results = (change.detail or "").startswith("RESULT ")
+            return PaperRole.RESULTS if results else PaperRole.OTHER
+        case ChangeKind.RESULTS_PAPER:
+            return PaperRole.RESULTS
+        case ChangeKind.TRIAL_PAPER:
+            return role_of(change.detail)
+        case _:
+            return None
+
+
 def role_of(value: str | None) -> PaperRole:
     try:
         return PaperRole(value or "")
@@ -244,25 +260,35 @@ def _pubmed(pmid: str | None) -> str | None:
     return PUBMED_URL.format(pmid=pmid) if pmid else None
 
 
-def _publication_words(change: Change, cited: bool) -> ChangeWords:
-    ref_type, _, citation = (change.detail or "").partition(" ")
-    paper = f"PMID {change.after}" if change.after else "a reference without a PMID"
-    if ref_type == "RESULT":
-        label = (
-            "Results of this cited trial have been published"
-            if cited
-            else "Results have been published"
-        )
-        short = "results published" + (" (a cited trial)" if cited else "")
-    else:
-        # A DERIVED reference is any PubMed paper that names the trial: not necessarily its
-        # results, so it is never called so.
-        label, short = "A paper that names this trial was linked", "paper naming it linked"
-    return ChangeWords(
-        label,
-        None,
-        paper,
-        note=citation or None,
-        link=PUBMED_URL.format(pmid=change.after) if change.after else None,
-        short=f"{short}, {paper}",
-    )
+def _trial_paper_words(
+    pmid: str | None,
+    role: PaperRole,
+    cited: bool,
+    paper: Paper | None,
+    citation: str | None,
+) -> ChangeWords:
+    """A paper newly naming a trial, whether the registry linked it or PubMed listed it: one
+    label for one paper, its conclusion quoted when PubMed's record is at hand."""
+    shown = paper_citation(pmid, paper) if pmid else "a reference without a PMID"
+    note = conclusion_words(paper) or (citation or None if paper is None else None)
+    link = _pubmed(pmid)
+    match role:
+        case PaperRole.RESULTS:
+            label = (
+                "Results of this cited trial have been published"
+                if cited
+                else "Results have been published"
+            )
+            short = "results published" + (" (a cited trial)" if cited else "")
+            return ChangeWords(label, None, shown, note, link, f"{short}, {shown}")
+        case PaperRole.FURTHER_REPORT:
+            label = "Another report of this trial has been published"
+        case PaperRole.PROTOCOL:
+            label = "A protocol of this trial has been published"
+        case PaperRole.REVIEW:
+            label = "A review naming this trial has been published"
+        case PaperRole.OTHER:
+            label = "A paper that names this trial has been published"
+        case _:
+            assert_never(role)
+    return ChangeWords(label, None, shown, note, link, f"{label[0].lower()}{label[1:]}")

@@ -3,7 +3,6 @@ article check, `verify` and the digest's claim changes put it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import assert_never
 
 from monitor.core.claims import Agreement, ClaimField
@@ -54,31 +53,6 @@ def agreement_words(agreement: Agreement) -> str:
             return "unknown"
         case _:
             assert_never(agreement)
-
-
-@dataclass(frozen=True)
-class FindingWords:
-    """One line of an article check: what the article says about a subject beside what the
-    registry says, and whether that is something to re-check."""
-
-    subject: str
-    article: str | None  # None: the article says nothing about it
-    registry: str
-    flagged: bool
-
-    @property
-    def line(self) -> str:
-        if self.article is None:
-            return f"{self.subject}: the registry says {self.registry} (the article says nothing)"
-        return f"{self.subject}: the article says {self.article}; the registry says {self.registry}"
-
-
-def finding_words(
-    subject: ClaimField, said: str | None, registry: str | None, flagged: bool
-) -> FindingWords:
-    """A line of the article check, from a claim's canonical values (see claims.py)."""
-    article = claim_words(subject, said) if said is not None else None
-    return FindingWords(subject_name(subject), article, registry_words(subject, registry), flagged)
 
 
 def subject_name(subject: ClaimField) -> str:

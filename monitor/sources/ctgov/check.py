@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import assert_never
 
-from monitor.core.checkup import Finding, State
+from monitor.core.checkup import Checked, State
 from monitor.core.errors import RegistryError
 from monitor.settings.config import Config
 from monitor.sources.ctgov.client import RegistryClient, RegistryRefused, make_http_client
@@ -28,7 +28,7 @@ REGISTRY_TIPS = {
 }
 
 
-async def check_registry(config: Config, environ: Mapping[str, str]) -> Finding:
+async def check_registry(config: Config, environ: Mapping[str, str]) -> Checked:
     # One try, and no minutes-long wait after a 403: doctor answers now.
     settings = replace(config.need(RegistryConfig), max_attempts=1, refused_retries=0)
     url = settings.base_url + "/version"

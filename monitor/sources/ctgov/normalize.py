@@ -48,6 +48,7 @@ TRACKED_FIELDS = (
     "InterventionName",
     "LeadSponsorName",
     "StartDate",
+    "Acronym",
 )
 
 _WHITESPACE = re.compile(r"\s+")
@@ -60,6 +61,7 @@ _INVISIBLE = re.compile(
 # Lengths as the registry bounds them (briefTitle 300, whyStopped 250 characters; a citation is
 # allowed more), so that no value outgrows its column.
 TITLE_CHARS, WHY_STOPPED_CHARS, CITATION_CHARS, NAME_CHARS = 300, 250, 4000, 200
+ACRONYM_CHARS = 40
 _ARMS = ("protocolSection", "armsInterventionsModule")
 _SPONSOR = ("protocolSection", "sponsorCollaboratorsModule")
 STATUS_CHARS, TYPE_CHARS = 40, 20
@@ -137,6 +139,7 @@ def normalize(study: object) -> Observation:
         ),
         sponsor=_text(_path(study, *_SPONSOR, "leadSponsor", "name"), NAME_CHARS),
         start_date=_date(_path(status_module, "startDateStruct", "date")),
+        acronym=_text(_path(identification, "acronym"), ACRONYM_CHARS),
     )
     return Observation(snapshot=snapshot, raw=_raw(study))
 

@@ -30,6 +30,7 @@ from monitor.sources.ctgov.tables import (
     trials,
 )
 from monitor.store.changes import write_changes
+from monitor.store.papers import link_papers
 from monitor.store.schema import changes
 
 log = logging.getLogger(__name__)
@@ -214,10 +215,9 @@ class Store:
         hollow = [o.snapshot.nct_id for o in unique if _hollow(have, o.snapshot)]
         kept = [o for o in unique if o.snapshot.nct_id not in hollow]
         writes = [self._compare(o, have, origin, search) for o in kept]
-        self._write(conn, cycle_id, [w for w in writes if w is not None], now)
+        changes = self._write(conn, cycle_id, [w for w in writes if w is not None], now)
         if search:
             self._add_hits(conn, search.term, [o.snapshot.nct_id for o in kept], now)
-        changes = [change for write in writes if write is not None for change in write.changes]
         return Recorded(changes, tuple(hollow))
 
     def _compare(
@@ -249,10 +249,13 @@ class Store:
         found = [new_trial(new, search.name)] if news and search else []
         return _Write(observation, None, found, is_new_trial=True, origin=origin)
 
-    def _write(self, conn: Connection, cycle_id: int, writes: list[_Write], now: datetime) -> None:
-        """New snapshots, their trials' latest pointers and their changes, in bulk."""
+    def _write(
+        self, conn: Connection, cycle_id: int, writes: list[_Write], now: datetime
+    ) -> list[Change]:
+        """New snapshots, their trials' latest pointers and their changes, in bulk; returns the
+        changes written."""
         if not writes:
-            return
+            return []
         rows = [
             snapshot_row(w.observation.snapshot)
             | {"cycle_id": cycle_id, "observed_at": now, "raw": w.observation.raw}
@@ -267,22 +270,31 @@ class Store:
         ]
         if new_trials:
             conn.execute(insert(trials), new_trials)  # a duplicate key: another process won
+        # The papers each record links: one that names the trial is news once, whoever saw it
+        # first (PubMed may have listed it already).
+        links = {
+            (w.nct_id, p.pmid)
+            for w in writes
+            if w.observation.snapshot.found
+            for p in w.observation.snapshot.publications
+            if p.pmid
+        }
+        new_links = link_papers(conn, NAME, links, now)
         for write, snapshot_id in zip(writes, snapshot_ids, strict=True):
             if not write.is_new_trial:
                 self._move_latest(conn, write.nct_id, write.previous_id, snapshot_id)
             if write.aliases:
                 self._list_under(conn, write.aliases, write.nct_id)
-        write_changes(
-            conn,
-            cycle_id,
-            NAME,
-            [
-                (change, snapshot_id)
-                for write, snapshot_id in zip(writes, snapshot_ids, strict=True)
-                for change in write.changes
-            ],
-            now,
-        )
+        written = [
+            (change, snapshot_id)
+            for write, snapshot_id in zip(writes, snapshot_ids, strict=True)
+            for change in write.changes
+            if change.kind is not ChangeKind.PUBLICATION
+            or not change.pmid
+            or (write.nct_id, change.pmid) in new_links
+        ]
+        write_changes(conn, cycle_id, NAME, written, now)
+        return [change for change, _ in written]
 
     def _list_under(self, conn: Connection, aliases: Sequence[str], canonical: str) -> None:
         """From now on these ids stand for `canonical`: once, whoever records it first."""

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, select
 
 from monitor.core.articles import Article, Evidence
-from monitor.core.checkup import Finding
+from monitor.core.checkup import Checked
 from monitor.core.models import NCT_ID, Snapshot
 from monitor.core.routing import Keys
 from monitor.core.sanity import hold_reason
@@ -60,7 +60,7 @@ class ClinicalTrialsGov:
         async with make_http_client(settings) as http:
             yield RegistryReader(RegistryClient(settings, http))
 
-    async def check(self, config: Config, environ: Mapping[str, str]) -> Finding:
+    async def check(self, config: Config, environ: Mapping[str, str]) -> Checked:
         from monitor.sources.ctgov.check import check_registry
 
         return await check_registry(config, environ)

@@ -65,6 +65,7 @@ snapshots = Table(
     Column("interventions", Text),
     Column("sponsor", Text),
     Column("start_date", String(10)),
+    Column("acronym", String(40)),  # revision 0013
     Column("raw", Text),
     Index("ix_snapshots_nct_id", "nct_id", "id"),
 )
@@ -136,6 +137,7 @@ def snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
         "interventions": json.dumps(snapshot.interventions, ensure_ascii=False),
         "sponsor": snapshot.sponsor,
         "start_date": snapshot.start_date,
+        "acronym": snapshot.acronym,
     }
 
 
@@ -162,6 +164,7 @@ def snapshot_from_row(row: RowMapping) -> Snapshot:
         interventions=tuple(json.loads(row["interventions"] or "[]")),
         sponsor=row["sponsor"],
         start_date=row["start_date"],
+        acronym=row["acronym"],
     )
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from monitor.core.checkup import Finding, State
+from monitor.core.checkup import Checked, State
 from monitor.core.errors import PubmedError
 from monitor.settings.config import Config
 from monitor.sources.pubmed.client import PubmedClient, make_http_client
 from monitor.sources.pubmed.settings import PubmedConfig
 
 
-async def check_pubmed(config: Config) -> Finding:
+async def check_pubmed(config: Config) -> Checked:
     """One ESearch, as a cycle's first would ask it, when the literature side is on."""
     settings = config.section(PubmedConfig)
     if settings is None:

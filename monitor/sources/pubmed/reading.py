@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.core.diff import paper_notices, trial_paper
-from monitor.core.models import Change, ChangeKind, Paper
+from monitor.core.models import Change, ChangeKind, Paper, PaperRole
 from monitor.settings.config import Config
 from monitor.sources.pubmed.client import Found, PubmedClient, created_between
 from monitor.sources.pubmed.normalize import RejectedDocument, parse_articles
@@ -119,18 +119,27 @@ async def _papers(reading: LiteratureReading, pmids: list[str]) -> dict[str, Pap
 
 
 def _record(reading: LiteratureReading, search: _Search, found: list[Paper], now: datetime) -> None:
-    for paper in found:
-        change = None if search.first else _news(reading.config, search, paper)
-        if reading.library.found(reading.cycle_id, search.term, paper, change, now) and change:
-            _said(reading, [change])
+    library = reading.library
+    # Whether the trial's results paper is already known: a later trial report is another
+    # report of it (a secondary analysis), never "the results" again.
+    results = search.trial is not None and any(
+        p.role is PaperRole.RESULTS
+        for p in library.trial_papers([search.trial]).get(search.trial, [])
+    )
+    for paper in sorted(found, key=lambda p: (p.year or "9999", int(p.pmid))):
+        change = None if search.first else _news(reading.config, search, paper, results)
+        said = library.found(reading.cycle_id, search.term, paper, change, now, search.trial)
+        if said is not None:
+            _said(reading, [said])
+        results = results or paper.role is PaperRole.RESULTS
 
 
-def _news(config: Config, search: _Search, paper: Paper) -> Change | None:
+def _news(config: Config, search: _Search, paper: Paper, results_known: bool) -> Change | None:
     """What a paper newly found by a search is to the articles, if anything."""
     if paper.pmid in config.cited_pmids:
         return None  # an article already cites it
     if search.trial is not None:
-        return trial_paper(search.trial, paper)
+        return trial_paper(search.trial, paper, results_known)
     if set(paper.nct_ids) & set(config.cited_trials):
         return None  # a cited trial's own search reports it, under the trial
     return Change(None, ChangeKind.NEW_PAPER, after=search.name, pmid=paper.pmid)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine
 
 from monitor.core.articles import Article, Evidence
-from monitor.core.checkup import Finding
+from monitor.core.checkup import Checked
 from monitor.core.models import Paper
 from monitor.core.routing import Keys
 from monitor.settings.config import Config
@@ -60,7 +60,7 @@ class Pubmed:
         async with make_http_client(settings) as http:
             yield PubmedReader(PubmedClient(settings, http))
 
-    async def check(self, config: Config, environ: Mapping[str, str]) -> Finding:
+    async def check(self, config: Config, environ: Mapping[str, str]) -> Checked:
         from monitor.sources.pubmed.check import check_pubmed
 
         return await check_pubmed(config)
@@ -117,19 +117,25 @@ class PubmedReader:
             turn.tally.changes += reading.changes_found
 
     async def evidence(self, articles: Sequence[Article]) -> Evidence:
-        """The papers PubMed lists for each cited trial (MEDLINE's `[si]`), as it has them now."""
+        """The papers PubMed lists for each cited trial (MEDLINE's `[si]`), and the cited papers
+        themselves (their notices), as it has them now."""
         from monitor.sources.pubmed.normalize import RejectedDocument, parse_articles
 
         trials = sorted({t for a in articles for t in a.trials})
+        cited = {
+            p for a in articles for p in (*a.pmids, *(q for qs in a.papers.values() for q in qs))
+        }
         listing = {t: (await self.client.search(f"{t}[si]")).pmids for t in trials}
         read: dict[str, Paper] = {}
-        async for document in self.client.fetch(sorted({p for ps in listing.values() for p in ps})):
+        wanted = sorted({p for ps in listing.values() for p in ps} | cited)
+        async for document in self.client.fetch(wanted):
             try:
                 read.update((p.pmid, p) for p in parse_articles(document).papers)
             except RejectedDocument:
                 continue  # its papers are left out, as an unreadable registry record is
         return Evidence(
-            trial_papers={t: [read[p] for p in pmids if p in read] for t, pmids in listing.items()}
+            papers={p: read[p] for p in cited if p in read},
+            trial_papers={t: [read[p] for p in pmids if p in read] for t, pmids in listing.items()},
         )
 
 

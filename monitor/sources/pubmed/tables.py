@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from monitor.core.models import Change, Paper
 from monitor.store.changes import write_changes
+from monitor.store.papers import link_papers
 from monitor.store.rows import paper_from_row, paper_row
 from monitor.store.schema import ID_LENGTH, UTCDateTime, metadata, papers
 
@@ -115,10 +116,18 @@ class Library:
         return found
 
     def found(
-        self, cycle_id: int, term: str, paper: Paper, change: Change | None, now: datetime
-    ) -> bool:
-        """A paper a search found, with the change it makes (None: a silent find); False, and
-        nothing written, when the search had found it before."""
+        self,
+        cycle_id: int,
+        term: str,
+        paper: Paper,
+        change: Change | None,
+        now: datetime,
+        trial: str | None = None,
+    ) -> Change | None:
+        """A paper a search found, with the change it makes (None: a silent find); returns the
+        change stored, if any. Nothing is written when the search had found it before; a paper
+        listing `trial` is linked to it (store/papers.py), and is no news when another source
+        had already linked them."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -126,10 +135,12 @@ class Library:
                     {"term": term, "pmid": paper.pmid, "first_seen_at": now},
                 )
                 self._keep(conn, paper, now)
+                if trial is not None and not link_papers(conn, NAME, [(trial, paper.pmid)], now):
+                    change = None  # the registry had linked it: said then, once
                 self._changes(conn, cycle_id, [change] if change else [], now)
         except IntegrityError:
-            return False  # found before (another window, or another process)
-        return True
+            return None  # found before (another window, or another process)
+        return change
 
     def seen(self, term: str, pmids: Sequence[str], now: datetime) -> None:
         """A search's first finds, remembered without their records: never news."""

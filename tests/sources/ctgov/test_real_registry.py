@@ -185,7 +185,7 @@ def test_a_derived_paper_is_a_paper_that_names_the_trial_not_its_results(world: 
     assert subject.endswith(f"a paper naming {FINAL} was linked")
     for part in (subject, text, html):
         assert "results published" not in part.lower()
-    assert "A paper that names this trial was linked: PMID 40000001" in text
+    assert "A paper that names this trial has been published: PMID 40000001" in text
     assert review in text
 
 

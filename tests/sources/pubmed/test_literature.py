@@ -9,7 +9,7 @@ import json
 import re
 from datetime import UTC, datetime
 
-from conftest import DANISH, FINAL, LDN_ARTICLE, World, body
+from conftest import DANISH, FINAL, LDN_ARTICLE, World, body, flat
 from pubmed_standin import (
     CROSSOVER_RESULTS,
     DOSE_RESPONSE,
@@ -64,11 +64,22 @@ def test_results_a_retraction_and_a_new_trial_each_once_in_one_digest(world: Wor
     [digest] = world.messages
     text, html = body(digest), body(digest, "html")
     subject = str(digest["Subject"])
-    assert "results published for NCT02806440, NCT04270877" in subject
-    assert text.startswith("2 trials and 2 papers changed: 5 changes in PubMed.")
+    # What is newly wrong with the article comes first, and names it: the worst first.
+    assert subject == (
+        "[LDN monitor] “Low-dose naltrexone: what the evidence says”: cited paper PMID 32068870"
+        " retracted (and 2 more)"
+    )
+    assert text.startswith(
+        "“Low-dose naltrexone: what the evidence says”: A paper it cites, PMID 32068870, was"
+        " retracted. Both trials this article relies on have published results"
+    ), text[:300]
+    assert "2 trials and 2 papers changed: 5 changes in PubMed." in text
     # FINAL's results, quoted in the paper's own words, under the trial, with the link.
     final = text[text.index(f"{FINAL} — ") :]
-    assert "Results of this cited trial published: “Low-dose naltrexone for pain in women" in final
+    assert (
+        "Results of this cited trial have been published: “Low-dose naltrexone for pain in women"
+        in final
+    )
     assert "(The Lancet. Rheumatology, 2024), PMID 38258677" in final
     assert "These results do not support its routine use for this indication.”" in final
     assert "Its conclusion: “" in final
@@ -76,7 +87,7 @@ def test_results_a_retraction_and_a_new_trial_each_once_in_one_digest(world: Wor
     assert "does not cite this trial's results paper, PMID 38258677" in final
     assert "Re-check: the paragraph on FINAL." in final
     # The protocol is named a protocol, never results.
-    assert "A protocol naming this trial is in PubMed: " in final
+    assert "A protocol of this trial has been published: " in final
     assert f"PMID {FINAL_PROTOCOL}" in final
     # The crossover's abstract ends in INTERPRETATION: that is what is quoted.
     danish = text[text.index(f"{DANISH} — ") :]
@@ -155,17 +166,18 @@ def test_the_first_look_and_verify_name_the_results_papers_the_article_does_not_
 
     [check] = world.article_checks  # ...and the first look says it
     text = body(check)
-    final = text[text.index(f"{FINAL} — ") :]
-    assert "Papers about the trial that the article does not cite:" in final
-    assert "the trial's results paper in PubMed: “Low-dose naltrexone for pain in women" in final
-    assert "These results do not support its routine use for this indication.”" in final
-    assert f"PMID {FINAL_PROTOCOL}" not in text  # a protocol is not a disagreement
-    danish = text[text.index(f"{DANISH} — ") :]
-    assert f"PMID {CROSSOVER_RESULTS}" in danish
+    recheck = text[text.index("TO RE-CHECK (2)") : text.index("WHAT AGREES")]
+    assert "FINAL (NCT04270877) has published results: the article does not cite it." in recheck
+    assert "The results paper: “Low-dose naltrexone for pain in women" in recheck
+    assert "These results do not support its routine use for this indication.”" in recheck
+    assert f"PMID {CROSSOVER_RESULTS}" in recheck
+    # A protocol is not something to re-check: it is named under the trial, as what it is.
+    assert f"PMID {FINAL_PROTOCOL}" not in recheck
+    assert "A protocol: “Low-dose naltrexone for fibromyalgia in women (FINAL)" in text
 
     verify = world.command("verify")
     assert verify.code == 1, verify  # something to re-check
-    assert verify.out.count("the trial's results paper in PubMed") == 2
+    assert flat(verify.out).count("has published results: the article does not cite it.") == 2
     world.pubmed.fail_always(Fault.status(503))
     unchecked = world.command("verify")
     assert unchecked.code == 3, unchecked

@@ -1,0 +1,74 @@
+"""A cycle in words for its operator: the line `check` prints (and the ping carries), and the
+log line with its figures as fields for JSON logs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from monitor.run.cycle import CycleResult
+
+log = logging.getLogger("monitor")
+
+
+def log_cycle(result: CycleResult, seconds: float) -> None:
+    figures = result.figures
+    log.info(
+        "cycle %d %s: %d trial records (%d rejected), %d requests, %.1f kB, %d new changes, %s,"
+        " %.1f s%s",
+        result.cycle_id,
+        result.outcome,
+        figures.trials_checked,
+        figures.records_rejected,
+        figures.requests,
+        figures.bytes_received / 1000,
+        figures.changes_found,
+        digests(result.delivered_to),
+        seconds,
+        f" — {result.error}" if result.error else "",
+        extra={
+            "cycle": result.cycle_id,
+            "outcome": result.outcome,
+            "trials_checked": figures.trials_checked,
+            "records_rejected": figures.records_rejected,
+            "requests": figures.requests,
+            "bytes_received": figures.bytes_received,
+            "changes_found": figures.changes_found,
+            "delivered_to": result.delivered_to,
+            "seconds": round(seconds, 3),
+            "error": result.error,
+        },
+    )
+
+
+def describe(result: CycleResult) -> str:
+    figures = result.figures
+    count = figures.changes_found
+    parts = [
+        f"checked {figures.trials_checked} trial records in {figures.requests} requests",
+        f"{count} new change{'s' if count != 1 else ''}",
+    ]
+    if result.article_checks:
+        count = len(result.article_checks)
+        parts.append(f"{count} article check{'s' if count != 1 else ''} (a first look) sent")
+    if result.delivered_to and result.kept:
+        places = ", ".join(result.delivered_to)
+        parts.append(f"digest written to {places} (no [email] section: outbox)")
+    elif result.delivered_to:
+        parts.append(digests(result.delivered_to) + " sent")
+    elif result.ok:
+        parts.append("nothing to send")
+    if result.error:
+        parts.append(f"FAILED: {result.error}; unsent changes are kept for the next cycle")
+    if result.held:
+        parts.append(f"HELD for a look: {result.held}; see `trial-monitor preview`, then `release`")
+    parts.extend(f"REFUSED: {line}" for line in result.refused_searches)
+    if result.stale:
+        parts.append(f"NOT READ: {result.stale}")
+    return "check: " + "; ".join(parts)
+
+
+def digests(places: Sequence[str]) -> str:
+    if not places:
+        return "no digest"
+    return f"{len(places)} digest{'s' if len(places) != 1 else ''} ({'; '.join(places)})"
