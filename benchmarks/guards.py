@@ -506,9 +506,11 @@ GUARDS = [
         "the first look names the results papers the article does not cite",
         (
             (
-                "monitor/core/articles.py",
-                "if p.role is PaperRole.RESULTS and not article.cites_paper(trial, p.pmid)",
-                "if False",
+                "monitor/core/standing.py",
+                "        if not results.cited:\n"
+                "            found.append(finding(FindingKind.RESULTS_UNCITED, key, paper=results))\n"
+                "        elif",
+                "        if False:\n            pass\n        elif",
             ),
         ),
         ("tests/sources/pubmed/test_literature.py", "-k", "first_look and sqlite"),
@@ -523,6 +525,86 @@ GUARDS = [
             ),
         ),
         ("tests/sources/pubmed/test_pubmed_normalize.py", "-k", "entity"),
+    ),
+    Guard(
+        "a notice already on a cited paper on the first day is in the first look and verify",
+        (
+            (
+                "monitor/core/standing.py",
+                "    for pmid in cited:\n        paper = evidence.papers.get(pmid)\n",
+                "    for pmid in ():\n        paper = evidence.papers.get(pmid)\n",
+            ),
+        ),
+        ("tests/editorial/test_standing.py", "-k", "retracted_before_the_first_cycle and sqlite"),
+    ),
+    Guard(
+        "a paper told once is not news again when the other source finds it",
+        (
+            (
+                "monitor/sources/ctgov/records.py",
+                "            or (write.nct_id, change.pmid) in new_links\n",
+                "            or True\n",
+            ),
+        ),
+        ("tests/editorial/test_standing.py", "-k", "later_linked_by_the_registry and sqlite"),
+    ),
+    Guard(
+        "a second trial report (a secondary analysis) is not the results again",
+        (
+            (
+                "monitor/core/diff.py",
+                "    if role is PaperRole.RESULTS and results_known:\n"
+                "        role = PaperRole.FURTHER_REPORT\n",
+                "",
+            ),
+        ),
+        ("tests/editorial/test_standing.py", "-k", "secondary_analysis and sqlite"),
+    ),
+    Guard(
+        "a paper has one label whoever found it: a later trial report is another report",
+        (
+            (
+                "monitor/core/standing.py",
+                "    later = {id(p) for p in results[1:]}\n",
+                "    later: set[int] = set()\n",
+            ),
+        ),
+        ("tests/editorial/test_standing.py", "-k", "secondary_analysis and sqlite"),
+    ),
+    Guard(
+        "a results paper the article cites without saying what the trial found is a finding",
+        (
+            (
+                "monitor/core/standing.py",
+                "        elif trial.stated is StatedOutcome.NOT_STATED:\n"
+                "            found.append(finding(FindingKind.OUTCOME_UNSTATED, key, paper=results))\n",
+                "",
+            ),
+        ),
+        ("tests/editorial/test_standing.py", "-k", "does_not_state and sqlite"),
+    ),
+    Guard(
+        "a change to a field no claim covers is not high",
+        (
+            (
+                "monitor/core/importance.py",
+                "            return Importance.HIGH if claimed else default_importance(kind)",
+                "            return Importance.HIGH",
+            ),
+        ),
+        ("tests/editorial/test_standing.py", "-k", "no_claim_covers and sqlite"),
+    ),
+    Guard(
+        "a long watch list keeps the article check short and says where the rest is",
+        (
+            (
+                "monitor/editorial/checkview.py",
+                "    shown_findings = findings if everything else findings[:FINDINGS_SHOWN]\n"
+                "    shown_trials = trials if everything else trials[:TRIALS_SHOWN]\n",
+                "    shown_findings, shown_trials = findings, trials\n",
+            ),
+        ),
+        ("tests/editorial/test_standing.py", "-k", "long_watch_list and sqlite"),
     ),
 ]
 
