@@ -6,7 +6,8 @@ in place, runs the guarantee's tests, and restores the file, whatever happens.
 
     .venv/bin/python benchmarks/guards.py [--only WORDS]
 
-Not part of the tests' pass/fail; it prints a table, and the README keeps the latest.
+Not part of the tests' pass/fail; it prints a table; its output, saved as
+benchmarks/results/guards.md, is what docs/guarantees.md shows (scripts/docs).
 """
 
 from __future__ import annotations
@@ -190,7 +191,9 @@ GUARDS = [
             # A default in place of the exhaustive end: a kind without words falls through.
             (
                 "monitor/editorial/words/changes.py",
+                '                short="new paper",\n            )\n'
                 "        case _:\n            assert_never(change.kind)\n",
+                '                short="new paper",\n            )\n'
                 '        case _:\n            return ChangeWords("", None, None)\n',
             ),
         ),
@@ -606,6 +609,39 @@ GUARDS = [
         ),
         ("tests/editorial/test_standing.py", "-k", "long_watch_list and sqlite"),
     ),
+    Guard(
+        "a cycle that could not read the registry finds nothing wrong with an article",
+        (
+            (
+                "monitor/run/cycle.py",
+                "    if not read.failed and stale is None and moved:\n",
+                "    if moved:\n",
+            ),
+        ),
+        ("tests/editorial/test_standing.py", "-k", "never_reached and sqlite"),
+    ),
+    Guard(
+        "an article's first look waits for every source",
+        (
+            (
+                "monitor/run/cycle.py",
+                "    if not read.failed and not read.unread and stale is None:",
+                "    if not read.failed and stale is None:",
+            ),
+        ),
+        ("tests/editorial/test_standing.py", "-k", "waits_for_pubmed and sqlite"),
+    ),
+    Guard(
+        "verify without PubMed still says what the registry contradicts",
+        (
+            (
+                "monitor/run/verify.py",
+                "            if source.required:\n                raise\n",
+                "            raise\n",
+            ),
+        ),
+        ("tests/editorial/test_standing.py", "-k", "verify_without_pubmed and sqlite"),
+    ),
 ]
 
 
@@ -653,6 +689,10 @@ def main() -> None:
     parser.add_argument("--only", help="try only the guards whose promise contains these words")
     args = parser.parse_args()
     guards = [g for g in GUARDS if not args.only or args.only in g.promise]
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    print(f"Run on commit {commit or 'unknown'}.\n")
     print("| guarantee | guard removed: its test | seconds |")
     print("|---|---|---:|")
     caught = 0

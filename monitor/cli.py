@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,9 +48,14 @@ from monitor.settings.config import config_path
 log = logging.getLogger("monitor")
 
 
-def main(argv: Sequence[str] | None = None, house: House | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    house: House | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> int:
     """The command line; `house` the sources and channels to build with (the registered ones
-    unless given: a test hands in one of its own)."""
+    unless given: a test hands in one of its own); `clock` the time it goes by (the wall
+    clock's unless given: the documentation's samples are made at a fixed moment)."""
     args = _parser().parse_args(argv)
     setup_logging(os.environ)
     house = house or House.registered()
@@ -62,7 +68,8 @@ def main(argv: Sequence[str] | None = None, house: House | None = None) -> int:
         if config.secrets:
             setup_logging(os.environ, secrets=config.secrets)
         command: Command = args.run
-        return command(App(config, house), args)
+        app = App(config, house) if clock is None else App(config, house, clock)
+        return command(app, args)
     except ConfigError as exc:
         fail(f"configuration error: {exc}")
         return EXIT_USAGE

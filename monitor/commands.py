@@ -50,12 +50,18 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("monitor")
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class App:
-    """What every command is given: the configuration, and the house it was read with."""
+    """What every command is given: the configuration, the house it was read with, and the
+    clock it goes by (the wall clock's UTC; scripts/samples sets one, for samples that hold)."""
 
     config: Config
     house: House
+    clock: Callable[[], datetime] = _now
 
 
 Command = Callable[[App, argparse.Namespace], int]
@@ -74,7 +80,7 @@ def check_command(app: App, _args: argparse.Namespace) -> int:
 def run_command(app: App, _args: argparse.Namespace) -> int:
     schedule = app.config.schedule
     with _database(app.config) as engine:
-        Journal(engine).record_service_start(_now(), socket.gethostname(), os.getpid())
+        Journal(engine).record_service_start(app.clock(), socket.gethostname(), os.getpid())
         service = Service(
             lambda: _one_cycle(app, engine),
             make_trigger(schedule),
@@ -149,7 +155,7 @@ def preview_command(app: App, args: argparse.Namespace) -> int:
 
 
 def send_test_command(app: App, _args: argparse.Namespace) -> int:
-    now = _now()
+    now = app.clock()
     results = [
         result
         for kind in app.house.channels
@@ -214,7 +220,7 @@ def findings_command(app: App, args: argparse.Namespace) -> int:
 
 def health_command(app: App, _args: argparse.Namespace) -> int:
     with _database(app.config) as engine:
-        verdict = health(engine, app.config.schedule, _now())
+        verdict = health(engine, app.config.schedule, app.clock())
     print(f"health: {verdict.message}")
     return EXIT_OK if verdict.ok else EXIT_FAILED
 
@@ -227,7 +233,7 @@ def verify_command(app: App, _args: argparse.Namespace) -> int:
 
     async def run() -> Verification:
         async with app.house.readers(config) as readers:
-            return await verify(config.articles, [reader for _, reader in readers])
+            return await verify(config.articles, readers)
 
     everything = bool(getattr(_args, "all", False))
 
@@ -238,7 +244,7 @@ def verify_command(app: App, _args: argparse.Namespace) -> int:
         return Verdict.UNCHECKED
     env = make_environment()
     prefix = config.digest.subject_prefix
-    print(verification_text(verification, prefix, env, _now(), everything=everything))
+    print(verification_text(verification, prefix, env, app.clock(), everything=everything))
     return verification.verdict
 
 
@@ -276,7 +282,7 @@ def cite_command(args: argparse.Namespace) -> int:
 def release_command(app: App, args: argparse.Namespace) -> int:
     with _database(app.config) as engine:
         out = _outgoing(app, engine)
-        released = out.deliveries.release_holds(_now(), discard=args.discard)
+        released = out.deliveries.release_holds(app.clock(), discard=args.discard)
         if not released:
             print("release: nothing is held")
             return EXIT_OK
@@ -337,15 +343,11 @@ def _outgoing(app: App, engine: Engine) -> Outgoing:
         config=config,
         engine=engine,
         sources=house.on(config),
-        channels=house.open_channels(config, journal.installation_id(_now())),
+        channels=house.open_channels(config, journal.installation_id(app.clock())),
         deliveries=Deliveries(engine, house.keys_of),
         journal=journal,
-        clock=_now,
+        clock=app.clock,
     )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def fail(message: str) -> None:

@@ -190,12 +190,12 @@ def count_copies(world: World) -> Tally:
     """Each addressed (change, recipient) against the digests the mail server accepted."""
     with world.engine() as engine, engine.connect() as conn:
         rows = conn.execute(
-            select(dispatches.c.change_id, dispatches.c.recipient).where(
+            select(dispatches.c.change_id, dispatches.c.target).where(
                 dispatches.c.refused.is_(None)
             )
         ).all()
         change_ids = set(conn.execute(select(changes.c.id)).scalars())
-    expected = {(row.change_id, row.recipient) for row in rows}
+    expected = {(row.change_id, row.target) for row in rows}
     unaddressed = change_ids - {change_id for change_id, _ in expected}
     copies: Counter[tuple[int, str]] = Counter()
     message_ids: dict[tuple[int, str], set[str]] = {}

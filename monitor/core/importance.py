@@ -18,7 +18,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import assert_never
 
-from monitor.core.models import Category, Change, ChangeKind, Importance, Relation, Snapshot
+from monitor.core.models import (
+    Category,
+    Change,
+    ChangeKind,
+    Importance,
+    NoticeKind,
+    Relation,
+    Snapshot,
+)
 
 # A status that means the trial stopped short: what an article citing it must reconsider.
 STOPPED = frozenset({"TERMINATED", "WITHDRAWN", "SUSPENDED"})
@@ -28,7 +36,7 @@ _LEVEL = {level: index for index, level in enumerate(Importance)}
 
 
 def default_importance(category: Category) -> Importance:
-    """The documented rules (README, "What matters most")."""
+    """The documented rules (docs/editors.md, "What matters most")."""
     match category:
         case (
             Category.RESULTS_POSTED
@@ -100,7 +108,7 @@ def category(change: Change) -> Category:
 
 
 def rule(kind: Category, relation: Relation, claimed: bool = False) -> Importance:
-    """The documented rules (README, "What matters most"), before `[digest.importance]`;
+    """The documented rules (docs/editors.md, "What matters most"), before `[digest.importance]`;
     `claimed`: an article citing the trial makes a claim about the field that moved."""
     match relation:
         case Relation.CITED:
@@ -118,6 +126,29 @@ def rule(kind: Category, relation: Relation, claimed: bool = False) -> Importanc
             assert_never(relation)
 
 
+def notice_importance(kind: NoticeKind) -> Importance:
+    """A retraction or an expression of concern undoes what a paper can be trusted for; an
+    erratum or an update asks for a look."""
+    match kind:
+        case (
+            NoticeKind.RETRACTION
+            | NoticeKind.EXPRESSION_OF_CONCERN
+            | NoticeKind.RETRACTED_AND_REPUBLISHED
+        ):
+            return Importance.HIGH
+        case NoticeKind.ERRATUM | NoticeKind.UPDATE | NoticeKind.CORRECTED_AND_REPUBLISHED:
+            return Importance.MEDIUM
+        case _:
+            assert_never(kind)
+
+
+def _notice_kind(value: str | None) -> NoticeKind:
+    try:
+        return NoticeKind(value or "")
+    except ValueError:
+        return NoticeKind.RETRACTION  # "Retracted Publication" comes without its notice
+
+
 class Ranking:
     """Importance of each change (the rules, then the config's levels), and the sort key it
     implies."""
@@ -131,6 +162,9 @@ class Ranking:
         kind = category(change)
         if relation is Relation.OFF_TOPIC:
             return Importance.LOW  # summarised apart, whatever the levels say
+        if kind is Category.PAPER_NOTICE and kind not in self.overrides:
+            # As the finding it raises says it (an erratum asks for a look, a retraction more).
+            return notice_importance(_notice_kind(change.after))
         return self.overrides.get(kind) or rule(kind, relation, claimed)
 
     def key(

@@ -17,13 +17,13 @@ the trial already has a results paper.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import assert_never
 
 from monitor.core.articles import Article, Evidence, StatedOutcome
 from monitor.core.claims import Agreement, Claim, ClaimField, judge
+from monitor.core.importance import notice_importance
 from monitor.core.models import Importance, Notice, NoticeKind, Paper, PaperRole, Snapshot
 
 # A status that means the trial never ran: an article relying on it stands on nothing.
@@ -137,11 +137,15 @@ _ORDER = {kind: index for index, kind in enumerate(FindingKind)}
 _LEVEL = {level: index for index, level in enumerate(Importance)}
 
 
-def stand(article: Article, evidence: Evidence) -> Standing:
+def stand(article: Article, evidence: Evidence, only: Collection[str] | None = None) -> Standing:
     """The article's standing on this evidence: its findings, most important first, and each
-    cited trial's detail. A record a source could not read is left out, not taken for gone."""
+    cited trial's detail. A record a source could not read is left out, not taken for gone.
+    `only`: these of its trials alone (a long watch list is stood in slices, or for the few
+    a digest speaks of), the article still counted whole in its words."""
     trials = tuple(
-        _trial(article, t, evidence) for t in article.trials if t not in evidence.unreadable
+        _trial(article, t, evidence)
+        for t in article.trials
+        if t not in evidence.unreadable and (only is None or t in only)
     )
     findings = [f for t in trials for f in _trial_findings(article, t)]
     findings += _paper_findings(article, evidence)
@@ -288,22 +292,6 @@ def _paper_findings(article: Article, evidence: Evidence) -> list[Finding]:
                 )
             )
     return found
-
-
-def notice_importance(kind: NoticeKind) -> Importance:
-    """A retraction or an expression of concern undoes what a paper can be trusted for; an
-    erratum or an update asks for a look."""
-    match kind:
-        case (
-            NoticeKind.RETRACTION
-            | NoticeKind.EXPRESSION_OF_CONCERN
-            | NoticeKind.RETRACTED_AND_REPUBLISHED
-        ):
-            return Importance.HIGH
-        case NoticeKind.ERRATUM | NoticeKind.UPDATE | NoticeKind.CORRECTED_AND_REPUBLISHED:
-            return Importance.MEDIUM
-        case _:
-            assert_never(kind)
 
 
 def _passages_of(article: Article, pmid: str) -> tuple[str, ...]:

@@ -134,9 +134,15 @@ def _verdicts(
     concerned = [a for a in out.config.articles if _concerns(a, pending, evidence)]
     found = []
     for article in concerned:
-        standing = stand(article, evidence)
-        first = Findings(out.engine).first_seen(f.id for f in standing.findings)
-        new = tuple(f for f in standing.findings if f.id in first and first[f.id] >= since)
+        # The findings first seen since then, stood again for the trials they are about only.
+        kept = Findings(out.engine).since(article.id, since)
+        if not kept:
+            continue
+        ids = {k.id for k in kept}
+        about = {k.subject for k in kept} & set(article.trials)
+        papers = cited_papers(article)
+        standing = stand(article, out.evidence(Wanted(list(about), papers)), only=about)
+        new = tuple(f for f in standing.findings if f.id in ids)
         if new:
             found.append((standing, new))
     return tuple(found)
@@ -189,16 +195,25 @@ def cited_papers(article: Article) -> list[str]:
     return list(dict.fromkeys([*article.pmids, *(p for ps in article.papers.values() for p in ps)]))
 
 
+# How many of an article's trials are stood at once: a watch list of 100,000 in one
+# `watch.trials` is one article, and its evidence is read and let go a slice at a time.
+STAND_SLICE = 2000
+
+
 def stand_articles(out: Outgoing, cycle_id: int) -> dict[str, list[Finding]]:
     """Each article's standing on what the sources stored, kept (store/findings.py): the
     findings new this cycle, by article id."""
     articles = out.config.articles
     if not articles:
         return {}
-    trials = list(dict.fromkeys(t for a in articles for t in a.trials))
-    papers = list(dict.fromkeys(p for a in articles for p in cited_papers(a)))
-    evidence = out.evidence(Wanted(trials, papers))
-    standing = [f for a in articles for f in stand(a, evidence).findings]
+    standing: list[Finding] = []
+    for article in articles:
+        papers = cited_papers(article)
+        trials = list(article.trials)
+        for start in range(0, max(len(trials), 1), STAND_SLICE):
+            part = trials[start : start + STAND_SLICE]
+            evidence = out.evidence(Wanted(part, papers))
+            standing.extend(stand(article, evidence, only=set(part)).findings)
     new = Findings(out.engine).keep([a.id for a in articles], standing, out.clock(), cycle_id)
     found: dict[str, list[Finding]] = {}
     for finding in new:

@@ -33,11 +33,11 @@ from monitor.editorial.words import (
     ChangeWords,
     article_name,
     article_note,
-    category_words,
     change_words,
     data_timestamp_words,
     headline,
     importance_name,
+    index_words,
     moment_words,
     nearness_words,
     off_topic_intro,
@@ -220,7 +220,7 @@ def render_digest(
                 t.nct_id,
                 _and_words(
                     dict.fromkeys(
-                        category_words(i.category)
+                        index_words(i.category, i.change)
                         for i in t.items
                         if i.importance is Importance.HIGH
                     )

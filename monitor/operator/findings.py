@@ -18,9 +18,12 @@ class ArticleFindings:
     kept: tuple[Kept, ...]  # its open findings as stored, oldest first
 
     def worded(self) -> list[tuple[Kept, Finding | None]]:
-        """Each open finding with the words of the standing, when it still stands."""
+        """Each open finding with the words of the standing, when it still stands: in the
+        standing's order (the article check's), then any it no longer words, oldest first."""
         now = {f.id: f for f in self.standing.findings}
-        return [(k, now.get(k.id)) for k in self.kept]
+        order = {f.id: n for n, f in enumerate(self.standing.findings)}
+        kept = sorted(self.kept, key=lambda k: order.get(k.id, len(order)))
+        return [(k, now.get(k.id)) for k in kept]
 
 
 def findings_text(articles: Sequence[ArticleFindings]) -> str:

@@ -48,7 +48,8 @@ def status_text(
 def status_json(
     engine: Engine, config: Config, sources: Sequence[Source], cycle_count: int = 10
 ) -> str:
-    """What `status` shows, for scripts: one JSON object, its keys documented in the README."""
+    """What `status` shows, for scripts: one JSON object, its keys documented in
+    docs/operating.md."""
     deliveries_ = Deliveries(engine)
     parts: dict[str, object] = {}
     for source in sources:
@@ -90,12 +91,13 @@ def health(engine: Engine, schedule: ScheduleConfig, now: datetime) -> Health:
         return Health(True, f"ok: last successful cycle started {short_moment(last_ok)}")
     if due is None or (last_ok is None and (started is None or started > due)):
         if last_ok is None:
-            return Health(True, "ok: no cycle has run yet, and none has been due")
+            return Health(True, "ok: no cycle has succeeded yet, and none has been due")
         return Health(True, "ok: no cycle has been due yet")
     if last_ok is None:
         return Health(
             False,
-            f"unhealthy: no cycle has run yet, and one was due at {short_moment(due)}; see the log"
+            f"unhealthy: no cycle has succeeded yet, and one was due at {short_moment(due)};"
+            " see the log"
             " of `trial-monitor run` (or run `trial-monitor doctor`)",
         )
     return Health(

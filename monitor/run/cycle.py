@@ -85,18 +85,25 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
     # Articles new to the config: their claims are judged silently, their first look says it.
     first_look = deps.journal.unchecked_articles([a.key for a in deps.config.articles])
     read = await _read_sources(deps, cycle_id, first_look)
-    # What is wrong with each article now, from what the sources stored: the first looks and
-    # the digests' verdicts say it.
-    stand_articles(deps, cycle_id)
     tallies = read.tallies
     stamp = next((t.data_timestamp for t in tallies if t.data_timestamp), None)
     held = next((t.hold for t in tallies if t.hold), None)
     stale = next((t.stale for t in tallies if t.stale), None)
+    # What is wrong with each article now, from what the sources stored: the first looks and
+    # the digests' verdicts say it. Not when a required source was not read: a first cycle
+    # that never reached the registry would make every cited record look gone. Nor when no
+    # source read anything: nothing it stands on moved (a long watch list's quiet day stays
+    # one request).
+    moved = bool(first_look) or any(t.records or t.changes for t in tallies)
+    if not read.failed and stale is None and moved:
+        stand_articles(deps, cycle_id)
     if held is not None:
         deps.deliveries.hold(cycle_id, held, deps.clock())
         log.error("digest held for an operator (trial-monitor release): %s", held)
     checks = DeliveryReport()
-    if not read.failed and stale is None:
+    # An article's first look is given once, so it waits for every source: without PubMed it
+    # would miss the results papers and the notices, and never say them.
+    if not read.failed and not read.unread and stale is None:
         checks = await send_article_checks(deps, first_look, stamp)
     # The digest names the sources; the reasons are the operators' (the log, `status`).
     unread = " and ".join(s.label for s, _ in read.unread) or None

@@ -50,7 +50,11 @@ def describe(result: CycleResult) -> str:
     ]
     if result.article_checks:
         count = len(result.article_checks)
-        parts.append(f"{count} article check{'s' if count != 1 else ''} (a first look) sent")
+        checks = f"{count} article check{'s' if count != 1 else ''} (a first look)"
+        # The outbox is the mail server (or the one channel) when there is no [email]: say
+        # where the file is, as for the digest.
+        where = ", ".join(result.article_checks)
+        parts.append(f"{checks} written to {where}" if result.kept else f"{checks} sent")
     if result.delivered_to and result.kept:
         places = ", ".join(result.delivered_to)
         parts.append(f"digest written to {places} (no [email] section: outbox)")

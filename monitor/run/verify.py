@@ -4,10 +4,11 @@ all), for an editor to run before publishing.
 
 Asks each source that is on what it says now of what the articles cite (the registry its cited
 trials, in one batch; PubMed the papers listing each), and stores nothing, whatever the monitor
-last saw. Its exit code says what
-an editor's script needs: 0 every article agrees, 1 something disagrees, 3 the registry or
-PubMed could not be asked (or a cited record could not be read) and nothing was found to
-disagree.
+last saw. Its exit code says what an editor's script needs: 0 nothing to re-check, 1 something
+to re-check (whatever could not be asked: what was found stands), 3 a source could not be asked
+(or a cited record could not be read) and nothing was found to re-check. A source that is not
+required (PubMed) failing leaves the others' findings to say; the registry failing leaves
+nothing to judge the articles by.
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ from typing import TYPE_CHECKING
 
 from monitor.core.articles import Article, Evidence
 from monitor.core.claims import Agreement
+from monitor.core.errors import SourceError
 from monitor.core.standing import Standing, stand
 from monitor.editorial.checkview import render_article_check
-from monitor.sources.base import Reader
+from monitor.sources.base import Reader, Source
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
 
 class Verdict(IntEnum):
-    """`verify`'s exit codes: a public interface (README, "Commands")."""
+    """`verify`'s exit codes: a public interface (docs/operating.md, "Commands")."""
 
     AGREES = 0
     DISAGREES = 1
@@ -40,6 +42,7 @@ class Verdict(IntEnum):
 class Verification:
     standings: tuple[Standing, ...]
     unreadable: tuple[str, ...] = ()  # cited records the registry sent in a form not usable
+    unread: tuple[str, ...] = ()  # "PubMed could not be read: …", a source not required
 
     @property
     def findings(self) -> int:
@@ -49,17 +52,26 @@ class Verification:
     def verdict(self) -> Verdict:
         if self.findings:
             return Verdict.DISAGREES
-        return Verdict.UNCHECKED if self.unreadable else Verdict.AGREES
+        return Verdict.UNCHECKED if self.unreadable or self.unread else Verdict.AGREES
 
 
-async def verify(articles: Sequence[Article], readers: Sequence[Reader]) -> Verification:
+async def verify(
+    articles: Sequence[Article], readers: Sequence[tuple[Source, Reader]]
+) -> Verification:
     """Each article's standing on the evidence as the sources give it now. Raises
-    SourceError when a source it needs cannot be asked."""
+    SourceError when a required source (the registry) cannot be asked; another's failure is
+    said beside what the rest found."""
     evidence = Evidence()
-    for reader in readers:
-        evidence = evidence.merged(await reader.evidence(articles))
+    unread = []
+    for source, reader in readers:
+        try:
+            evidence = evidence.merged(await reader.evidence(articles))
+        except SourceError as exc:
+            if source.required:
+                raise
+            unread.append(f"{source.label} could not be read: {exc}")
     standings = tuple(stand(article, evidence) for article in articles)
-    return Verification(standings, evidence.unreadable)
+    return Verification(standings, evidence.unreadable, tuple(unread))
 
 
 def verification_text(
@@ -92,6 +104,9 @@ def verification_text(
     ]
     agreeing, untold = judged.count(Agreement.AGREES), judged.count(Agreement.UNKNOWN)
     things = verification.findings
+    parts.extend(
+        f"verify: {line}; what it would say is not checked" for line in verification.unread
+    )
     parts.append(
         f"verify: {agreeing} of {claims} claims agree with the registry"
         + (f", {untold} it gives no definite value for" if untold else "")

@@ -6,7 +6,7 @@ stands again later it is open again under its same id.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -83,15 +83,9 @@ class Findings:
                 )
         return new
 
-    def first_seen(self, ids: Iterable[str]) -> dict[str, datetime]:
-        seen: dict[str, datetime] = {}
-        with self.engine.connect() as conn:
-            for part in _parts(list(ids)):
-                query = select(findings.c.id, findings.c.first_seen_at).where(
-                    findings.c.id.in_(part)
-                )
-                seen.update((row.id, row.first_seen_at) for row in conn.execute(query))
-        return seen
+    def since(self, article: str, moment: datetime) -> list[Kept]:
+        """An article's open findings first seen at `moment` or after."""
+        return [k for k in self.open(article) if k.first_seen_at >= moment]
 
     def open(self, article: str | None = None) -> list[Kept]:
         """The findings that stand, an article's or every article's, oldest first."""

@@ -10,16 +10,21 @@ import copy
 import json
 from datetime import UTC, datetime
 
+import pytest
 from conftest import DANISH, FINAL, LDN_ARTICLE, URL, World, body, flat
 from pubmed_standin import (
     CROSSOVER_RESULTS,
     FINAL_RESULTS,
     REAL_DIR,
+    Fault,
     StandinPubmed,
     article,
     ldn_world,
 )
+from standin import Fault as RegistryFault
 from standin import add_reference, set_piece
+
+from monitor.delivery import sending
 
 LANCET = "Bruun KD, et al. Naltrexone 6 mg once daily versus placebo. Lancet Rheumatol. 2024."
 RETRACTED = "10066780"  # a real record PubMed holds retracted (retractobot's recording)
@@ -217,10 +222,12 @@ def test_a_new_finding_opens_the_digest_and_names_the_article_in_its_subject(
 
 
 def test_a_long_watch_list_keeps_the_article_check_readable_and_says_where_the_rest_is(
-    world: World,
+    world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """300 cited trials, one in ten disagreeing: the check lists the first findings in full,
-    counts the rest and the agreements, and `verify --all` lists every one."""
+    counts the rest and the agreements, and `verify --all` lists every one. The cycle stands
+    the article in slices (of 7 here), and each finding is kept once."""
+    monkeypatch.setattr(sending, "STAND_SLICE", 7)
     cited = [f"NCT{40_000_000 + n:08d}" for n in range(300)]
     template = world.registry.studies[FINAL]
     for n, nct_id in enumerate(cited):
@@ -252,3 +259,54 @@ trials = [{", ".join(f'"{i}"' for i in cited)}]
     assert everything.code == 1
     assert all(nct_id in everything.out for nct_id in cited)
     assert flat(everything.out).count("The registry contradicts what the article says") == 30
+    kept = json.loads(world.command("findings", "--json").out)["articles"][0]["findings"]
+    assert len(kept) == len({f["id"] for f in kept}) == 30
+
+
+def test_a_first_cycle_that_never_reached_the_registry_finds_nothing_wrong(world: World) -> None:
+    """Unread is not gone: no "the registry no longer returns" finding, stored or sent."""
+    ldn(world)
+    world.registry.fail_always(RegistryFault.status(503))
+    assert world.check().code == 1
+    assert json.loads(world.command("findings", "--json").out)["articles"][0]["findings"] == []
+    assert world.messages == []
+    world.registry.fail_always(None)
+    assert world.check().code == 0
+    [check] = world.article_checks
+    assert "no longer returns" not in body(check)
+    kinds = {
+        f["kind"]
+        for f in json.loads(world.command("findings", "--json").out)["articles"][0]["findings"]
+    }
+    assert kinds == {"results_uncited"}
+
+
+def test_the_first_look_waits_for_pubmed_so_it_misses_no_results_paper(world: World) -> None:
+    ldn(world)
+    pubmed(world).fail_always(Fault.status(503))
+    run = world.check()
+    assert run.code == 0, run  # the registry's side went through; PubMed is said, not failed
+    assert world.article_checks == []
+    pubmed(world).fail_always(None)
+    assert world.check().code == 0
+    [check] = world.article_checks
+    text = flat(body(check))
+    assert "Both trials this article relies on have published results" in text
+    assert world.check().code == 0
+    assert len(world.article_checks) == 1  # once
+
+
+def test_verify_without_pubmed_still_says_what_the_registry_contradicts(world: World) -> None:
+    """PubMed down: the registry's findings stand (exit 1) and the papers are said unchecked;
+    with nothing found, it could not check (exit 3)."""
+    ldn(world)
+    pubmed(world).fail_always(Fault.status(503))
+    unchecked = world.command("verify")
+    assert unchecked.code == 3, unchecked
+    assert "verify: PubMed could not be read" in unchecked.out
+    world.extra = LDN_ARTICLE.replace("enrollment = 99", "enrollment = 100")
+    wrong = world.command("verify")
+    assert wrong.code == 1, wrong
+    out = flat(wrong.out)
+    assert "The registry contradicts what the article says of FINAL's enrollment" in out
+    assert "verify: PubMed could not be read" in out

@@ -105,11 +105,13 @@ def test_health_follows_the_schedule(world: World) -> None:
     world.extra = '\n[schedule]\ncron = "0 * * * *"\ntimezone = "UTC"\nhealth_grace_minutes = 10\njitter_seconds = 0\n'
     assert world.command("migrate").code == 0
     now = datetime.now(UTC)
-    assert world.command("health").out.startswith("health: ok: no cycle has run yet, and none has")
+    assert world.command("health").out.startswith(
+        "health: ok: no cycle has succeeded yet, and none has"
+    )
     with world.engine() as engine:
         Journal(engine).record_service_start(now - timedelta(hours=3), "host", 1)
     run = world.command("health")
-    assert run.code == 1 and "unhealthy: no cycle has run yet, and one was due at" in run.out
+    assert run.code == 1 and "unhealthy: no cycle has succeeded yet, and one was due at" in run.out
     assert world.check().code == 0
     run = world.command("health")
     assert run.code == 0 and "ok: last successful cycle" in run.out

@@ -60,11 +60,7 @@ def article_note(
     recheck = None
     if flagged:
         passages = article.passages.get(cited_as, ())
-        recheck = (
-            "Re-check: " + "; ".join(_full_stop(p)[:-1] for p in passages) + "."
-            if passages
-            else f"Re-check what {name} says about {cited_as}."
-        )
+        recheck = recheck_words(passages) or f"Re-check what {name} says about {cited_as}."
     # Each sentence starts with the article's name, which the HTML makes a link.
     assert said.startswith(name), said
     return ArticleNote(name, article.url, said[len(name) :] + ".", recheck)
@@ -171,7 +167,20 @@ def _beside_claim(
         case ChangeKind.PRIMARY_COMPLETION:
             now = date_words(change.after)
             return f"{name} does not date its completion; the registry now says {now}", False
-        case _:
+        case (
+            ChangeKind.CLAIM_CONTRADICTED
+            | ChangeKind.CLAIM_RESOLVED
+            | ChangeKind.PUBLICATION
+            | ChangeKind.RETRACTION
+            | ChangeKind.LISTED_UNDER
+            | ChangeKind.RECORD_MISSING
+            | ChangeKind.RECORD_RESTORED
+            | ChangeKind.NEW_TRIAL
+            | ChangeKind.RESULTS_PAPER
+            | ChangeKind.TRIAL_PAPER
+            | ChangeKind.PAPER_NOTICE
+            | ChangeKind.NEW_PAPER
+        ):
             # A claim another article makes: this one says nothing of that field.
             field = claim_field(change.detail)
             if field is None:
@@ -183,6 +192,16 @@ def _beside_claim(
                 f" the registry now says {now}",
                 False,
             )
+        case _:
+            assert_never(change.kind)
+
+
+def recheck_words(passages: Sequence[str]) -> str | None:
+    """ "Re-check: the paragraph on FINAL; Key takeaways." A passage quoted as the config has it
+    (“The FINAL study … randomized…”) ends the sentence itself."""
+    if not passages:
+        return None
+    return "Re-check: " + _full_stop("; ".join(p.strip().rstrip(".") for p in passages))
 
 
 def _full_stop(text: str) -> str:

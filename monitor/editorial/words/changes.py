@@ -245,8 +245,24 @@ def change_role(change: Change) -> PaperRole | None:
             return PaperRole.RESULTS
         case ChangeKind.TRIAL_PAPER:
             return role_of(change.detail)
+        case (
+            ChangeKind.RESULTS_POSTED
+            | ChangeKind.RETRACTION
+            | ChangeKind.LISTED_UNDER
+            | ChangeKind.RECORD_MISSING
+            | ChangeKind.RECORD_RESTORED
+            | ChangeKind.STATUS
+            | ChangeKind.ENROLLMENT
+            | ChangeKind.PRIMARY_COMPLETION
+            | ChangeKind.NEW_TRIAL
+            | ChangeKind.CLAIM_CONTRADICTED
+            | ChangeKind.CLAIM_RESOLVED
+            | ChangeKind.PAPER_NOTICE
+            | ChangeKind.NEW_PAPER
+        ):
+            return None  # not about a paper naming a trial
         case _:
-            return None
+            assert_never(change.kind)
 
 
 def role_of(value: str | None) -> PaperRole:

@@ -78,6 +78,14 @@ def off_topic_intro(articles: int) -> str:
     return f"Found by a search, but sharing no condition or intervention with {trials}:"
 
 
+def index_words(category: Category, change: Change) -> str:
+    """One change in the index's few words: its category's, but a cited paper's notice by
+    what it is ("cited paper corrected by an erratum")."""
+    if category is Category.PAPER_NOTICE:
+        return f"cited paper {notice_short(notice_of(change.after))}"
+    return category_words(category)
+
+
 def category_words(category: Category) -> str:
     """A category in the index's few words."""
     match category:

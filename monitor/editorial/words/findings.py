@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import assert_never
 
 from monitor.core.articles import StatedOutcome
 from monitor.core.claims import Agreement, ClaimField
 from monitor.core.models import PUBMED_URL, STUDY_URL, NoticeKind, PaperRole
 from monitor.core.standing import Finding, FindingKind, Standing, TrialPaper, TrialStanding
+from monitor.editorial.words.articles import recheck_words
 from monitor.editorial.words.changes import (
     conclusion_words,
     notice_short,
@@ -42,7 +43,7 @@ def finding_words(finding: Finding) -> FindingWords:
     name = finding.trial or finding.subject
     # "FINAL (NCT04270877)"; a trial without an acronym by its id alone.
     named = name if name == finding.subject else f"{name} ({finding.subject})"
-    recheck = _recheck(finding.passages)
+    recheck = recheck_words(finding.passages)
     match finding.kind:
         case FindingKind.RESULTS_UNCITED | FindingKind.OUTCOME_UNSTATED:
             paper = finding.paper
@@ -215,15 +216,22 @@ def other_papers(trial: TrialStanding) -> list[str]:
     """The papers that name a trial besides its results paper, one short line each, the first
     few of them."""
     others = [p for p in trial.papers if p.role is not PaperRole.RESULTS]
-    lines = [
-        f"{sentence(paper_label(p.role))}: {_shortened(paper_citation(p.pmid, p.paper))}"
-        + ("" if p.paper or not p.citation else f": {_cited_title(p.citation)}")
-        for p in others[:PAPERS_NAMED]
-    ]
+    lines = [f"{sentence(paper_label(p.role))}: {_paper_short(p)}" for p in others[:PAPERS_NAMED]]
     if len(others) > PAPERS_NAMED:
         rest = len(others) - PAPERS_NAMED
         lines.append(f"And {rest} more paper{'s' if rest != 1 else ''} that name it.")
     return lines
+
+
+def _paper_short(paper: TrialPaper) -> str:
+    """ "“Title…” (Journal, 2021), PMID 34050000": PubMed's record, its title cut short, else
+    the registry's citation."""
+    known = paper.paper
+    if known is not None and known.title:
+        short = replace(known, title=_shortened(known.title))
+        return paper_citation(paper.pmid, short)
+    shown = paper_citation(paper.pmid, None)
+    return shown + (f": {_cited_title(paper.citation)}" if paper.citation else "")
 
 
 def _cited_title(citation: str) -> str:
@@ -360,9 +368,3 @@ def _notice_done(kind: NoticeKind) -> str:
 
 def _link(pmid: str | None) -> str | None:
     return PUBMED_URL.format(pmid=pmid) if pmid else None
-
-
-def _recheck(passages: Sequence[str]) -> str | None:
-    if not passages:
-        return None
-    return "Re-check: " + "; ".join(p.rstrip(".") for p in passages) + "."

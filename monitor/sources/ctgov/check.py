@@ -56,7 +56,7 @@ def _refusal(url: str, transport: RegistryTransport) -> str:
             todo = "it refuses urllib too: check this machine's address and proxy"
         case _:
             assert_never(transport)
-    return f"{refused}; {todo} (see README, Troubleshooting)"
+    return f"{refused}; {todo} (see docs/operating.md, Troubleshooting)"
 
 
 def _proxy(transport: RegistryTransport, environ: Mapping[str, str]) -> str:

@@ -4,7 +4,7 @@ Only this module speaks to the registry. What it hands on are raw study dicts, p
 that a cycle never holds more than one page in memory; httpx's exceptions are translated into
 RegistryError here and nowhere else.
 
-What the real registry does that the client allows for (see README, "The registry as it is"):
+What the real registry does that the client allows for (see docs/sources/clinicaltrials-gov.md):
 its edge may refuse a client with 403 (retried with a long back-off, then one clear line);
 `filter.ids` matches aliases too; a page token expires at the daily refresh (the listing starts
 again once); a search term it cannot parse is a 400 for that search alone; markup fields come
@@ -246,7 +246,8 @@ class RegistryClient:
                 if refusals > config.refused_retries:
                     raise RegistryRefused(
                         f"the registry refused this client (HTTP 403) at {self._shown(url)}"
-                        f" after {refusals} tries over minutes; see README, Troubleshooting"
+                        f" after {refusals} tries over minutes;"
+                        " see docs/operating.md, Troubleshooting"
                     ) from None
                 wait = config.refused_backoff_seconds * 2.0 ** (refusals - 1)
                 log.warning("registry %s answered 403; trying again in %.0f s", path, wait)

@@ -44,7 +44,7 @@ def test_a_403_that_persists_fails_the_cycle_with_one_line_naming_the_url(world:
     assert run.code == 1
     assert (
         f"the registry refused this client (HTTP 403) at {world.registry.url}/version after 3"
-        " tries over minutes; see README, Troubleshooting"
+        " tries over minutes; see docs/operating.md, Troubleshooting"
     ) in run.out
     assert len(world.registry.requests) == 3
     assert "Traceback" not in run.err

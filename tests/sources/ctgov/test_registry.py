@@ -227,7 +227,7 @@ def test_a_403_is_tried_again_after_minutes_then_named_in_one_line(
         version(registry, refused_retries=2, refused_backoff_seconds=120)
     assert str(caught.value) == (
         f"the registry refused this client (HTTP 403) at {registry.url}/version after 3 tries"
-        " over minutes; see README, Troubleshooting"
+        " over minutes; see docs/operating.md, Troubleshooting"
     )
     registry.fail_always(None)
     registry.fail_next(Fault.refused())
