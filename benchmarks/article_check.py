@@ -11,7 +11,8 @@ trials (it was 48 MB before the check counted what agrees and cut the lists).
     .venv/bin/python benchmarks/article_check.py --sizes 2,300    # a quick look
 
 Not part of the tests' pass/fail (tests/editorial/test_standing.py pins 300 trials); it prints
-figures, and the README keeps the latest table.
+figures; its output, saved as
+benchmarks/results/article_check.md, is what docs/costs.md shows (scripts/docs).
 """
 
 from __future__ import annotations

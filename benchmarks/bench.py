@@ -10,7 +10,8 @@ same run, a naive monitor fetches every watched record whole, one request each; 
     .venv/bin/python benchmarks/bench.py                       # 2, 1,000, 10,000, 100,000
     .venv/bin/python benchmarks/bench.py --sizes 2,1000        # a quick look
 
-Not part of the tests' pass/fail: it prints figures, and the README keeps the latest table.
+Not part of the tests' pass/fail: it prints figures; its output, saved as
+benchmarks/results/bench.md, is what docs/costs.md shows (scripts/docs).
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ changed without a date.
     .venv/bin/python benchmarks/churn.py                   # 2, 1,000 and 10,000 watched
     .venv/bin/python benchmarks/churn.py --sizes 2,1000    # a quick look
 
-Not part of the tests' pass/fail: it prints figures, and the README keeps the latest table.
+Not part of the tests' pass/fail: it prints figures; its output, saved as
+benchmarks/results/churn.md, is what docs/costs.md shows (scripts/docs).
 """
 
 from __future__ import annotations
@@ -222,8 +223,11 @@ def main() -> None:
         f"| watched | requests over {REFRESHES} refreshes | floor | ÷ floor | bytes | floor | ÷ floor | requests per refresh |",
         "|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+    largest: tuple[int, Tally, Tally] | None = None
     for size in (int(s) for s in args.sizes.split(",")):
         monitor, least = measure(size, args.seed)
+        if largest is None or size > largest[0]:
+            largest = (size, monitor, least)
         print(f"measured {size:,} watched", file=sys.stderr)
         lines.append(
             f"| {size:,} | {monitor.requests:,} | {least.requests:,} | {monitor.requests / least.requests:.2f}× "
@@ -231,6 +235,16 @@ def main() -> None:
             f"| {' '.join(map(str, monitor.per_refresh))} (floor {' '.join(map(str, least.per_refresh))}) |"
         )
     print("\n".join(lines))
+    if largest is not None:
+        size, monitor, least = largest
+        requests, received = monitor.requests / least.requests, monitor.bytes / least.bytes
+        print()
+        for what, ratio, goal in (("requests", requests, 1.5), ("bytes", received, 10.0)):
+            verdict = "met" if ratio <= goal else "not met"
+            print(
+                f"- {what} at {size:,} watched: {ratio:.2f}× the floor"
+                f" (goal: at most {goal:g}×): {verdict}"
+            )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ The monitor runs in a virtualenv made for the purpose with `pip install .` (the 
 dependencies only, as the container has them: the development venv holds more, trio for one,
 which httpcore imports when it finds it); `--python` names another interpreter to time.
 
-Not part of the tests' pass/fail: it prints figures, and the README keeps the latest.
+Not part of the tests' pass/fail: it prints figures; its output, saved as
+benchmarks/results/startup.txt, is what docs/costs.md shows (scripts/docs).
 """
 
 from __future__ import annotations

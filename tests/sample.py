@@ -21,8 +21,6 @@ from monitor.core.standing import stand
 from monitor.editorial.checkview import render_article_check
 from monitor.editorial.digest import build_digest
 from monitor.editorial.render import make_environment, render_digest
-from monitor.operator.findings import ArticleFindings, findings_text
-from monitor.store.findings import Kept
 
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
 FINAL, DANISH = "NCT04270877", "NCT02806440"
@@ -197,26 +195,6 @@ def sample_article_check() -> RenderedMessage:
     )
 
 
-def sample_findings() -> str:
-    """`trial-monitor findings` after that first look: each finding stored as it was found."""
-    standing = stand(ARTICLE, first_look())
-    kept = tuple(
-        Kept(
-            f.id,
-            ARTICLE.id,
-            f.kind.value,
-            f.subject,
-            f.evidence,
-            f.importance.value,
-            NOW,
-            NOW,
-            None,
-        )
-        for f in standing.findings
-    )
-    return findings_text([ArticleFindings(standing, kept)])
-
-
 def sample_digest() -> RenderedMessage:
     # PubMed's record of FINAL's results paper is at hand, as it is with the literature side on.
     paper = RESULTS_PAPERS[FINAL]
@@ -238,4 +216,3 @@ def sample_digest() -> RenderedMessage:
 if __name__ == "__main__":  # the plain text, as a terminal mail reader shows it
     for message in (sample_article_check(), sample_digest()):
         print(f"Subject: {message.subject}\n\n{message.text}")
-    print(f"$ trial-monitor findings\n{sample_findings()}")

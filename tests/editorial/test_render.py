@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import ROOT, flat
-from sample import sample_article_check, sample_digest, sample_findings
+from conftest import flat
+from sample import sample_digest
 
 from monitor.core.models import Change, ChangeKind, PendingChange
 from monitor.editorial.digest import build_digest
@@ -140,11 +140,3 @@ def test_the_plain_text_wraps_for_a_terminal_mail_reader_with_hanging_indents() 
 def test_wrap_keeps_a_long_link_whole_on_its_own_line() -> None:
     url = "https://example.org/" + "a" * 90
     assert wrap(f"See {url} now", 2, "* ").splitlines() == ["  * See", f"    {url}", "    now"]
-
-
-def test_the_readme_shows_the_article_check_and_the_digest_as_an_editor_receives_them() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for message in (sample_article_check(), sample_digest()):
-        assert f"Subject: `{message.subject}`" in readme
-        assert message.text.rstrip("\n") in readme, "run tests/sample.py and update the README"
-    assert f"```\n{sample_findings()}\n```" in readme, "run tests/sample.py and update the README"

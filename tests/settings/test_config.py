@@ -305,15 +305,15 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert caught.value.code == 2
 
 
-def documented(pattern: str) -> list[tuple[str, str]]:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    return re.findall(pattern, readme, re.MULTILINE)
+def documented(pattern: str, page: str) -> list[tuple[str, str]]:
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    return re.findall(pattern, text, re.MULTILINE)
 
 
-def test_the_readme_states_each_default_as_config_py_declares_it() -> None:
+def test_the_configuration_page_states_each_default_as_the_settings_declare_it() -> None:
     # The least that watches something: an article that cites one paper.
     config = parse_config({"articles": [{"title": "x", "pmids": ["1"]}]}, {}, "defaults")
-    rows = documented(r"^\| `([a-z_]+(?:\.[a-z_]+)*)` \| `([^`|]+)` \|")
+    rows = documented(r"^\| `([a-z_]+(?:\.[a-z_]+)*)` \| `([^`|]+)` \|", "configuration.md")
     assert len(rows) > 30
     for key, literal in rows:
         said = tomllib.loads(f"value = {literal}")["value"]
@@ -330,8 +330,8 @@ def test_the_readme_states_each_default_as_config_py_declares_it() -> None:
         assert (list(actual) if isinstance(actual, tuple) else actual) == said, key
 
 
-def test_the_readme_states_each_importance_as_the_rules_give_it() -> None:
-    rows = documented(r"^\| `([a-z_]+)` \| (high|medium|low) \|")
+def test_the_editors_page_states_each_importance_as_the_rules_give_it() -> None:
+    rows = documented(r"^\| `([a-z_]+)` \| (high|medium|low) \|", "editors.md")
     assert {Category(c): Importance(level) for c, level in rows} == {
         c: default_importance(c) for c in Category
     }
