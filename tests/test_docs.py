@@ -74,12 +74,15 @@ def test_there_are_toml_examples_to_load() -> None:
 
 
 def commands_named() -> set[tuple[str, tuple[str, ...]]]:
-    """Each `trial-monitor COMMAND [--option …]` the documents name, in code or in a table."""
+    """Each `trial-monitor COMMAND [--option …]` the documents name, in code or in a table
+    (a command begins a line or a code span: "Sent by trial-monitor on …" is prose)."""
     named = set()
     for document in DOCS:
         text = document.read_text(encoding="utf-8")
         for match in re.finditer(
-            r"trial-monitor((?: --config [^ `]+)?) ([a-z][a-z-]+)([^`\n|]*)", text
+            r"(?:^|`|\$ )trial-monitor((?: --config [^ `]+)?) ([a-z][a-z-]+)([^`\n|]*)",
+            text,
+            re.M,
         ):
             command, rest = match[2], match[3]
             named.add((command, tuple(re.findall(r"(--[a-z][a-z-]*)", rest))))
