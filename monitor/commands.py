@@ -16,12 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import assert_never
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
 from monitor.core.errors import ConfigError, MonitorError
+from monitor.core.models import Outcome
 from monitor.core.standing import stand
 from monitor.delivery.deliveries import Deliveries
 from monitor.delivery.sending import Outgoing, cited_papers, compose_digest, deliver_pending
@@ -45,7 +47,9 @@ from monitor.store.dberrors import database_error
 from monitor.store.findings import Findings
 from monitor.store.journal import Journal
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# The exit codes, a public interface (docs/operating.md, "Exit codes"): 3 is `verify`'s "could
+# not check" (run/verify.Verdict), 4 `check`'s "done, but a source could not be read".
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREAD = 0, 1, 2, 4
 
 log = logging.getLogger("monitor")
 
@@ -74,7 +78,15 @@ def check_command(app: App, _args: argparse.Namespace) -> int:
         print("check: skipped, another cycle is running against this database")
         return EXIT_OK
     print(describe(result))
-    return EXIT_OK if result.ok else EXIT_FAILED
+    match result.outcome:
+        case Outcome.OK:
+            return EXIT_OK
+        case Outcome.SOURCE_UNREAD:
+            return EXIT_UNREAD
+        case Outcome.REGISTRY_FAILED | Outcome.DELIVERY_FAILED | Outcome.INTERRUPTED:
+            return EXIT_FAILED
+        case unknown:
+            assert_never(unknown)
 
 
 def run_command(app: App, _args: argparse.Namespace) -> int:
@@ -220,7 +232,7 @@ def findings_command(app: App, args: argparse.Namespace) -> int:
 
 def health_command(app: App, _args: argparse.Namespace) -> int:
     with _database(app.config) as engine:
-        verdict = health(engine, app.config.schedule, app.clock())
+        verdict = health(engine, app.config, app.house.on(app.config), app.clock())
     print(f"health: {verdict.message}")
     return EXIT_OK if verdict.ok else EXIT_FAILED
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import readback
+from pings import receiver  # noqa: F401 # a fixture, for every test
 from pubmed_standin import StandinPubmed
 from smtp import Accepted, SmtpServer
 from sqlalchemy import Engine, create_engine, text

@@ -1,6 +1,7 @@
-"""Hostile registry records for property-based tests (hypothesis): a real record's tracked
-fields, each kept, dropped, nulled, given the wrong type, made huge, or filled with
-Markdown-escaped, HTML-ish or control-character text."""
+"""Hostile input. Registry records for property-based tests (hypothesis): a real record's
+tracked fields, each kept, dropped, nulled, given the wrong type, made huge, or filled with
+Markdown-escaped, HTML-ish or control-character text. And whole answers, served with 200 and
+the right content type, that no parser should take for data (tests/run/test_bad_answers.py)."""
 
 from __future__ import annotations
 
@@ -97,3 +98,37 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
             value = draw(st.one_of(st.just(DROP), ODD))
         _set(record, path, value)
     return record
+
+
+# -- hostile answers ---------------------------------------------------------------------------
+
+DEEP = 100_000  # lists inside lists: far deeper than Python's JSON parser recurses (about 200 kB)
+
+# Bodies of a 200 application/json answer to /studies (or /version).
+REGISTRY_ANSWERS: dict[str, bytes] = {
+    "nested 100,000 deep": b'{"studies":' + b"[" * DEEP + b"]" * DEEP + b"}",
+    "not UTF-8": b'{"studies":[{"protocolSection":{"identificationModule":{"briefTitle":"\xff"}}}]}',
+    "cut off": b'{"studies":[{"protocolSection":{"identificationModule":{"nctId":"NCT0',
+    "a list, not an object": b"[]",
+    "studies not a list": b'{"studies":"none"}',
+    "a study that is not an object": b'{"studies":[NaN]}',
+    "a page token that is not a string": b'{"studies":[],"nextPageToken":{"a":1}}',
+}
+
+# Bodies of a 200 answer from ESearch (JSON) and from EFetch (XML).
+ESEARCH_ANSWERS: dict[str, bytes] = {
+    "nested 100,000 deep": b'{"esearchresult":' + b"[" * DEEP + b"]" * DEEP + b"}",
+    "not UTF-8": b'{"esearchresult":{"count":"1","idlist":["\xff"]}}',
+    "cut off": b'{"header":{"type":"esearch","version":"0.3"},"esearchresult":{"cou',
+}
+EFETCH_ANSWERS: dict[str, bytes] = {
+    "not UTF-8": (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b"<PubmedArticleSet><PubmedArticle>\xff\xfe</PubmedArticle></PubmedArticleSet>"
+    ),
+    "cut off": b'<?xml version="1.0" ?>\n<PubmedArticleSet><PubmedArticle><MedlineCitation St',
+    "an entity declared": (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]>'
+        b"<PubmedArticleSet>&a;</PubmedArticleSet>"
+    ),
+}

@@ -81,6 +81,7 @@ class LoopbackService(Generic[FaultT, RequestT]):
         self.requests: list[RequestT] = []
         self._faults: deque[FaultT] = deque()
         self._always: FaultT | None = None
+        self._aimed: list[tuple[str, FaultT]] = []
         self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -132,12 +133,22 @@ class LoopbackService(Generic[FaultT, RequestT]):
         with self.lock:
             self._always = fault
 
+    def fail_next_to(self, path_suffix: str, fault: FaultT) -> None:
+        """The next request to a path ending so gets this fault (before any fail_next ones):
+        for a bad answer to one endpoint, wherever in the cycle its request comes."""
+        with self.lock:
+            self._aimed.append((path_suffix, fault))
+
     def requests_to(self, path_suffix: str) -> list[RequestT]:
         with self.lock:
             return [r for r in self.requests if r.path.endswith(path_suffix)]
 
-    def _take_fault(self) -> FaultT | None:
+    def _take_fault(self, path: str = "") -> FaultT | None:
         with self.lock:
+            for n, (suffix, fault) in enumerate(self._aimed):
+                if path.endswith(suffix):
+                    del self._aimed[n]
+                    return fault
             return self._faults.popleft() if self._faults else self._always
 
     def _record(self, request: RequestT) -> None:

@@ -282,6 +282,13 @@ class Outcome(StrEnum):
     REGISTRY_FAILED = "registry_failed"
     DELIVERY_FAILED = "delivery_failed"
     INTERRUPTED = "interrupted"  # cancelled at shutdown, or a bug: not the registry's fault
+    # Done (the registry read, the news sent), but a source that is not required was not read.
+    SOURCE_UNREAD = "source_unread"
+
+    @property
+    def done(self) -> bool:
+        """The cycle did its job: the registry was read and what was due went out."""
+        return self in (Outcome.OK, Outcome.SOURCE_UNREAD)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from monitor.delivery.deliveries import Deliveries
 from monitor.editorial.words import change_words, short_moment
 from monitor.settings.config import Config
-from monitor.settings.schedule import ScheduleConfig, last_due, make_trigger
+from monitor.settings.schedule import last_due, make_trigger
 from monitor.sources.base import Source
 from monitor.store.journal import Journal
 from monitor.store.schema import cycles, deliveries
@@ -35,6 +35,7 @@ def status_text(
     return "\n".join(
         [
             *_cycles_section(engine, cycle_count),
+            *_unread_section(engine, sources),
             "",
             *(line for report in reports for line in report.lines),
             *_unsent_section(engine),
@@ -80,31 +81,53 @@ def status_json(
     return json.dumps(report, indent=2, ensure_ascii=False, default=_iso)
 
 
-def health(engine: Engine, schedule: ScheduleConfig, now: datetime) -> Health:
-    """Healthy unless a scheduled cycle is overdue: none succeeded since the latest due time."""
+def health(engine: Engine, config: Config, sources: Sequence[Source], now: datetime) -> Health:
+    """Healthy unless a scheduled cycle is overdue (none did its job since the latest due
+    time), or a source has gone unread for alerts.after_consecutive_failures cycles in a row."""
+    schedule = config.schedule
     trigger = make_trigger(schedule, jitter=False)
     allowance = timedelta(seconds=schedule.jitter_seconds, minutes=schedule.health_grace_minutes)
     due = last_due(trigger, now, allowance)
     journal = Journal(engine)
     last_ok, started = journal.last_ok_started(), journal.first_service_start()
+    names, count = journal.unread_streak()
+    if names and count >= config.alerts.after_consecutive_failures:
+        labels = {s.name: s.label for s in sources}
+        unread = " and ".join(labels.get(n, n) for n in names)
+        return Health(
+            False,
+            f"unhealthy: {unread} could not be read in the last {count} cycles;"
+            " see `trial-monitor status`",
+        )
     if last_ok is not None and (due is None or last_ok >= due):
         return Health(True, f"ok: last successful cycle started {short_moment(last_ok)}")
     if due is None or (last_ok is None and (started is None or started > due)):
         if last_ok is None:
-            return Health(True, "ok: no cycle has succeeded yet, and none has been due")
+            return Health(
+                True, f"ok: {_failed(journal)}, and none has been due"
+            )
         return Health(True, "ok: no cycle has been due yet")
     if last_ok is None:
         return Health(
             False,
-            f"unhealthy: no cycle has succeeded yet, and one was due at {short_moment(due)};"
-            " see the log"
-            " of `trial-monitor run` (or run `trial-monitor doctor`)",
+            f"unhealthy: {_failed(journal)}, and one was due at"
+            f" {short_moment(due)}; see the log of `trial-monitor run` (or run"
+            " `trial-monitor doctor`)",
         )
     return Health(
         False,
         f"unhealthy: no successful cycle since {short_moment(last_ok)};"
         f" one was due at {short_moment(due)}",
     )
+
+
+def _failed(journal: Journal) -> str:
+    """Whether any cycle ran: a manual `check` that failed is not "none has run"."""
+    tried = journal.consecutive_failures()
+    if tried == 0:
+        return "no cycle has run yet"
+    ran = "the one that ran" if tried == 1 else f"the {tried} that ran"
+    return f"no cycle has succeeded yet ({ran} failed: see `trial-monitor status`)"
 
 
 @dataclass(frozen=True)
@@ -117,6 +140,7 @@ class CycleRow:
     requests: int
     changes_found: int
     delivered: list[str]  # each digest's state and transport
+    unread: list[str]  # the sources it could not read, by name ("pubmed")
 
 
 def _cycle_rows(engine: Engine, count: int) -> list[CycleRow]:
@@ -141,6 +165,7 @@ def _cycle_rows(engine: Engine, count: int) -> list[CycleRow]:
             row["requests"],
             row["changes_found"],
             digests.get(row["id"], []),
+            (row["unread"] or "").split(),
         )
         for row in rows
     ]
@@ -171,6 +196,21 @@ def _cycles_section(engine: Engine, count: int) -> list[str]:
             f"  {row.changes_found:>7}  {delivered:13}  {outcome}"
         )
     return lines
+
+
+def _unread_section(engine: Engine, sources: Sequence[Source]) -> list[str]:
+    """The sources the newest cycle could not read, said where an operator looks first."""
+    names, count = Journal(engine).unread_streak()
+    if not names:
+        return []
+    labels = {s.name: s.label for s in sources}
+    unread = " and ".join(labels.get(n, n) for n in names)
+    cycles_ = "the last cycle" if count == 1 else f"the last {count} cycles"
+    return [
+        "",
+        f"NOT READ: {unread}, in {cycles_} (why: the outcome above); what it holds is read"
+        " again next cycle",
+    ]
 
 
 def _unsent_section(engine: Engine) -> list[str]:

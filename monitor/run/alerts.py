@@ -58,7 +58,7 @@ class Alerts:
         context = {
             **self._common(now),
             "failures": failures,
-            "error": result.error or "",
+            "error": result.trouble or "",
             "unsent": len(self.out.deliveries.pending()),
             # What the recovered notice may truthfully say this cycle delivered.
             "digests": len(result.delivered_to),

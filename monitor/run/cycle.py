@@ -41,7 +41,7 @@ class CycleResult:
     outcome: Outcome
     figures: CycleFigures
     delivered_to: tuple[str, ...] = ()
-    error: str | None = None
+    error: str | None = None  # what failed: the required source, the sending
     held: str | None = None  # why the sanity gate held this cycle's digest
     refused_searches: tuple[str, ...] = ()  # saved searches a source refused, one line each
     newly_refused: tuple[str, ...] = ()  # of those, the ones it answered last time
@@ -49,10 +49,18 @@ class CycleResult:
     bounced: tuple[str, ...] = ()  # targets a service refused for good, one line each
     article_checks: tuple[str, ...] = ()  # where each article check (a first look) went
     kept: bool = False  # a letter was written to a folder (the outbox), not sent
+    # The sources that are not required and could not be read: "PubMed could not be read: …".
+    unread: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
+        """Everything was read and sent: what the ping and the operators' notices go by."""
         return self.outcome is Outcome.OK
+
+    @property
+    def trouble(self) -> str | None:
+        """What went wrong, failures and unread sources alike, in one line (for operators)."""
+        return "; ".join([*([self.error] if self.error else []), *self.unread]) or None
 
 
 async def run_cycle(deps: CycleDeps) -> CycleResult:
@@ -114,15 +122,16 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
         outcome = Outcome.REGISTRY_FAILED
     elif sent.failures:
         outcome = Outcome.DELIVERY_FAILED
-    # A source that is not required is said, not counted as the cycle's failure.
-    lines = [
-        *read.failed,
-        *(f"{s.label} could not be read: {why}" for s, why in read.unread),
-        *sent.failures,
-    ]
-    error = "; ".join(lines) or None
+    elif read.unread:
+        # Done, the registry's news sent; but what watches the exit code, `health`, the ping
+        # and the operators must learn that a source went unread.
+        outcome = Outcome.SOURCE_UNREAD
+    unread_lines = tuple(f"{s.label} could not be read: {why}" for s, why in read.unread)
+    error = "; ".join([*read.failed, *sent.failures]) or None
     figures = _figures(deps, tallies, stamp)
-    deps.journal.finish_cycle(cycle_id, deps.clock(), outcome, figures, error)
+    names = [s.name for s, _ in read.unread]
+    said = "; ".join([*read.failed, *unread_lines, *sent.failures]) or None
+    deps.journal.finish_cycle(cycle_id, deps.clock(), outcome, figures, said, names)
     return CycleResult(
         cycle_id,
         outcome,
@@ -136,6 +145,7 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
         tuple(sent.bounced),
         tuple(checks.delivered),
         sent.kept or checks.kept,
+        unread_lines,
     )
 
 

@@ -25,7 +25,7 @@ def log_cycle(result: CycleResult, seconds: float) -> None:
         figures.changes_found,
         digests(result.delivered_to),
         seconds,
-        f" — {result.error}" if result.error else "",
+        f" — {result.trouble}" if result.trouble else "",
         extra={
             "cycle": result.cycle_id,
             "outcome": result.outcome,
@@ -37,6 +37,7 @@ def log_cycle(result: CycleResult, seconds: float) -> None:
             "delivered_to": result.delivered_to,
             "seconds": round(seconds, 3),
             "error": result.error,
+            "unread": result.unread,
         },
     )
 
@@ -64,6 +65,8 @@ def describe(result: CycleResult) -> str:
         parts.append("nothing to send")
     if result.error:
         parts.append(f"FAILED: {result.error}; unsent changes are kept for the next cycle")
+    # Done all the same: the registry's news went out; the rest is read again next cycle.
+    parts.extend(f"NOT READ: {line}; read again next cycle (exit 4)" for line in result.unread)
     if result.held:
         parts.append(f"HELD for a look: {result.held}; see `trial-monitor preview`, then `release`")
     parts.extend(f"REFUSED: {line}" for line in result.refused_searches)

@@ -5,10 +5,10 @@ all), for an editor to run before publishing.
 Asks each source that is on what it says now of what the articles cite (the registry its cited
 trials, in one batch; PubMed the papers listing each), and stores nothing, whatever the monitor
 last saw. Its exit code says what an editor's script needs: 0 nothing to re-check, 1 something
-to re-check (whatever could not be asked: what was found stands), 3 a source could not be asked
-(or a cited record could not be read) and nothing was found to re-check. A source that is not
-required (PubMed) failing leaves the others' findings to say; the registry failing leaves
-nothing to judge the articles by.
+to re-check, 3 could not check: a source it needs could not be asked (what the others found is
+still printed: an article that looks right may be wrong in what went unread), or a cited record
+could not be read and nothing was found to re-check. The registry failing leaves nothing to
+judge the articles by.
 """
 
 from __future__ import annotations
@@ -50,9 +50,11 @@ class Verification:
 
     @property
     def verdict(self) -> Verdict:
+        if self.unread:
+            return Verdict.UNCHECKED  # what was found is said; the check is not whole
         if self.findings:
             return Verdict.DISAGREES
-        return Verdict.UNCHECKED if self.unreadable or self.unread else Verdict.AGREES
+        return Verdict.UNCHECKED if self.unreadable else Verdict.AGREES
 
 
 async def verify(
@@ -105,7 +107,8 @@ def verification_text(
     agreeing, untold = judged.count(Agreement.AGREES), judged.count(Agreement.UNKNOWN)
     things = verification.findings
     parts.extend(
-        f"verify: {line}; what it would say is not checked" for line in verification.unread
+        f"verify: {line}; what it would say is not checked (exit 3)"
+        for line in verification.unread
     )
     parts.append(
         f"verify: {agreeing} of {claims} claims agree with the registry"

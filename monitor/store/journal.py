@@ -40,6 +40,8 @@ class NoticeKind(StrEnum):
 # The mode of a cycle that read nothing because the source's data went backwards (a stale
 # replica): not a good cycle to plan the next one from.
 STALE = "stale"
+# The outcomes of a cycle that did its job: read the registry, sent what was due.
+DONE = [o.value for o in Outcome if o.done]
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ class Journal:
         outcome: Outcome,
         figures: CycleFigures,
         error: str | None,
+        unread: Sequence[str] = (),
     ) -> None:
+        """The cycle's end: how it went, its figures, and the sources it could not read."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(cycles)
@@ -93,6 +97,7 @@ class Journal:
                     finished_at=now,
                     outcome=outcome.value,
                     error=error,
+                    unread=" ".join(unread) or None,
                     requests=figures.requests,
                     bytes_received=figures.bytes_received,
                     trials_checked=figures.trials_checked,
@@ -108,10 +113,9 @@ class Journal:
             return conn.execute(select(func.max(cycles.c.data_timestamp))).scalar()
 
     def history(self) -> History:
-        """What the planner needs of earlier good cycles (a stale one read nothing)."""
-        ok = (cycles.c.outcome == Outcome.OK.value) & (
-            cycles.c.mode.is_(None) | (cycles.c.mode != STALE)
-        )
+        """What the planner needs of earlier good cycles (a stale one read nothing; one that
+        read the registry but not another source read the registry)."""
+        ok = cycles.c.outcome.in_(DONE) & (cycles.c.mode.is_(None) | (cycles.c.mode != STALE))
         with self.engine.connect() as conn:
             last = conn.execute(
                 select(cycles.c.started_at, cycles.c.data_timestamp)
@@ -124,7 +128,8 @@ class Journal:
         return History(last.started_at, last.data_timestamp)
 
     def consecutive_failures(self) -> int:
-        """Finished cycles that failed, counted back from the newest to the last success."""
+        """Finished cycles that failed, counted back from the newest to the last success: a
+        source that could not be read counts, as the registry or the mail server does."""
         query = (
             select(cycles.c.outcome)
             .where(cycles.c.finished_at.is_not(None))
@@ -140,11 +145,33 @@ class Journal:
                     case Outcome.INTERRUPTED:
                         # A cycle stopped by a shutdown says nothing about the registry or mail.
                         continue
-                    case Outcome.REGISTRY_FAILED | Outcome.DELIVERY_FAILED:
+                    case Outcome.REGISTRY_FAILED | Outcome.DELIVERY_FAILED | Outcome.SOURCE_UNREAD:
                         count += 1
                     case unknown:
                         assert_never(unknown)
         return count
+
+    def unread_streak(self) -> tuple[tuple[str, ...], int]:
+        """The sources the newest finished cycle could not read, and in how many cycles in a
+        row (back to the last that read them; an interrupted cycle says nothing either way)."""
+        query = (
+            select(cycles.c.outcome, cycles.c.unread)
+            .where(cycles.c.finished_at.is_not(None))
+            .order_by(cycles.c.id.desc())
+            .limit(1000)
+        )
+        names: set[str] | None = None
+        count = 0
+        with self.engine.connect() as conn:
+            for outcome, unread in conn.execute(query):
+                if outcome == Outcome.INTERRUPTED.value:
+                    continue
+                these = set((unread or "").split())
+                still = these if names is None else names & these
+                if not still:
+                    break
+                names, count = still, count + 1
+        return tuple(sorted(names or ())), count
 
     def previous_stale(self, cycle_id: int) -> bool:
         """Whether the finished cycle before this one read nothing, the data gone stale."""
@@ -158,9 +185,10 @@ class Journal:
         return mode == STALE
 
     def last_ok_started(self) -> datetime | None:
+        """When the newest cycle that did its job started (another source unread or not)."""
         with self.engine.connect() as conn:
             return conn.execute(
-                select(func.max(cycles.c.started_at)).where(cycles.c.outcome == Outcome.OK.value)
+                select(func.max(cycles.c.started_at)).where(cycles.c.outcome.in_(DONE))
             ).scalar()
 
     # -- the installation and the articles' first looks ------------------------------------
@@ -241,9 +269,7 @@ class Journal:
                     )
                 ).scalar(),
                 conn.execute(
-                    select(func.min(cycles.c.started_at)).where(
-                        cycles.c.outcome == Outcome.OK.value
-                    )
+                    select(func.min(cycles.c.started_at)).where(cycles.c.outcome.in_(DONE))
                 ).scalar(),
             ]
         known = [m for m in moments[:2] if m is not None]

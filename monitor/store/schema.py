@@ -66,6 +66,8 @@ cycles = Table(
     Column("trials_checked", Integer, nullable=False, default=0),
     Column("changes_found", Integer, nullable=False, default=0),
     Column("error", Text),
+    # The sources this cycle could not read, by name, space-separated (added in 0014).
+    Column("unread", String(200)),
 )
 
 

@@ -285,7 +285,7 @@ def test_the_first_look_waits_for_pubmed_so_it_misses_no_results_paper(world: Wo
     ldn(world)
     pubmed(world).fail_always(Fault.status(503))
     run = world.check()
-    assert run.code == 0, run  # the registry's side went through; PubMed is said, not failed
+    assert run.code == 4, run  # the registry's side went through; PubMed unread: exit 4
     assert world.article_checks == []
     pubmed(world).fail_always(None)
     assert world.check().code == 0
@@ -297,8 +297,8 @@ def test_the_first_look_waits_for_pubmed_so_it_misses_no_results_paper(world: Wo
 
 
 def test_verify_without_pubmed_still_says_what_the_registry_contradicts(world: World) -> None:
-    """PubMed down: the registry's findings stand (exit 1) and the papers are said unchecked;
-    with nothing found, it could not check (exit 3)."""
+    """PubMed down: the registry's findings are still said, the papers said unchecked, and
+    the exit code is 3, could not check, found or not: the check is not whole."""
     ldn(world)
     pubmed(world).fail_always(Fault.status(503))
     unchecked = world.command("verify")
@@ -306,7 +306,7 @@ def test_verify_without_pubmed_still_says_what_the_registry_contradicts(world: W
     assert "verify: PubMed could not be read" in unchecked.out
     world.extra = LDN_ARTICLE.replace("enrollment = 99", "enrollment = 100")
     wrong = world.command("verify")
-    assert wrong.code == 1, wrong
+    assert wrong.code == 3, wrong
     out = flat(wrong.out)
     assert "The registry contradicts what the article says of FINAL's enrollment" in out
     assert "verify: PubMed could not be read" in out

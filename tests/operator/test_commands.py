@@ -20,7 +20,7 @@ from monitor.store.db import make_engine, migrate, schema_revision
 from monitor.store.journal import Journal
 from monitor.store.schema import changes, cycles, deliveries, services
 
-HEAD = "0013"  # the newest revision
+HEAD = "0014"  # the newest revision
 
 
 def terminate_final(world: World) -> None:
@@ -105,13 +105,20 @@ def test_health_follows_the_schedule(world: World) -> None:
     world.extra = '\n[schedule]\ncron = "0 * * * *"\ntimezone = "UTC"\nhealth_grace_minutes = 10\njitter_seconds = 0\n'
     assert world.command("migrate").code == 0
     now = datetime.now(UTC)
-    assert world.command("health").out.startswith(
-        "health: ok: no cycle has succeeded yet, and none has"
+    assert world.command("health").out.startswith("health: ok: no cycle has run yet, and none has")
+    # A manual check that failed is not "no cycle has run".
+    world.registry.fail_always(Fault.status(503))
+    assert world.check().code == 1
+    world.registry.fail_always(None)
+    assert world.command("health").out == (
+        "health: ok: no cycle has succeeded yet (the one that ran failed: see"
+        " `trial-monitor status`), and none has been due\n"
     )
     with world.engine() as engine:
         Journal(engine).record_service_start(now - timedelta(hours=3), "host", 1)
     run = world.command("health")
-    assert run.code == 1 and "unhealthy: no cycle has succeeded yet, and one was due at" in run.out
+    assert run.code == 1 and "unhealthy: no cycle has succeeded yet (the one that ran" in run.out
+    assert "and one was due at" in run.out
     assert world.check().code == 0
     run = world.command("health")
     assert run.code == 0 and "ok: last successful cycle" in run.out

@@ -293,8 +293,10 @@ class RegistryClient:
                 raise ValueError("not a JSON object")
             if check is not None:
                 check(body)
-        except ValueError as exc:
-            raise Retry(f"body is not the JSON expected ({exc})") from None
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # Whatever the parser cannot read is a bad answer, tried again: a body nested
+            # deeper than it recurses ({"studies":[[[…]]]}) as much as a cut or garbled one.
+            raise Retry(f"body is not the JSON expected ({type(exc).__name__}: {exc})") from None
         return body
 
     async def _fetch(self, url: httpx.URL) -> tuple[int, httpx.Headers, bytes]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import xml.etree.ElementTree as ET  # for its types; parsing is defusedxml's, in normalize
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -45,6 +46,7 @@ from monitor.sources.http import (
     spent,
     tls_context,
 )
+from monitor.sources.pubmed.normalize import UnreadableDocument, document_root
 from monitor.sources.pubmed.settings import PubmedConfig
 
 log = logging.getLogger(__name__)
@@ -134,8 +136,9 @@ class PubmedClient:
             translation if isinstance(translation, str) else None,
         )
 
-    async def fetch(self, pmids: Sequence[str]) -> AsyncIterator[bytes]:
-        """The PubMed XML of these papers, one EFetch answer (up to 200 papers) at a time."""
+    async def fetch(self, pmids: Sequence[str]) -> AsyncIterator[ET.Element]:
+        """The PubMed XML of these papers, read, one EFetch answer (up to 200 papers) at a
+        time; an answer that is not XML is asked for again like any bad answer."""
         for start in range(0, len(pmids), FETCH_BATCH):
             batch = pmids[start : start + FETCH_BATCH]
             yield await self._request(
@@ -143,10 +146,11 @@ class PubmedClient:
             )
 
     async def _call(self, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
-        content = await self._request(endpoint, params, json_body=True)
-        return json.loads(content)  # type: ignore[no-any-return] # checked in _attempt
+        return await self._request(endpoint, params, json_body=True)  # type: ignore[no-any-return]
 
-    async def _request(self, endpoint: str, params: dict[str, str], *, json_body: bool) -> bytes:
+    async def _request(
+        self, endpoint: str, params: dict[str, str], *, json_body: bool
+    ) -> Any:  # a JSON object, or the root of an XML document
         url = f"{self._config.base_url}/{endpoint}"
         form = {"db": "pubmed", **params, **self._identity()}
         failures = 0
@@ -163,7 +167,8 @@ class PubmedClient:
                 log.warning("PubMed %s: %s; retrying in %.1f s", endpoint, retry, wait)
                 await self._sleep(wait)
 
-    async def _attempt(self, url: str, form: dict[str, str], json_body: bool) -> bytes:
+    async def _attempt(self, url: str, form: dict[str, str], json_body: bool) -> Any:
+        """One request, its body read: a JSON object, or the root of an XML document."""
         await self._pacer.turn()
         self.stats.requests += 1
         try:
@@ -198,13 +203,16 @@ class PubmedClient:
                     )
                 raise PubmedError(f"PubMed answered an error: {_redacted(_quoted(error), form)}")
             if json_body:
-                return content
+                return body
         if json_body:
             raise Retry("body is not the JSON expected")
         if _is_html(content):
             # A maintenance or proxy page served with 200: PubMed's XML will be back.
             raise Retry("an HTML page, not PubMed's XML")
-        return content
+        try:
+            return document_root(content)
+        except UnreadableDocument as exc:
+            raise Retry(str(exc)) from None
 
     def _identity(self) -> dict[str, str]:
         config = self._config
@@ -219,8 +227,9 @@ class PubmedClient:
 def _json(content: bytes) -> dict[str, Any]:
     try:
         body = json.loads(content)
-    except ValueError:
-        raise Retry("body is not the JSON expected") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # Any body the parser cannot read is a bad answer, nested too deep for it included.
+        raise Retry(f"body is not the JSON expected ({type(exc).__name__})") from None
     if not isinstance(body, dict):
         raise Retry("body is not a JSON object")
     return body

@@ -42,6 +42,25 @@ class RejectedDocument(ValueError):
     """An answer that is not a PubmedArticleSet: not XML, an entity in it, or NCBI's <ERROR>."""
 
 
+class UnreadableDocument(RejectedDocument):
+    """An answer that is not XML at all, or declares entities: a bad answer, which the client
+    asks for again (a body cut short or garbled in transit reads well the next time)."""
+
+
+def document_root(document: bytes) -> ET.Element:
+    """The root element of an EFetch answer, or UnreadableDocument saying why there is none.
+    (expat reads any depth without recursion; RecursionError is named in case a parser that
+    recurses ever takes its place.)"""
+    try:
+        return SafeET.fromstring(document)
+    except DefusedXmlException as exc:
+        raise UnreadableDocument(
+            f"PubMed's answer declares XML entities ({exc}); refused"
+        ) from None
+    except (ET.ParseError, RecursionError, UnicodeDecodeError) as exc:
+        raise UnreadableDocument(f"PubMed's answer is not XML ({str(exc)[:200]})") from None
+
+
 @dataclass(frozen=True)
 class Parsed:
     papers: tuple[Paper, ...]
@@ -50,13 +69,9 @@ class Parsed:
     deleted: tuple[str, ...] = ()
 
 
-def parse_articles(document: bytes) -> Parsed:
-    try:
-        root = SafeET.fromstring(document)
-    except DefusedXmlException as exc:
-        raise RejectedDocument(f"PubMed's answer declares XML entities ({exc}); refused") from None
-    except ET.ParseError as exc:
-        raise RejectedDocument(f"PubMed's answer is not XML ({exc})") from None
+def parse_articles(document: bytes | ET.Element) -> Parsed:
+    """The papers in an EFetch answer (its bytes, or the root the client has already read)."""
+    root = document if isinstance(document, ET.Element) else document_root(document)
     if root.tag == "ERROR" or root.find("ERROR") is not None:
         error = root if root.tag == "ERROR" else root.find("ERROR")
         raise RejectedDocument(f"PubMed answered an error: {_text(error, 300)}")

@@ -260,6 +260,11 @@ class Fault:
         return cls("respond", Response(200, body, JSON_TYPE))
 
     @classmethod
+    def answer(cls, body: bytes) -> Fault:
+        """200 application/json with exactly these bytes (tests/hostile.py keeps the bad ones)."""
+        return cls("respond", Response(200, body, JSON_TYPE))
+
+    @classmethod
     def html(cls) -> Fault:
         """200 text/html, like a maintenance page served in place of the API."""
         body = (
@@ -786,7 +791,7 @@ class _Handler(LoopbackHandler):
 
     def _handle(self, registry: StandinRegistry) -> None:
         registry._refresh_if_due()
-        fault = registry._take_fault()
+        fault = registry._take_fault(urlsplit(self.path).path)
         if fault is not None and fault.kind == "trickle":
             self._trickle(self._normal_response(registry), fault.seconds)
             return

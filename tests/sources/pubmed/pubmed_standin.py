@@ -268,6 +268,11 @@ class Fault:
         return cls("garble")
 
     @classmethod
+    def answer(cls, body: bytes, content_type: str = JSON_TYPE) -> Fault:
+        """200 with exactly these bytes (tests/hostile.py keeps the bad ones)."""
+        return cls("respond", Response(200, body, content_type))
+
+    @classmethod
     def html(cls) -> Fault:
         """200 text/html, like a maintenance page in place of the API."""
         page = "<html><body><h1>Service unavailable</h1><p>Try again later.</p></body></html>"
@@ -1233,7 +1238,7 @@ class _Handler(LoopbackHandler):
         if refused is not None:
             self._send(refused)
             return
-        fault = pm._take_fault()
+        fault = pm._take_fault(urlsplit(self.path).path)
         time.sleep(pm.delay + (fault.seconds if fault is not None else 0.0))
         if fault is not None and fault.kind == "drop":
             self._record(None, 0)

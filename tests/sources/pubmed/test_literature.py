@@ -137,7 +137,10 @@ def test_a_pubmed_outage_holds_back_nothing_of_the_registry_and_loses_nothing(
 
     run = world.check()
 
-    assert run.code == 0, run  # the registry's side went through
+    # The registry's side went through; the exit code tells that PubMed did not (4).
+    assert run.code == 4, run
+    assert "NOT READ: PubMed could not be read: PubMed" in run.out
+    assert "FAILED" not in run.out and "unsent changes are kept" not in run.out
     [first] = world.messages
     text = body(first)
     assert "Status: Completed → Terminated" in text
@@ -145,9 +148,14 @@ def test_a_pubmed_outage_holds_back_nothing_of_the_registry_and_loses_nothing(
     assert "PMID 38258677" not in text
     status = world.command("status")
     assert "PubMed could not be read: PubMed" in status.out
+    assert "NOT READ: PubMed, in the last cycle" in status.out
+    report = json.loads(world.command("status", "--json").out)
+    assert report["cycles"][0]["unread"] == ["pubmed"]
+    assert report["cycles"][0]["outcome"] == "source_unread"
 
     world.pubmed.fail_always(None)
-    world.check()
+    assert world.check().code == 0
+    assert "NOT READ" not in world.command("status").out
     [_, second] = world.messages
     later = body(second)
     assert "PMID 38258677" in later and "PMID 32068870" in later and f"PMID {NEW_TRIAL}" in later
