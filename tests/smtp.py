@@ -6,6 +6,8 @@ to speak STARTTLS or TLS with a certificate from a test CA (trustme), and to req
 
 from __future__ import annotations
 
+import asyncio
+
 import socket
 import ssl
 from collections.abc import Callable
@@ -48,6 +50,10 @@ class Recorder:
     # once it is accepted (queued), before the server's "250" goes out.
     before_accept: Callable[[], None] | None = None
     after_accept: Callable[[], None] | None = None
+    # The next `late` messages are queued, then answered only after `late_seconds`: a server
+    # that takes a message and answers after the client has stopped waiting.
+    late: int = 0
+    late_seconds: float = 0.0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -71,6 +77,9 @@ class Recorder:
         self.accepted.append(Accepted(envelope.mail_from, list(envelope.rcpt_tos), message))
         if self.after_accept is not None:
             self.after_accept()  # the message is queued; the "250" has not gone out yet
+        if self.late > 0:
+            self.late -= 1
+            await asyncio.sleep(self.late_seconds)
         return "250 2.0.0 OK: queued"
 
 

@@ -34,11 +34,15 @@ class StoreError(MonitorError):
 
 
 class DeliveryError(MonitorError):
-    """The digest could not be delivered. `permanent` says whether retrying could help."""
+    """The digest could not be delivered. `permanent` says whether retrying could help;
+    `unknown`, that the service may have taken it all the same (the connection ended after
+    the whole message was sent): not tried again at once, so that a slow server does not get
+    several copies in one cycle."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, unknown: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.unknown = unknown
 
 
 def first_line(exc: BaseException) -> str:

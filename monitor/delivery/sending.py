@@ -67,7 +67,8 @@ class Outgoing:
 @dataclass
 class DeliveryReport:
     delivered: list[str] = field(default_factory=list)  # where each letter went
-    failures: list[str] = field(default_factory=list)  # one line each; kept for the next cycle
+    # One line each, saying what became of what failed (kept for the next cycle, or dropped).
+    failures: list[str] = field(default_factory=list)
     bounced: list[str] = field(default_factory=list)  # targets refused for good, one line each
     kept: bool = False  # a letter was written to a folder, not sent
 
@@ -84,7 +85,7 @@ async def deliver_pending(
         try:
             await _send(out, data_timestamp, sending, report, unread)
         except DeliveryError as exc:
-            report.failures.append(str(exc))
+            report.failures.append(f"{exc}; its changes are kept and sent next cycle")
             log.error("%s", exc)
         except BaseException:
             # Cancelled at shutdown, or a bug: the digests not yet sent go out next time.
@@ -178,7 +179,9 @@ async def send_article_checks(
             try:
                 accepted = await channel.send(letter, channel.desk(article))
             except DeliveryError as exc:
-                report.failures.append(f"the article check of {article.name}: {exc}")
+                report.failures.append(
+                    f"the article check of {article.name}: {exc}; it is sent next cycle"
+                )
                 log.error("the article check of %s: %s", article.name, exc)
                 failed = True
                 continue
@@ -247,7 +250,12 @@ async def _send(
     for refusal in accepted.refused:
         if refusal.permanent:
             report.bounced.append(str(refusal))
-            report.failures.append(f"the mail server refused {refusal} for good")
+            # Said as it is: this recipient's copy is dropped (docs/guarantees.md), the rest
+            # went; nothing of it is kept for the next cycle.
+            report.failures.append(
+                f"the mail server refused {refusal} for good: {refusal.target} does not get"
+                " this digest (the other recipients did); fix or remove the address"
+            )
         else:
             report.failures.append(
                 f"the mail server refused {refusal} for now; their copy goes out next cycle"

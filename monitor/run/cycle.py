@@ -161,7 +161,7 @@ async def _read_sources(deps: CycleDeps, cycle_id: int, first_look: set[str]) ->
         except SourceError as exc:
             log.error("%s", exc)
             if source.required:
-                read.failed.append(str(exc))
+                read.failed.append(f"{exc}; what was read before it is kept, and sent")
             else:
                 read.unread.append((source, str(exc)))
     return read

@@ -64,7 +64,8 @@ def describe(result: CycleResult) -> str:
     elif result.ok:
         parts.append("nothing to send")
     if result.error:
-        parts.append(f"FAILED: {result.error}; unsent changes are kept for the next cycle")
+        # Each failure says what became of what it held back (kept, or dropped for good).
+        parts.append(f"FAILED: {result.error}")
     # Done all the same: the registry's news went out; the rest is read again next cycle.
     parts.extend(f"NOT READ: {line}; read again next cycle (exit 4)" for line in result.unread)
     if result.held:

@@ -128,6 +128,38 @@ def test_nul_bidi_and_escape_characters_never_reach_the_digest(world: World) -> 
     assert "Low dose naltrexone trial gnidaeR [31mred[0m end" in text
 
 
+def test_a_server_that_answers_after_the_timeout_gets_one_more_copy_at_most(world: World) -> None:
+    """It queued the digest but answered after the monitor stopped waiting (5 s): the outcome
+    is unknown, so no retry in that cycle (max_attempts is 2); the next cycle sends the same
+    message once more, under the same Message-ID, and then nothing."""
+    baseline(world)
+    world.smtp.recorder.late, world.smtp.recorder.late_seconds = 1, 6.0
+    world.registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
+    run = world.check()
+    assert run.code == 1, run
+    assert "after the message was sent: the server may have taken it" in run.out
+    assert len(content(world)) == 1  # queued once, not tried again in the same cycle
+    assert world.check().code == 0
+    assert world.check().code == 0
+    copies = content(world)
+    assert len(copies) == 2
+    assert copies[0].message["Message-ID"] == copies[1].message["Message-ID"]
+
+
+def test_a_recipient_refused_for_good_is_said_as_dropped_not_kept(world: World) -> None:
+    baseline(world)
+    world.smtp.recorder.refuse_rcpt["desk@example.org"] = "550 5.1.1 No such user"
+    world.registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
+    run = world.check()
+    world.smtp.recorder.refuse_rcpt.clear()
+    assert run.code == 1, run
+    assert (
+        "the mail server refused desk@example.org: 550 5.1.1 No such user for good:"
+        " desk@example.org does not get this digest (the other recipients did)"
+    ) in run.out
+    assert "kept" not in run.out
+
+
 # -- the registry is not always right ---------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol, assert_never
+from typing import Any, Protocol, assert_never
 
 from monitor.core.errors import DeliveryError
 from monitor.delivery.channel import Refusal
@@ -97,7 +97,9 @@ class SmtpTransport:
             try:
                 return await self._send_once(message)
             except DeliveryError as exc:
-                if exc.permanent or attempt == config.max_attempts:
+                # A message the server may have taken is tried again next cycle, not now: at
+                # most one more copy, under the same Message-ID.
+                if exc.permanent or exc.unknown or attempt == config.max_attempts:
                     raise
                 wait = config.backoff_seconds * 2 ** (attempt - 1)
                 log.warning("%s; retrying in %.0f s", exc, wait)
@@ -121,6 +123,7 @@ class SmtpTransport:
             timeout=config.timeout_seconds,
         )
         connection: asyncio.BaseTransport | None = None
+        data = _Watched(client)
         try:
             async with client:
                 connection = client.transport  # after STARTTLS, the TLS one
@@ -128,7 +131,16 @@ class SmtpTransport:
                     await client.login(config.username, config.password or "")
                 errors, answer = await client.send_message(message)
         except (aiosmtplib.SMTPException, ssl.SSLError, OSError) as exc:
-            raise _delivery_error(exc, where) from None
+            error = _delivery_error(exc, where)
+            if data.started and not isinstance(exc, aiosmtplib.SMTPResponseException):
+                # The connection failed (a timeout, a reset) during DATA: the whole message
+                # may be in the server's queue; only its answer is missing.
+                error = DeliveryError(
+                    f"{error}, after the message was sent: the server may have taken it;"
+                    " sent again next cycle, under the same Message-ID",
+                    unknown=True,
+                )
+            raise error from None
         finally:
             await let_go(connection)
         refused = tuple(
@@ -140,6 +152,21 @@ class SmtpTransport:
             # it, when the refusal is permanent), never sends the others a second one.
             log.warning("mail server %s refused %s", where, refusal)
         return Delivered(f"{where}: {answer}", refused)
+
+
+class _Watched:
+    """Marks when a client's DATA begins (aiosmtplib's send_message calls `self.data`): a
+    failure after that may come after the server queued the message."""
+
+    def __init__(self, client: Any) -> None:
+        self.started = False
+        original = client.data
+
+        async def data(*args: Any, **kwargs: Any) -> Any:
+            self.started = True
+            return await original(*args, **kwargs)
+
+        client.data = data
 
 
 def _delivery_error(exc: BaseException, where: str) -> DeliveryError:
