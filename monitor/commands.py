@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
+from monitor.core.counted import counted
 from monitor.core.errors import ConfigError, MonitorError
 from monitor.core.models import Outcome
 from monitor.core.standing import stand
@@ -141,7 +142,8 @@ def preview_command(app: App, args: argparse.Namespace) -> int:
         pending = out.deliveries.pending(include_held=True)
         for hold in out.deliveries.holds():
             print(
-                f"preview: includes {hold.changes} changes held in cycle {hold.cycle_id}:"
+                f"preview: includes {counted(hold.changes, 'change')} held in cycle"
+                f" {hold.cycle_id}:"
                 f" {hold.reason}"
             )
         if not pending:
@@ -300,11 +302,11 @@ def release_command(app: App, args: argparse.Namespace) -> int:
             return EXIT_OK
         count = sum(h.changes for h in released)
         if args.discard:
-            print(f"release: {count} held changes discarded; they will never be sent")
+            print(f"release: {counted(count, 'held change')} discarded; they will never be sent")
             return EXIT_OK
         stamp = out.journal.last_data_timestamp()
         sent = asyncio.run(deliver_pending(out, None, stamp))
-    print(f"release: {count} held changes released; {digests(sent.delivered)} sent")
+    print(f"release: {counted(count, 'held change')} released; {digests(sent.delivered)} sent")
     for failure in sent.failures:
         fail(f"{failure}; the changes are kept for the next cycle")
     return EXIT_FAILED if sent.failures else EXIT_OK

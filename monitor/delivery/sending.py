@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from monitor.core.articles import Article, Evidence
+from monitor.core.counted import counted
 from monitor.core.errors import DeliveryError
 from monitor.core.importance import Ranking
 from monitor.core.models import Digest, PendingChange
@@ -244,7 +245,7 @@ async def _send(
     sent = SentDigest(accepted.subject, accepted.message_id, accepted.where)
     out.deliveries.mark_sent(sending.delivery_id, out.clock(), sent, accepted.refused)
     count = letter.digest.change_count
-    log.info("digest of %d changes delivered: %s", count, accepted.where)
+    log.info("digest of %s delivered: %s", counted(count, "change"), accepted.where)
     report.delivered.append(accepted.where)
     report.kept |= accepted.kept
     for refusal in accepted.refused:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor.core.articles import Article, Evidence
+from monitor.core.counted import counted
 from monitor.core.models import (
     ChangeKind,
     Digest,
@@ -161,6 +162,7 @@ def make_environment() -> Environment:
     )
     env.filters["wrap"] = wrap
     env.filters["sentence"] = sentence
+    env.filters["counted"] = lambda count, noun: counted(int(count), noun)
     return env
 
 

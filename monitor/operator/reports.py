@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
+from monitor.core.counted import counted
 from monitor.delivery.deliveries import Deliveries
 from monitor.editorial.words import change_words, short_moment
 from monitor.settings.config import Config
@@ -96,16 +97,14 @@ def health(engine: Engine, config: Config, sources: Sequence[Source], now: datet
         unread = " and ".join(labels.get(n, n) for n in names)
         return Health(
             False,
-            f"unhealthy: {unread} could not be read in the last {count} cycles;"
+            f"unhealthy: {unread} could not be read in the last {counted(count, 'cycle')};"
             " see `trial-monitor status`",
         )
     if last_ok is not None and (due is None or last_ok >= due):
         return Health(True, f"ok: last successful cycle started {short_moment(last_ok)}")
     if due is None or (last_ok is None and (started is None or started > due)):
         if last_ok is None:
-            return Health(
-                True, f"ok: {_failed(journal)}, and none has been due"
-            )
+            return Health(True, f"ok: {_failed(journal)}, and none has been due")
         return Health(True, "ok: no cycle has been due yet")
     if last_ok is None:
         return Health(
@@ -230,7 +229,8 @@ def _held_section(engine: Engine) -> list[str]:
     lines = ["", f"Held for a look ({len(waiting)}): `trial-monitor preview`, then `release`"]
     for hold in waiting:
         when = short_moment(hold.held_at)
-        lines.append(f"  cycle {hold.cycle_id} ({when}): {hold.changes} changes; {hold.reason}")
+        held = counted(hold.changes, "change")
+        lines.append(f"  cycle {hold.cycle_id} ({when}): {held}; {hold.reason}")
     return lines
 
 
@@ -240,7 +240,9 @@ def _bounced_section(engine: Engine) -> list[str]:
         return []
     lines = ["", f"Recipients the mail server refused for good ({len(refused)}): fix the address"]
     for recipient, (answer, count) in sorted(refused.items()):
-        lines.append(f"  {recipient}: {count} change(s) not delivered; last answer {answer}")
+        lines.append(
+            f"  {recipient}: {counted(count, 'change')} not delivered; last answer {answer}"
+        )
     return lines
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from monitor.core.counted import counted
 from monitor.run.cycle import CycleResult
 
 log = logging.getLogger("monitor")
@@ -14,15 +15,14 @@ log = logging.getLogger("monitor")
 def log_cycle(result: CycleResult, seconds: float) -> None:
     figures = result.figures
     log.info(
-        "cycle %d %s: %d trial records (%d rejected), %d requests, %.1f kB, %d new changes, %s,"
-        " %.1f s%s",
+        "cycle %d %s: %s (%d rejected), %s, %.1f kB, %s, %s, %.1f s%s",
         result.cycle_id,
         result.outcome,
-        figures.trials_checked,
+        counted(figures.trials_checked, "trial record"),
         figures.records_rejected,
-        figures.requests,
+        counted(figures.requests, "request"),
         figures.bytes_received / 1000,
-        figures.changes_found,
+        counted(figures.changes_found, "new change"),
         digests(result.delivered_to),
         seconds,
         f" — {result.trouble}" if result.trouble else "",
@@ -44,14 +44,13 @@ def log_cycle(result: CycleResult, seconds: float) -> None:
 
 def describe(result: CycleResult) -> str:
     figures = result.figures
-    count = figures.changes_found
+    records = counted(figures.trials_checked, "trial record")
     parts = [
-        f"checked {figures.trials_checked} trial records in {figures.requests} requests",
-        f"{count} new change{'s' if count != 1 else ''}",
+        f"checked {records} in {counted(figures.requests, 'request')}",
+        counted(figures.changes_found, "new change"),
     ]
     if result.article_checks:
-        count = len(result.article_checks)
-        checks = f"{count} article check{'s' if count != 1 else ''} (a first look)"
+        checks = counted(len(result.article_checks), "article check") + " (a first look)"
         # The outbox is the mail server (or the one channel) when there is no [email]: say
         # where the file is, as for the digest.
         where = ", ".join(result.article_checks)
@@ -61,7 +60,7 @@ def describe(result: CycleResult) -> str:
         parts.append(f"digest written to {places} (no [email] section: outbox)")
     elif result.delivered_to:
         parts.append(digests(result.delivered_to) + " sent")
-    elif result.ok:
+    elif result.outcome.done:
         parts.append("nothing to send")
     if result.error:
         # Each failure says what became of what it held back (kept, or dropped for good).

@@ -107,8 +107,7 @@ def verification_text(
     agreeing, untold = judged.count(Agreement.AGREES), judged.count(Agreement.UNKNOWN)
     things = verification.findings
     parts.extend(
-        f"verify: {line}; what it would say is not checked (exit 3)"
-        for line in verification.unread
+        f"verify: {line}; what it would say is not checked (exit 3)" for line in verification.unread
     )
     parts.append(
         f"verify: {agreeing} of {claims} claims agree with the registry"

@@ -107,9 +107,13 @@ def test_starttls_required_but_not_offered_is_an_error_not_a_downgrade(
     servers: list[SmtpServer],
 ) -> None:
     server = serve(servers)
-    with pytest.raises(DeliveryError, match="STARTTLS"):
+    with pytest.raises(DeliveryError, match="STARTTLS") as caught:
         send(server, security="starttls")
     assert server.messages == []
+    # The line names the remedy, not only aiosmtplib's exception.
+    assert str(caught.value).endswith(
+        'it does not offer STARTTLS: set email.security to what it speaks ("tls", or "none")'
+    )
 
 
 def test_a_wrong_password_is_a_permanent_error_that_does_not_show_the_password(

@@ -160,6 +160,16 @@ def test_a_recipient_refused_for_good_is_said_as_dropped_not_kept(world: World) 
     assert "kept" not in run.out
 
 
+def test_a_mail_error_names_the_setting_to_change(world: World) -> None:
+    world.email_extra = 'security = "starttls"\n'  # the test server speaks plain SMTP only
+    world.searches = []
+    world.registry.update(FINAL, lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
+    run = world.check()
+    assert run.code == 1, run
+    assert 'it does not offer STARTTLS: set email.security to what it speaks ("tls"' in run.out
+    assert "Traceback" not in run.out + run.err
+
+
 # -- the registry is not always right ---------------------------------------------------------
 
 

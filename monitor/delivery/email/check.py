@@ -13,15 +13,8 @@ import aiosmtplib
 from monitor.core.checkup import Checked, State, blocker
 from monitor.core.errors import first_line
 from monitor.delivery.email.settings import PASSWORD_ENV, EmailConfig, Security
+from monitor.delivery.email.transport import NO_STARTTLS, smtp_remedy
 from monitor.sources.http import let_go, network_failure
-
-# The same for the mail server.
-SMTP_TIPS = {
-    "TLS certificate not trusted": "give the CA that signs its certificate in email.ca_file",
-    "connection refused": "check email.host and email.port: nothing listens there",
-    "timed out": "check email.host, port and security (a TLS port is silent to plain SMTP)",
-    "network error": "check email.host, email.port and email.security",
-}
 
 
 async def check_mail_server(email: EmailConfig) -> Checked:
@@ -53,8 +46,7 @@ async def check_mail_server(email: EmailConfig) -> Checked:
         offers_starttls = smtp.supports_extension("starttls")
         if email.security is Security.STARTTLS:
             if not offers_starttls:
-                fix = 'set email.security to what it speaks ("tls", or "none")'
-                return State.FAILED, f"{where} does not offer STARTTLS: {fix}"
+                return State.FAILED, f"{where}: {NO_STARTTLS}"
             await smtp.starttls()
             await smtp.ehlo()
         if email.username:
@@ -88,7 +80,7 @@ async def check_mail_server(email: EmailConfig) -> Checked:
 def _smtp_failure(where: str, exc: BaseException) -> str:
     failure = network_failure(exc)
     what = str(failure) if failure.kind != "network error" else first_line(exc)
-    return f"{where}: {what}: {SMTP_TIPS.get(failure.kind, SMTP_TIPS['network error'])}"
+    return f"{where}: {what}: {smtp_remedy(exc)}"
 
 
 def check_outbox(folder: Path) -> Checked:

@@ -22,8 +22,8 @@ from typing import Any, Protocol, assert_never
 
 from monitor.core.errors import DeliveryError
 from monitor.delivery.channel import Refusal
-from monitor.delivery.email.settings import EmailConfig, Security
-from monitor.sources.http import let_go
+from monitor.delivery.email.settings import PASSWORD_ENV, EmailConfig, Security
+from monitor.sources.http import let_go, network_failure
 
 log = logging.getLogger(__name__)
 
@@ -181,11 +181,40 @@ def _delivery_error(exc: BaseException, where: str) -> DeliveryError:
             f"mail server {where} refused every recipient: {detail}",
             permanent=all(code >= 500 for code in codes),
         )
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return DeliveryError(
+            f"mail server {where} refused the login: {exc.code} {exc.message}: {LOGIN_TIP}",
+            permanent=True,
+        )
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return DeliveryError(
             f"mail server {where} answered {exc.code} {exc.message}", permanent=exc.code >= 500
         )
-    return DeliveryError(f"mail server {where}: {_describe(exc)}")
+    return DeliveryError(f"mail server {where}: {_describe(exc)}: {smtp_remedy(exc)}")
+
+
+# What to do about each way a mail server cannot be reached or spoken to: the error line names
+# the setting to change, not only the exception (doctor's delivery line says the same).
+SMTP_TIPS = {
+    "TLS certificate not trusted": "give the CA that signs its certificate in email.ca_file",
+    "connection refused": "check email.host and email.port: nothing listens there",
+    "timed out": "check email.host, port and security (a TLS port is silent to plain SMTP)",
+    "network error": "check email.host, email.port and email.security",
+}
+NO_STARTTLS = 'it does not offer STARTTLS: set email.security to what it speaks ("tls", or "none")'
+NO_AUTH = "it offers no login (AUTH) here: leave out email.username, or speak TLS to it"
+LOGIN_TIP = f"check email.username and the password ({PASSWORD_ENV})"
+
+
+def smtp_remedy(exc: BaseException) -> str:
+    """What the operator can change so that this failure does not happen again."""
+    text = str(exc)
+    if "STARTTLS extension not supported" in text:
+        return NO_STARTTLS
+    if "AUTH extension not supported" in text:
+        return NO_AUTH
+    failure = network_failure(exc)
+    return SMTP_TIPS.get(failure.kind, SMTP_TIPS["network error"])
 
 
 def _tls(security: Security) -> tuple[bool, bool]:

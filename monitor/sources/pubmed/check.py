@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 
 from monitor.core.checkup import Checked, State
+from monitor.core.counted import counted
 from monitor.core.errors import PubmedError
 from monitor.settings.config import Config
 from monitor.sources.pubmed.client import PubmedClient, make_http_client
@@ -34,7 +35,7 @@ async def check_pubmed(config: Config) -> Checked:
     except PubmedError as exc:
         return State.FAILED, f"{exc}: check pubmed.base_url and the network"
     took = time.monotonic() - started
-    said = f"{url} answered in {took:.2f} s ({found.count} papers for {term})"
+    said = f"{url} answered in {took:.2f} s ({counted(found.count, 'paper')} for {term})"
     if settings.email is None:
         return State.WARNING, f"{said}; set pubmed.email: NCBI asks every client for a contact"
     return State.OK, said

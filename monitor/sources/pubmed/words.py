@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from monitor.core.counted import counted
 from monitor.editorial.words import short_moment
 from monitor.sources.pubmed.tables import Library
 
@@ -21,6 +22,7 @@ def literature_lines(engine: Engine) -> list[str]:
         lines.append("  none has run yet")
     for term, name, papers in searches:
         shown = name if name == term.term.removesuffix("[si]") else f"“{name}”"
-        what = "papers listing it" if term.term.endswith("[si]") else "papers found"
-        lines.append(f"  {shown}: {papers} {what}; last ran {short_moment(term.last_run_at)}")
+        what = counted(papers, "paper")
+        what += " listing it" if term.term.endswith("[si]") else " found"
+        lines.append(f"  {shown}: {what}; last ran {short_moment(term.last_run_at)}")
     return [*lines, ""]

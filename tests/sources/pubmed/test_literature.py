@@ -120,6 +120,7 @@ def test_results_a_retraction_and_a_new_trial_each_once_in_one_digest(world: Wor
     status = world.command("status")
     assert "PubMed searches (3)" in status.out
     assert f"  {FINAL}: 2 papers listing it; last ran " in status.out
+    assert f"  {DANISH}: 1 paper listing it; last ran " in status.out  # never "1 papers"
     assert "  “LDN trials”: " in status.out
     report = json.loads(world.command("status", "--json").out)
     assert {s["name"]: s["papers"] for s in report["literature"]}[FINAL] == 2
