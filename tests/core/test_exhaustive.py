@@ -24,14 +24,14 @@ ENUMS = {
         "core/models.py",
         {
             "core/importance.py": 1,
-            "editorial/words/changes.py": 1,
+            "editorial/words/changes.py": 2,
             "editorial/words/articles.py": 1,
         },
     ),
     "Category": ("core/models.py", {"core/importance.py": 1, "editorial/words/digest.py": 2}),
     "Importance": ("core/models.py", {"editorial/words/digest.py": 1}),
     "Relation": ("core/models.py", {"core/importance.py": 1, "editorial/words/digest.py": 2}),
-    "Outcome": ("core/models.py", {"store/journal.py": 1}),
+    "Outcome": ("core/models.py", {"store/journal.py": 1, "commands.py": 1}),
     "ClaimField": (
         "core/claims.py",
         {"core/claims.py": 3, "settings/configarticles.py": 1, "editorial/words/claims.py": 2},
