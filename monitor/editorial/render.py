@@ -85,6 +85,7 @@ class TrialView:
     changes: tuple[ChangeView, ...]
     facts: str | None = None  # a new trial's phase, enrollment, sponsor, conditions, start
     nearness: str | None = None  # why a search's find stands where it does
+    name: str = ""  # as the digest names it: "NCT09806440, cited as NCT02806440"
 
     @property
     def anchor(self) -> str:
@@ -93,7 +94,7 @@ class TrialView:
     @property
     def line(self) -> str:
         """The trial and its changes on one line, for the section off topic."""
-        return f"{self.nct_id} — {self.title}: " + "; ".join(c.words.line for c in self.changes)
+        return f"{self.name} — {self.title}: " + "; ".join(c.words.line for c in self.changes)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class IndexEntry:
 
     nct_id: str
     what: str
+    name: str = ""  # as the digest names the trial
 
     @property
     def anchor(self) -> str:
@@ -216,7 +218,7 @@ def render_digest(
         "prefix": subject_prefix,
         "summary": summary(len(digest.trials) - papers, only_new, papers),
         "where": where,
-        "headline": _headline(digest),
+        "headline": _headline(digest, evidence),
         "index": [
             IndexEntry(
                 t.nct_id,
@@ -227,6 +229,7 @@ def render_digest(
                         if i.importance is Importance.HIGH
                     )
                 ),
+                shown_as(t, evidence),
             )
             for t in digest.trials
             if any(i.importance is Importance.HIGH for i in t.items)
@@ -272,11 +275,24 @@ def one_line(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def _headline(digest: Digest) -> str:
+def _headline(digest: Digest, evidence: Evidence) -> str:
     """The weightiest kind of change in this digest and which trials it concerns."""
     top = digest.trials[0].items[0]
-    ids = [t.nct_id for t in digest.trials if any(i.category == top.category for i in t.items)]
+    ids = [
+        shown_as(t, evidence)
+        for t in digest.trials
+        if any(i.category == top.category for i in t.items)
+    ]
     return headline(top.category, ids, top.change)
+
+
+def shown_as(trial: TrialChanges, evidence: Evidence) -> str:
+    """A trial as the digest names it: its id, and the ids the articles cite it by when the
+    registry has since merged those into it, so that an editor finds it in the article."""
+    if trial.pmid is not None or not trial.cited:
+        return trial.nct_id
+    cited = sorted({c for _, c in evidence.citing(trial.nct_id) if c != trial.nct_id})
+    return f"{trial.nct_id}, cited as {' and '.join(cited)}" if cited else trial.nct_id
 
 
 def _change_view(
@@ -309,6 +325,7 @@ def _trial_view(trial: TrialChanges, evidence: Evidence) -> TrialView:
     snapshot = trial.snapshot
     return TrialView(
         nct_id=trial.nct_id,
+        name=shown_as(trial, evidence),
         title=trial.title,
         url=trial.url,
         history_url=trial.history_url,

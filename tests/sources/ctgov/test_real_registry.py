@@ -89,8 +89,10 @@ def test_a_watched_id_that_becomes_an_alias_is_reported_once_then_followed(world
     assert not any(FINAL in ids for ids in asked), asked
     latest = world.messages[-1]
     assert str(latest["To"]) == "editor@example.org, desk@example.org, fm@example.org"
-    text = body(latest)
-    assert f"{MERGED_INTO} —" in text and "Status: Completed → Terminated" in text
+    text, html = body(latest), body(latest, "html")
+    # Named as the article cites it too: the editor finds it by the old id.
+    assert f"{MERGED_INTO}, cited as {FINAL} —" in text and "Status: Completed → Terminated" in text
+    assert f">{MERGED_INTO}, cited as {FINAL}</a>" in html
     assert "The article says Completed; the registry now says Terminated" in text
 
     verify = world.command("verify")
