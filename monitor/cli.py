@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NoReturn
@@ -22,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor import __version__
 from monitor.commands import (
     EXIT_FAILED,
+    EXIT_OK,
     EXIT_USAGE,
     App,
     Command,
@@ -56,6 +58,21 @@ def main(
     """The command line; `house` the sources and channels to build with (the registered ones
     unless given: a test hands in one of its own); `clock` the time it goes by (the wall
     clock's unless given: the documentation's samples are made at a fixed moment)."""
+    try:
+        code = _command(argv, house, clock)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return code
+    except BrokenPipeError:
+        # The reader went away (`trial-monitor status --json | head -1`): it has what it
+        # wanted. Nothing more can be said, and Python would complain once more when it
+        # flushes at exit: stdout goes to /dev/null for the rest of the process.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _command(
+    argv: Sequence[str] | None, house: House | None, clock: Callable[[], datetime] | None
+) -> int:
     args = _parser().parse_args(argv)
     setup_logging(os.environ)
     house = house or House.registered()
@@ -82,6 +99,8 @@ def main(
     except KeyboardInterrupt:
         fail("interrupted")
         return 130
+    except BrokenPipeError:
+        raise  # not a bug: the reader of the output went away (main)
     except Exception:
         # A bug: its traceback goes through the log handler, which blanks out the secrets.
         log.exception("unexpected error; please report it with the lines above")

@@ -43,7 +43,7 @@ from monitor.run.verify import Verdict, Verification, verification_text, verify
 from monitor.settings.config import Config, config_path
 from monitor.settings.schedule import make_trigger
 from monitor.sources.base import Wanted
-from monitor.store.db import ensure_schema, make_engine, migrate, schema_revision
+from monitor.store.db import ensure_schema, make_engine, migrate, open_existing, schema_revision
 from monitor.store.dberrors import database_error
 from monitor.store.findings import Findings
 from monitor.store.journal import Journal
@@ -130,14 +130,14 @@ def migrate_command(app: App, _args: argparse.Namespace) -> int:
 
 def status_command(app: App, args: argparse.Namespace) -> int:
     config, sources = app.config, app.house.sources
-    with _database(config) as engine:
+    with _database(config, existing=True) as engine:
         shown = status_json if args.json else status_text
         print(shown(engine, config, sources))
     return EXIT_OK
 
 
 def preview_command(app: App, args: argparse.Namespace) -> int:
-    with _database(app.config) as engine:
+    with _database(app.config, existing=True) as engine:
         out = _outgoing(app, engine)
         pending = out.deliveries.pending(include_held=True)
         for hold in out.deliveries.holds():
@@ -195,7 +195,7 @@ def history_command(app: App, args: argparse.Namespace) -> int:
         kinds = " or ".join(s.history_example or "" for s in keepers)
         fail(f"history: {args.nct_id!r} is not {kinds}")
         return EXIT_USAGE
-    with _database(app.config) as engine:
+    with _database(app.config, existing=True) as engine:
         text = source.history(engine, subject, Deliveries(engine).sent())
         ran = Journal(engine).last_cycle_id() is not None
     if text is None and not ran:
@@ -215,7 +215,7 @@ def findings_command(app: App, args: argparse.Namespace) -> int:
         known = ", ".join(a.id for a in config.articles) or "none"
         fail(f"findings: no article has the id {args.article!r} (the articles: {known})")
         return EXIT_USAGE
-    with _database(config) as engine:
+    with _database(config, existing=True) as engine:
         if Journal(engine).last_cycle_id() is None and not args.json:
             print("findings: no cycle has run yet, so no finding is stored")
             return EXIT_OK
@@ -233,7 +233,7 @@ def findings_command(app: App, args: argparse.Namespace) -> int:
 
 
 def health_command(app: App, _args: argparse.Namespace) -> int:
-    with _database(app.config) as engine:
+    with _database(app.config, existing=True) as engine:
         verdict = health(engine, app.config, app.house.on(app.config), app.clock())
     print(f"health: {verdict.message}")
     return EXIT_OK if verdict.ok else EXIT_FAILED
@@ -316,13 +316,17 @@ def release_command(app: App, args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _database(config: Config, *, schema: bool = True) -> Iterator[Engine]:
+def _database(config: Config, *, schema: bool = True, existing: bool = False) -> Iterator[Engine]:
     """The engine, with the schema made or brought up to date (or checked, when
-    database.auto_migrate is off); its connections are closed when the command is done."""
-    engine = make_engine(config.database.url)
+    database.auto_migrate is off); its connections are closed when the command is done.
+    `existing`: a read-only command's, which never makes a database (store/db.open_existing)."""
+    url = config.database.url
+    try:
+        engine = open_existing(url) if existing else make_engine(url)
+    except SQLAlchemyError as exc:
+        raise database_error(exc, url) from exc
     try:
         if schema:
-            # Read-only commands too: on a fresh install `status` works and says no cycle ran.
             ensure_schema(engine, auto_migrate=config.database.auto_migrate)
         yield engine
     except SQLAlchemyError as exc:

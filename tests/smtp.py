@@ -7,7 +7,6 @@ to speak STARTTLS or TLS with a certificate from a test CA (trustme), and to req
 from __future__ import annotations
 
 import asyncio
-
 import socket
 import ssl
 from collections.abc import Callable

@@ -22,11 +22,15 @@ class State(StrEnum):
 Checked = tuple[State, str]
 
 
-def blocker(path: Path) -> Path | None:
-    """What stops `path` being made, folders above it and all: its nearest existing ancestor
-    when that is not a folder the monitor's user can write (a file in the way, a read-only
-    folder), else None. Only looked at, never made: the first cycle makes what it needs."""
+def blocker(path: Path) -> str | None:
+    """What stops `path` being made, folders above it and all, in words: its nearest existing
+    ancestor, when that is a file in the way or a folder the monitor's user cannot write;
+    else None. Only looked at, never made: the first cycle makes what it needs."""
     parent = path.parent
     while not parent.exists() and parent.parent != parent:
         parent = parent.parent
-    return None if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK) else parent
+    if not parent.is_dir():
+        return f"{parent} is a file, in the way"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{parent} is a folder the monitor's user cannot write"
+    return None

@@ -172,7 +172,7 @@ def _database(config: Config) -> Checked:
     if not file.exists():
         if in_way := blocker(file):
             fix = f"create {file.parent} for the monitor's user, or change database.url"
-            return State.FAILED, f"{file} cannot be created: {in_way} is in the way; {fix}"
+            return State.FAILED, f"{file} cannot be created: {in_way}; {fix}"
         first = "the first `trial-monitor check` creates it (or `trial-monitor migrate`, now)"
         return State.WARNING, f"{file} does not exist yet: {first}"
     if not os.access(file, os.R_OK | os.W_OK) or not os.access(file.parent, os.W_OK | os.X_OK):

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, ExceptionContext
 
-from monitor.core.errors import StoreError
+from monitor.core.errors import StoreError, without_password
 from monitor.store.dberrors import database_error
 
 
@@ -34,10 +34,37 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for another database, or one in memory."""
+    path = url.split("///", 1)[1] if url.startswith("sqlite") and "///" in url else ""
+    return Path(path).absolute() if path and not path.startswith(":") else None
+
+
+def open_existing(url: str) -> Engine:
+    """The engine of a database that is already there, with a schema: what a read-only
+    command opens. Where there is none it says which it looked for, and makes nothing (not
+    even a SQLite file or its folder), so that a command run from the wrong folder does not
+    report on an empty database of its own making."""
+    file = sqlite_file(url)
+    where = str(file) if file is not None else without_password(url)
+    missing = StoreError(
+        f"no database at {where} (database.url): this command reads one and never makes"
+        " one; check database.url and the folder it is run from, or run `trial-monitor"
+        " check` first"
+    )
+    if file is not None and not file.is_file():
+        raise missing
+    engine = make_engine(url)
+    if current_revision(engine) is None:
+        engine.dispose()
+        raise missing
+    return engine
+
+
 def _sqlite_engine(url: str) -> Engine:
-    path = url.split("///", 1)[1] if "///" in url else ""
-    if path and not path.startswith(":"):
-        _make_folder(Path(path).absolute().parent)
+    file = sqlite_file(url)
+    if file is not None:
+        _make_folder(file.parent)
     engine = create_engine(url, connect_args={"timeout": 60})
 
     # pysqlite's own transaction handling starts transactions lazily, which lets two processes
@@ -46,7 +73,7 @@ def _sqlite_engine(url: str) -> Engine:
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA foreign_keys = ON")
-        if path and not path.startswith(":"):
+        if file is not None:
             dbapi_connection.execute("PRAGMA journal_mode = WAL")
 
     @event.listens_for(engine, "begin")

@@ -4,6 +4,7 @@ closed ports and real folders; and it changes nothing, sends nothing and retries
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import threading
@@ -140,6 +141,7 @@ def test_a_sqlite_path_that_cannot_be_created_fails(world: World, tmp_path: Path
     run, found = doctor(world)
     assert run.code == 1
     assert state(found["database"]) == "failed" and "cannot be created" in found["database"]
+    assert f"{tmp_path / 'taken'} is a file, in the way" in found["database"]
 
 
 @pytest.mark.parametrize("auto_migrate", [True, False])
@@ -411,6 +413,26 @@ def test_an_outbox_that_cannot_be_made_fails(world: World) -> None:
     assert run.code == 1
     assert state(found["delivery"]) == "failed"
     assert "cannot be created" in found["delivery"] and "outbox.path" in found["delivery"]
+    assert f"{world.tmp / 'taken'} is a file, in the way" in found["delivery"]
+
+
+@pytest.mark.no_database
+def test_a_folder_it_cannot_write_is_called_that_not_in_the_way(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As root (CI) every folder is writable, so the refusal is the operating system's answer
+    # faked: os.access says no for the outbox's parent, as it does for another user.
+    parent = world.tmp / "read-only"
+    parent.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != parent and real(p, mode))
+    world.email = False
+    world.extra = f'[outbox]\npath = "{parent / "outbox"}"\n'
+    run, found = doctor(world)
+    assert run.code == 1
+    assert state(found["delivery"]) == "failed"
+    assert f"{parent} is a folder the monitor's user cannot write" in found["delivery"]
+    assert "in the way" not in found["delivery"]
 
 
 # -- schedule ------------------------------------------------------------------------------

@@ -18,13 +18,36 @@ from smtp import free_port
 from standin import Fault, add_reference, set_piece, study
 
 from monitor.cli import main
+from monitor.store.db import current_revision
 
 # -- a fresh install -----------------------------------------------------------------------------
 
 
-def test_every_read_only_command_works_on_a_fresh_install_and_says_no_cycle_ran(
+def test_a_read_only_command_never_makes_a_database_and_says_which_it_looked_for(
     world: World,
 ) -> None:
+    """Run from the wrong folder (or before the first cycle), `status` must not report on an
+    empty database of its own making."""
+    for args in (("status",), ("preview",), ("history", FINAL), ("health",), ("findings",)):
+        run = world.command(*args)
+        assert run.code == 1, (args, run)
+        [line] = run.err.splitlines()
+        assert line.startswith("trial-monitor: no database at "), line
+        assert "(database.url): this command reads one and never makes one" in line
+        assert "Traceback" not in run.err
+    if world.database_url.startswith("sqlite"):
+        path = Path(world.database_url.split("///", 1)[1]).absolute()
+        assert f"no database at {path} " in line
+        assert not path.exists() and not path.parent.exists()  # not even its folder
+    else:
+        with world.engine() as engine:
+            assert current_revision(engine) is None  # no schema was made
+
+
+def test_every_read_only_command_works_on_a_new_database_and_says_no_cycle_ran(
+    world: World,
+) -> None:
+    assert world.command("migrate").code == 0
     status = world.command("status")
     assert status.code == 0, status
     assert "no cycle has run yet" in status.out
@@ -36,7 +59,6 @@ def test_every_read_only_command_works_on_a_fresh_install_and_says_no_cycle_ran(
     assert health.code == 0 and "no cycle has run yet" in health.out, health
     for run in (status, preview, history, health):
         assert "auto_migrate" not in run.out + run.err and "Traceback" not in run.err
-    # The schema was made for them: the first check needs no migration of its own.
     assert world.check().code == 0
 
 
@@ -254,3 +276,21 @@ def test_a_check_that_stops_at_version_imports_only_what_it_needs(world: World) 
     assert "monitor.sources.pubmed.reading" not in found.stderr
     assert "apscheduler.schedulers" not in found.stderr
     assert [r.path for r in world.registry.requests[before:]] == ["/api/v2/version"]
+
+
+# -- a closed pipe --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [("status", "--json"), ("status",), ("verify",)])
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+    world: World, args: tuple[str, ...]
+) -> None:
+    """`trial-monitor status --json | head -1`: the pipe closes before the output is written."""
+    world.baseline()
+    process = world.spawn(*args)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the command has printed anything
+    with process.stderr:
+        err = process.stderr.read()
+    assert process.wait(timeout=60) == 0, err
+    assert err == ""

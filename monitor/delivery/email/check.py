@@ -87,12 +87,10 @@ def check_outbox(folder: Path) -> Checked:
     """With no [email] section digests are .eml files in the outbox: it must take a file."""
     folder = folder.absolute()
     if not folder.is_dir():
-        if folder.exists() or (in_way := blocker(folder)):
+        in_way = f"{folder} is a file, in the way" if folder.exists() else blocker(folder)
+        if in_way:
             fix = "make it a folder the monitor's user can write, or change outbox.path"
-            return (
-                State.FAILED,
-                f"outbox {folder} cannot be created: {in_way or folder} is in the way; {fix}",
-            )
+            return State.FAILED, f"outbox {folder} cannot be created: {in_way}; {fix}"
         first = "the first digest creates it (or create it now, and run doctor again)"
         return State.WARNING, f"outbox {folder} does not exist yet: {first}"
     try:
