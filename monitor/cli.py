@@ -138,7 +138,12 @@ def _parser() -> argparse.ArgumentParser:
     add("migrate", migrate_command, "bring the database schema up to date")
     status = add("status", status_command, "show recent cycles, watched trials and unsent changes")
     status.add_argument("--json", action="store_true", help="the same, as one JSON object")
-    preview = add("preview", preview_command, "show the pending digest without sending it")
+    preview = add(
+        "preview",
+        preview_command,
+        "show the changes recorded and not yet sent, as the digest would word them now (asks"
+        " no source, so what the next cycle finds is not in it; sends nothing)",
+    )
     preview.add_argument("--html", metavar="FILE", help="also write the HTML version to FILE")
     add("send-test", send_test_command, "send a test message with the mail settings")
     history = add("history", history_command, "show the stored history of one trial")

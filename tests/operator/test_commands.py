@@ -14,6 +14,7 @@ from smtp import SmtpServer
 from sqlalchemy import insert, select, text
 from standin import Fault, set_piece
 
+from monitor.cli import main
 from monitor.sources.ctgov.client import RegistryClient
 from monitor.sources.ctgov.tables import snapshots, trials
 from monitor.store.db import make_engine, migrate, schema_revision
@@ -60,6 +61,16 @@ def test_preview_renders_the_pending_digest_and_marks_nothing(world: World, tmp_
     [message] = world.messages  # preview took nothing away from the real digest
     assert "Completed → Terminated" in body(message)
     assert "no unsent changes" in world.command("preview").out
+
+
+def test_previews_help_says_it_shows_what_is_recorded_not_what_the_next_cycle_sends(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["preview", "--help"])
+    words = " ".join(capsys.readouterr().out.split())
+    assert "show the changes recorded and not yet sent" in words
+    assert "asks no source, so what the next cycle finds is not in it" in words
 
 
 @pytest.mark.no_database

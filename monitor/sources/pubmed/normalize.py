@@ -36,6 +36,8 @@ PMID = re.compile(r"[1-9]\d{0,9}")
 CONCLUSION_LABELS = ("CONCLUSION", "INTERPRETATION")
 NOTICE_KINDS = {kind.value: kind for kind in NoticeKind}
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
+JOINED = {"sub", "sup"}  # inline markup that is part of its word: H<sub>2</sub>O
 
 
 class RejectedDocument(ValueError):
@@ -116,10 +118,15 @@ def paper(pmid: str, article: ET.Element) -> Paper:
 
 
 def _year(citation: ET.Element) -> str | None:
+    """The year of publication: <Year>, else the first year in a <MedlineDate>, which is free
+    text for what a date cannot say ("2001 Nov-Dec", "2019 Winter", "1998 Dec-1999 Jan")."""
     date = citation.find("Article/Journal/JournalIssue/PubDate")
     if date is None:
         return None
-    year = _text(date.find("Year"), 4) or (_text(date.find("MedlineDate"), 4))
+    year = _text(date.find("Year"), 4)
+    if year is None:
+        found = YEAR.search(_text(date.find("MedlineDate"), 100) or "")
+        year = found[0] if found else None
     return year if year and year.isdigit() else None
 
 
@@ -168,8 +175,31 @@ def _notices(citation: ET.Element) -> tuple[Notice, ...]:
 
 
 def _all_text(element: ET.Element) -> str:
-    # itertext(): inline markup (<i>, <sub>) would cut .text short at its first tag.
-    return "".join(element.itertext())
+    """The element's text, its inline markup (<i>, <b>, <sub>) and all: `.text` alone stops at
+    the first tag. Where words meet across a tag with nothing between them ("at the<i>TERT</i>
+    gene") a space keeps them apart; a subscript or superscript is part of its word (H<sub>2
+    </sub>O). Walked with a stack, not by recursion: an answer may nest very deep."""
+    out: list[str] = []
+
+    def put(text: str | None, boundary: bool) -> None:
+        if not text:
+            return
+        if boundary and out and out[-1][-1:].isalnum() and text[:1].isalnum():
+            out.append(" ")
+        out.append(text)
+
+    put(element.text, False)
+    stack: list[tuple[bool, ET.Element]] = [(True, child) for child in reversed(element)]
+    while stack:
+        opening, node = stack.pop()
+        spaced = node.tag not in JOINED
+        if opening:
+            put(node.text, spaced)
+            stack.append((False, node))
+            stack.extend((True, child) for child in reversed(node))
+        else:
+            put(node.tail, spaced)
+    return "".join(out)
 
 
 def _text(element: ET.Element | None, limit: int) -> str | None:

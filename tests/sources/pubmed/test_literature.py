@@ -227,3 +227,25 @@ def test_a_literature_searchs_first_run_remembers_its_papers_without_fetching_th
     assert fetched.params["id"] == NEW_TRIAL  # only the new paper, none of the first run's
     [digest] = world.messages
     assert "1 paper changed: 1 change in PubMed." in body(digest)
+
+
+def test_a_paper_dated_as_a_range_keeps_its_year_and_words_meet_around_markup(
+    world: World,
+) -> None:
+    """Real PubMed data: a <MedlineDate> range ("2024 Winter") in place of <Year>, and inline
+    markup with no space around it ("in<i>women</i>with")."""
+    ldn(world)
+    world.baseline()
+    assert world.pubmed is not None
+    xml = re.sub(
+        r"<PubDate>.*?</PubDate>",
+        "<PubDate><MedlineDate>2024 Winter</MedlineDate></PubDate>",
+        RECORDS[FINAL_RESULTS],
+    )
+    assert "<MedlineDate>" in xml and "pain in women with" in xml
+    world.pubmed.put(xml.replace("pain in women with", "pain in<i>women</i>with"))
+    assert world.check().code == 0
+    [digest] = world.messages
+    text = flat(body(digest))
+    cited = text[text.index("“Low-dose naltrexone for pain in women with") :][:300]
+    assert re.search(r"” \([^)]*, 2024\), PMID " + FINAL_RESULTS, cited), cited
