@@ -7,7 +7,15 @@ reported here (title, last update date) are still stored by the store; they just
 
 from __future__ import annotations
 
-from monitor.core.models import Change, ChangeKind, NoticeKind, Paper, PaperRole, Snapshot
+from monitor.core.models import (
+    BACKGROUND_REFERENCE,
+    Change,
+    ChangeKind,
+    NoticeKind,
+    Paper,
+    PaperRole,
+    Snapshot,
+)
 
 
 def diff(old: Snapshot | None, new: Snapshot) -> list[Change]:
@@ -70,6 +78,22 @@ def _papers(old: Snapshot, new: Snapshot) -> list[Change]:
             Change(
                 new.nct_id,
                 ChangeKind.RETRACTION,
+                after=paper.pmid or paper.citation,
+                detail=" ".join(part for part in (notice.pmid, notice.source) if part),
+            )
+            for notice in paper.retractions
+            if notice.pmid not in seen
+        )
+    # A retraction of what the record cites for context: said, at low importance.
+    kept = {p.key: p for p in old.background}
+    for paper in new.background:
+        before = kept.get(paper.key)
+        seen = {r.pmid for r in before.retractions} if before else set()
+        changes.extend(
+            Change(
+                new.nct_id,
+                ChangeKind.RETRACTION,
+                before=BACKGROUND_REFERENCE,
                 after=paper.pmid or paper.citation,
                 detail=" ".join(part for part in (notice.pmid, notice.source) if part),
             )

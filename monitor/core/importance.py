@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from monitor.core.models import (
+    BACKGROUND_REFERENCE,
     Category,
     Change,
     ChangeKind,
@@ -165,6 +166,9 @@ class Ranking:
         if kind is Category.PAPER_NOTICE and kind not in self.overrides:
             # As the finding it raises says it (an erratum asks for a look, a retraction more).
             return notice_importance(_notice_kind(change.after))
+        if kind is Category.RETRACTION and change.before == BACKGROUND_REFERENCE:
+            # What the record cites for context, not the trial's own paper: worth a note.
+            return Importance.LOW
         return self.overrides.get(kind) or rule(kind, relation, claimed)
 
     def key(

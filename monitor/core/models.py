@@ -21,6 +21,7 @@ PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 # which the sponsor enters as a results paper, and DERIVED, which NLM links automatically from any
 # PubMed record that names the trial (a review, a protocol, a preclinical study, or its results).
 RESULT_REFERENCE_TYPES = ("RESULT", "DERIVED")
+BACKGROUND_REFERENCE = "BACKGROUND"  # a reference the record cites for context
 # EnrollmentCount 99999999 is the registry's way of saying the count is unknown.
 ENROLLMENT_UNKNOWN = 99_999_999
 
@@ -81,6 +82,9 @@ class Snapshot:
     primary_completion_type: str | None = None
     last_update_posted: str | None = None
     publications: tuple[Publication, ...] = ()
+    # BACKGROUND references the registry marks retracted, and only those: what the record
+    # cites for context is not the trial's paper, but its retraction is worth a low note.
+    background: tuple[Publication, ...] = ()
     # Tracked for the article's claims (see claims.py), not reported as changes of their own.
     phases: str | None = None  # "PHASE2", or "PHASE2|PHASE3"
     completion_date: str | None = None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from monitor.core.models import (
+    BACKGROUND_REFERENCE,
     PUBMED_URL,
     STUDY_URL,
     Change,
@@ -82,13 +83,16 @@ def change_words(
         case ChangeKind.RETRACTION:
             notice, _, source = (change.detail or "").partition(" ")
             linked = f"PMID {after}" if (after or "").isdigit() else (after or "a linked paper")
+            background = change.before == BACKGROUND_REFERENCE
             return ChangeWords(
-                "A paper linked to this trial was retracted",
+                "A paper this trial's record cites as background was retracted"
+                if background
+                else "A paper linked to this trial was retracted",
                 None,
                 linked,
                 note=f"Retraction notice: PMID {notice}" + (f" ({source})" if source else ""),
                 link=PUBMED_URL.format(pmid=after) if (after or "").isdigit() else None,
-                short=f"linked paper retracted, {linked}",
+                short=f"{'background' if background else 'linked'} paper retracted, {linked}",
             )
         case ChangeKind.LISTED_UNDER:
             return ChangeWords(

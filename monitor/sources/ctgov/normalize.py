@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from monitor.core.models import (
+    BACKGROUND_REFERENCE,
     PHASES,
     RESULT_REFERENCE_TYPES,
     Observation,
@@ -63,6 +64,7 @@ _INVISIBLE = re.compile(
 TITLE_CHARS, WHY_STOPPED_CHARS, CITATION_CHARS, NAME_CHARS = 300, 250, 4000, 200
 ACRONYM_CHARS = 40
 _ARMS = ("protocolSection", "armsInterventionsModule")
+_REFERENCES = ("protocolSection", "referencesModule", "references")
 _SPONSOR = ("protocolSection", "sponsorCollaboratorsModule")
 STATUS_CHARS, TYPE_CHARS = 40, 20
 # A record's own id is always NCT and eight digits; anything else never reaches the store.
@@ -127,9 +129,8 @@ def normalize(study: object) -> Observation:
         primary_completion_date=_date(_path(completion, "date")),
         primary_completion_type=_enum(_path(completion, "type"), TYPE_CHARS),
         last_update_posted=_date(_path(status_module, "lastUpdatePostDateStruct", "date")),
-        publications=_publications(
-            _path(study, "protocolSection", "referencesModule", "references")
-        ),
+        publications=_publications(_path(study, *_REFERENCES)),
+        background=_publications(_path(study, *_REFERENCES), background=True),
         phases=_phases(_path(study, "protocolSection", "designModule", "phases")),
         completion_date=_date(_path(status_module, "completionDateStruct", "date")),
         aliases=_aliases(_path(identification, "nctIdAliases"), nct_id),
@@ -218,14 +219,19 @@ def _aliases(values: object, nct_id: str) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def _publications(references: object) -> tuple[Publication, ...]:
-    """RESULT and DERIVED references, by PMID, or by citation when the reference has none."""
+def _publications(references: object, background: bool = False) -> tuple[Publication, ...]:
+    """RESULT and DERIVED references, by PMID, or by citation when the reference has none;
+    `background`: the BACKGROUND references the registry marks retracted (real record
+    NCT00554515: reference 17255299, retracted by 30087149)."""
     if not isinstance(references, list):
         return ()
     found: dict[str, Publication] = {}
     for reference in references:
         kind = _path(reference, "type")
-        if kind not in RESULT_REFERENCE_TYPES:
+        if background:
+            if kind != BACKGROUND_REFERENCE or not _retractions(reference):
+                continue
+        elif kind not in RESULT_REFERENCE_TYPES:
             continue
         pmid = _pmid(_path(reference, "pmid"))
         citation = _text(_path(reference, "citation"), CITATION_CHARS) or ""

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-from monitor.core.models import Publication, Retraction, Snapshot
+from monitor.core.models import BACKGROUND_REFERENCE, Publication, Retraction, Snapshot
 from monitor.store.schema import ID_LENGTH, UTCDateTime, metadata
 
 trials = Table(
@@ -126,7 +126,7 @@ def snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
         "publications": json.dumps(
             [
                 [p.pmid, p.type, p.citation, [[r.pmid, r.source] for r in p.retractions]]
-                for p in snapshot.publications
+                for p in (*snapshot.publications, *snapshot.background)
             ],
             ensure_ascii=False,
         ),
@@ -142,6 +142,8 @@ def snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def snapshot_from_row(row: RowMapping) -> Snapshot:
+    # One list, the results' references and the retracted background ones apart by type.
+    references = [_publication(p) for p in json.loads(row["publications"])]
     return Snapshot(
         nct_id=row["nct_id"],
         found=bool(row["found"]),
@@ -156,7 +158,8 @@ def snapshot_from_row(row: RowMapping) -> Snapshot:
         primary_completion_date=row["primary_completion_date"],
         primary_completion_type=row["primary_completion_type"],
         last_update_posted=row["last_update_posted"],
-        publications=tuple(_publication(p) for p in json.loads(row["publications"])),
+        publications=tuple(p for p in references if p.type != BACKGROUND_REFERENCE),
+        background=tuple(p for p in references if p.type == BACKGROUND_REFERENCE),
         phases=row["phases"],
         completion_date=row["completion_date"],
         aliases=tuple(row["aliases"].split("|")) if row["aliases"] else (),

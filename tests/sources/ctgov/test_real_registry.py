@@ -178,6 +178,28 @@ def test_a_retraction_of_a_linked_paper_is_news_of_high_importance(world: World)
     assert "https://pubmed.ncbi.nlm.nih.gov/32845365/" in html
 
 
+def test_a_retraction_of_a_background_reference_is_said_at_low_importance(world: World) -> None:
+    """Real record NCT00554515: its BACKGROUND reference 17255299 is retracted by 30087149.
+    Not the trial's own paper, so neither news of a paper nor high; but said, once."""
+    background = "Fujii Y. A background paper. Br J Anaesth. 2007."
+    world.registry.update(FINAL, lambda r: add_reference(r, "17255299", "BACKGROUND", background))
+    baseline(world)
+    world.registry.update(
+        FINAL,
+        lambda r: add_retraction(r, "17255299", "30087149", "Br J Anaesth. 2018;121(2):502"),
+        touch=False,
+    )
+    assert world.check().code == 0
+    _, text, html = only_digest(world)
+    assert (
+        "[low] A paper this trial's record cites as background was retracted: PMID 17255299"
+    ) in text
+    assert "Retraction notice: PMID 30087149 (Br J Anaesth. 2018;121(2):502)" in text
+    assert "https://pubmed.ncbi.nlm.nih.gov/17255299/" in html
+    assert "has been published" not in text  # a background reference is not the trial's paper
+    assert world.check().code == 0 and len(world.messages) == 1  # once
+
+
 def test_a_derived_paper_is_a_paper_that_names_the_trial_not_its_results(world: World) -> None:
     baseline(world)
     review = "Cochrane Database Syst Rev. 2025: low-dose naltrexone for chronic pain."
