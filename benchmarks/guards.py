@@ -7,7 +7,9 @@ in place, runs the guarantee's tests, and restores the file, whatever happens.
     .venv/bin/python benchmarks/guards.py [--only WORDS]
 
 Not part of the tests' pass/fail; it prints a table; its output, saved as
-benchmarks/results/guards.md, is what docs/guarantees.md shows (scripts/docs).
+benchmarks/results/guards.md, is what docs/guarantees.md shows (scripts/docs). A guard counts
+as caught only when its tests were collected, passed with the guard, ran and failed without it
+(read from pytest's JUnit report, not its exit code); it exits 1 unless every guard was.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -645,8 +650,33 @@ GUARDS = [
 ]
 
 
-def try_guard(guard: Guard) -> tuple[bool, float]:
-    """Remove the guard, run its tests, put it back. True when the tests went red."""
+class Verdict(StrEnum):
+    CAUGHT = "red (caught)"
+    MISSED = "**green: the test misses it**"
+    NOT_RUN = "**could not run**"
+
+
+@dataclass(frozen=True)
+class Trial:
+    verdict: Verdict
+    seconds: float
+    detail: str = ""  # for a run that could not start: why
+
+    @property
+    def shown(self) -> str:
+        return f"{self.verdict.value}: {self.detail}" if self.detail else self.verdict.value
+
+
+def try_guard(guard: Guard) -> Trial:
+    """Run the guard's tests as written (they must be collected and pass), then with the
+    guard removed (they must fail), and put the file back whatever happens. Only a run whose
+    tests were collected, ran and failed counts as caught: pytest missing, no test selected,
+    a collection error (the edit breaking an import) is a run that could not start."""
+    started = time.monotonic()
+    before = _run(guard.tests)
+    if before.failures or before.problem:
+        why = before.problem or f"{before.failures} of {before.tests} fail with the guard in place"
+        return Trial(Verdict.NOT_RUN, time.monotonic() - started, why)
     originals: dict[Path, str] = {}
     try:
         for name, written, replacement in guard.edits:
@@ -658,33 +688,60 @@ def try_guard(guard: Guard) -> tuple[bool, float]:
                     f"{name}: the guard for {guard.promise!r} is not written as listed"
                 )
             path.write_text(current.replace(written, replacement, 1))
-        started = time.monotonic()
+        after = _run(guard.tests)
+    finally:
+        for path, text in originals.items():
+            path.write_text(text)
+    seconds = time.monotonic() - started
+    if after.hung:
+        return Trial(Verdict.CAUGHT, seconds)  # without its guard the test hangs: red
+    if after.problem:
+        return Trial(Verdict.NOT_RUN, seconds, after.problem)
+    return Trial(Verdict.CAUGHT if after.failures else Verdict.MISSED, seconds)
+
+
+@dataclass(frozen=True)
+class Run:
+    tests: int = 0  # collected and run
+    failures: int = 0  # of those, the ones that failed
+    problem: str | None = None  # why no test could run, when none could
+    hung: bool = False
+
+
+def _run(tests: tuple[str, ...]) -> Run:
+    """pytest on these arguments, read from its JUnit report rather than its exit code alone:
+    exit 1 also means "No module named pytest", and 2 to 5 mean no test ran to its end."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.xml"
+        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
         try:
             result = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pytest",
-                    "-x",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    *guard.tests,
-                ],
+                [*command, f"--junitxml={report}", *tests],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
                 timeout=TIMEOUT,
             )
         except subprocess.TimeoutExpired:
-            return True, time.monotonic() - started  # without its guard the test hangs: red
-        return result.returncode != 0, time.monotonic() - started
-    finally:
-        for path, text in originals.items():
-            path.write_text(text)
+            return Run(hung=True)
+        said = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        last = said[-1][:160] if said else "no output"
+        if result.returncode not in (0, 1) or not report.exists():
+            return Run(problem=f"pytest exit {result.returncode} ({last})")
+        root = ET.parse(report).getroot()  # <testsuites><testsuite …> or a bare <testsuite>
+        suite = root if root.tag == "testsuite" else root.find("testsuite")
+        if suite is None:
+            return Run(problem=f"pytest wrote no test suite ({last})")
+        count = int(suite.get("tests", 0)) - int(suite.get("skipped", 0))
+        errors, failures = int(suite.get("errors", 0)), int(suite.get("failures", 0))
+        if count == 0:
+            return Run(problem=f"no test ran ({last})")
+        if errors and not failures:
+            return Run(count, problem=f"{errors} error(s) before a test could run ({last})")
+        return Run(count, failures)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", help="try only the guards whose promise contains these words")
     args = parser.parse_args()
@@ -695,14 +752,17 @@ def main() -> None:
     print(f"Run on commit {commit or 'unknown'}.\n")
     print("| guarantee | guard removed: its test | seconds |")
     print("|---|---|---:|")
-    caught = 0
+    trials = []
     for guard in guards:
-        red, seconds = try_guard(guard)
-        caught += red
-        verdict = "red (caught)" if red else "**green: the test misses it**"
-        print(f"| {guard.promise} | {verdict} | {seconds:.0f} |", flush=True)
-    print(f"\n{caught} of {len(guards)} guards removed were caught by their tests")
+        trial = try_guard(guard)
+        trials.append(trial)
+        print(f"| {guard.promise} | {trial.shown} | {trial.seconds:.0f} |", flush=True)
+    caught = sum(t.verdict is Verdict.CAUGHT for t in trials)
+    unrun = sum(t.verdict is Verdict.NOT_RUN for t in trials)
+    print(f"\n{caught} of {len(guards)} guards removed were caught by their tests", end="")
+    print(f"; {unrun} could not be tried" if unrun else "")
+    return 0 if caught == len(guards) else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
