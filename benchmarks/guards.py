@@ -528,8 +528,8 @@ GUARDS = [
         (
             (
                 "monitor/sources/pubmed/normalize.py",
-                "        root = SafeET.fromstring(document)",
-                "        root = ET.fromstring(document)  # noqa: S314",
+                "        return SafeET.fromstring(document)",
+                "        return ET.fromstring(document)  # noqa: S314",
             ),
         ),
         ("tests/sources/pubmed/test_pubmed_normalize.py", "-k", "entity"),
@@ -646,6 +646,95 @@ GUARDS = [
             ),
         ),
         ("tests/editorial/test_standing.py", "-k", "verify_without_pubmed and sqlite"),
+    ),
+    # Issue 21: no answer stops the monitor, every partial failure is visible.
+    Guard(
+        "a registry answer nested past the parser's depth is asked again, not a crash",
+        (
+            (
+                "monitor/sources/ctgov/client.py",
+                "except (ValueError, UnicodeDecodeError, RecursionError) as exc:",
+                "except ValueError as exc:",
+            ),
+        ),
+        ("tests/run/test_bad_answers.py", "-k", "registry and nested and sqlite"),
+    ),
+    Guard(
+        "a PubMed answer that is not XML is asked again",
+        (
+            (
+                "monitor/sources/pubmed/client.py",
+                "            return document_root(content)\n",
+                "            return content\n",
+            ),
+        ),
+        ("tests/run/test_bad_answers.py", "-k", "EFetch and sqlite"),
+    ),
+    Guard(
+        "a source unread makes check exit 4",
+        (
+            (
+                "monitor/commands.py",
+                "        case Outcome.SOURCE_UNREAD:\n            return EXIT_UNREAD\n",
+                "        case Outcome.SOURCE_UNREAD:\n            return EXIT_OK\n",
+            ),
+        ),
+        ("tests/run/test_partial.py", "-k", "sqlite"),
+    ),
+    Guard(
+        "health fails once a source has gone unread for the configured cycles in a row",
+        (
+            (
+                "monitor/operator/reports.py",
+                "    if names and count >= config.alerts.after_consecutive_failures:",
+                "    if False:",
+            ),
+        ),
+        ("tests/run/test_partial.py", "-k", "sqlite"),
+    ),
+    Guard(
+        "a send whose outcome is unknown is not tried again in the same cycle",
+        (
+            (
+                "monitor/delivery/email/transport.py",
+                "if exc.permanent or exc.unknown or attempt == config.max_attempts:",
+                "if exc.permanent or attempt == config.max_attempts:",
+            ),
+        ),
+        ("tests/run/test_trust.py", "-k", "after_the_timeout and sqlite"),
+    ),
+    Guard(
+        "a read-only command never makes a database",
+        (
+            (
+                "monitor/commands.py",
+                "engine = open_existing(url) if existing else make_engine(url)",
+                "engine = make_engine(url)",
+            ),
+        ),
+        ("tests/operator/test_operator.py", "-k", "never_makes and sqlite"),
+    ),
+    Guard(
+        "a closed pipe ends a command quietly",
+        (
+            (
+                "monitor/cli.py",
+                "    except BrokenPipeError:\n        # The reader",
+                "    except ZeroDivisionError:\n        # The reader",
+            ),
+        ),
+        ("tests/operator/test_operator.py", "-k", "goes_away and sqlite"),
+    ),
+    Guard(
+        "a merged record is named as the article cites it",
+        (
+            (
+                "monitor/editorial/render.py",
+                "    return f\"{trial.nct_id}, cited as {' and '.join(cited)}\" if cited else trial.nct_id",
+                "    return trial.nct_id",
+            ),
+        ),
+        ("tests/sources/ctgov/test_real_registry.py", "-k", "alias and sqlite"),
     ),
 ]
 

@@ -220,7 +220,7 @@ def test_a_mail_server_that_is_down_then_recovers_gets_exactly_one_digest(world:
     run = world.check()
     assert run.code == 1
     assert "mail server 127.0.0.1:" in run.out
-    assert "kept for the next cycle" in run.out
+    assert "its changes are kept and sent next cycle" in run.out
     assert len(world.pending()) == 1  # kept, unsent
     world.smtp.start()
     assert world.check().code == 0

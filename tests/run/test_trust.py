@@ -55,7 +55,7 @@ def test_a_recipient_refused_for_good_is_named_to_the_operators(world: World) ->
     assert "desk@example.org: 550 5.1.1 No such user" in body(notice.message)
     status = world.command("status").out
     assert "Recipients the mail server refused for good (1)" in status
-    assert "desk@example.org: 1 change(s) not delivered" in status
+    assert "desk@example.org: 1 change not delivered" in status
     assert "Unsent changes (0)" in status
     world.smtp.recorder.refuse_rcpt.clear()
     assert world.check().code == 0
