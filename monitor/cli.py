@@ -2,10 +2,12 @@
 
 `main` reads the config with every section of the house's sources and channels (house.py) and
 hands both to the command (commands.py), which builds the engine, the readers and the channels;
-nothing happens at import time. Exit codes are a public interface: 0 the command did its job
-(for `check`: the cycle completed, changed or not), 1 the registry, the mail server or the
-database failed (changes are kept), 2 a usage or configuration error; `verify` says 1 when an
-article disagrees with the registry and 3 when it could not check (run/verify.Verdict).
+nothing happens at import time. Exit codes are a public interface (docs/operating.md): 0 the
+command did its job (for `check`: the cycle completed and read every source, changed or not),
+1 the registry, the mail server or the database failed (changes are kept), or a read-only
+command found no database, 2 a usage or configuration error, 4 `check` done but a source could
+not be read; `verify` says 1 when an article disagrees with the evidence and 3 when it could not
+check (run/verify.Verdict). A closed pipe (`status --json | head -1`) ends quietly with 0.
 """
 
 from __future__ import annotations

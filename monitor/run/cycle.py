@@ -6,7 +6,9 @@ The only module that knows the order of the stages, and it names no source and n
 loops over those the composition root opened. Every observation is stored, with the changes it
 reveals, before anything is sent; delivery then sends whatever is unsent, this cycle's changes
 and any an earlier cycle could not deliver. Each source succeeds or fails on its own: a required
-one's failure fails the cycle (its news so far still goes out), another's is said beside it.
+one's failure fails the cycle (its news so far still goes out); another's leaves the cycle done
+but not ok (Outcome.SOURCE_UNREAD: `check` exits 4, and health, the ping and the operators'
+notices count it as they count a failure).
 """
 
 from __future__ import annotations
