@@ -41,7 +41,9 @@ def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name
+)
 def test_run_cycles_on_schedule_and_a_stop_lets_the_cycle_in_flight_finish(
     world: World, signum: signal.Signals
 ) -> None:
