@@ -135,7 +135,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    add("check", check_command, "run one monitoring cycle now")
+    check = add("check", check_command, "run one monitoring cycle now")
+    check.add_argument(
+        "--literature-now",
+        action="store_true",
+        help="read PubMed now, even if it was read less than pubmed.min_interval_hours ago",
+    )
     add("run", run_command, "run cycles on the configured schedule until stopped")
     add("migrate", migrate_command, "bring the database schema up to date")
     status = add("status", status_command, "show recent cycles, watched trials and unsent changes")

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import assert_never
@@ -72,7 +72,9 @@ class App:
 Command = Callable[[App, argparse.Namespace], int]
 
 
-def check_command(app: App, _args: argparse.Namespace) -> int:
+def check_command(app: App, args: argparse.Namespace) -> int:
+    if getattr(args, "literature_now", False):
+        app = replace(app, config=replace(app.config, eager=True))
     with _database(app.config) as engine:
         result = asyncio.run(_one_cycle(app, engine))
     if result is None:

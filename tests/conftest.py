@@ -146,6 +146,9 @@ class World:
                         "backoff_seconds = 0.01",
                         "max_attempts = 2",
                         "timeout_seconds = 5",
+                        # The tests' cycles follow one another in seconds: PubMed is read at
+                        # each, unless a test is about pubmed.min_interval_hours.
+                        "min_interval_hours = 0",
                     ),
                     self.pubmed_settings,
                 ]

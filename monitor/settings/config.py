@@ -118,6 +118,9 @@ class Config:
     routes: tuple[Route, ...] = ()
     sanity: SanityConfig = SanityConfig()
     source: str = "<defaults>"
+    # Read every source now, whatever its own pace (`check --literature-now`: PubMed's
+    # pubmed.min_interval_hours).
+    eager: bool = False
     # Each wing's settings (RegistryConfig, PubmedConfig, EmailSettings, ...); a source that is
     # off has none here.
     sections: tuple[object, ...] = ()

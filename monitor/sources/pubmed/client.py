@@ -9,7 +9,7 @@ sends its maintainer's address unless told otherwise; the rest are unmaintained 
 What the real service does that the client allows for (NOTES.md, sections 2-4):
 
 * 3 requests a second per address without an API key, 10 with one, counted over every
-  E-utility: paced a little under each (PubmedConfig.min_interval_seconds).
+  E-utility: paced well under each, at 2 and 8 (PubmedConfig.min_interval_seconds).
 * Over the limit, HTTP 429, or a 200 whose JSON body is `{"error": "API rate limit exceeded"}`,
   which echoes the caller's address or key: retried after a wait, the body never logged.
 * ESearch's hard errors come with HTTP 200, as an `ERROR` key; a phrase it did not find is
@@ -101,13 +101,17 @@ class PubmedClient:
         self._pacer = Pacer(config.min_interval_seconds, sleep)
         self.stats = RequestStats()
 
-    async def search(self, term: str) -> Found:
-        """Every PMID PubMed finds for `term`, newest first."""
+    async def search(self, term: str, revised: tuple[date, date] | None = None) -> Found:
+        """Every PMID PubMed finds for `term`, newest first; `revised`: only those whose record
+        was modified (the Modification Date) from the first day to the second, both given, as
+        the documentation requires of `mindate` and `maxdate`."""
         limit = self._config.max_results
-        body = await self._call(
-            "esearch.fcgi",
-            {"term": term, "retmode": "json", "retmax": str(limit), "sort": "pub_date"},
-        )
+        params = {"term": term, "retmode": "json", "retmax": str(limit), "sort": "pub_date"}
+        if revised is not None:
+            first, last = revised
+            params |= {"datetype": "mdat", "mindate": f"{first:%Y/%m/%d}"}
+            params["maxdate"] = f"{last:%Y/%m/%d}"
+        body = await self._call("esearch.fcgi", params)
         result = body.get("esearchresult")
         if not isinstance(result, dict):
             raise PubmedError(f"PubMed's search answer has no esearchresult, for {term!r}")

@@ -120,22 +120,32 @@ class PubmedReader:
         """The papers PubMed lists for each cited trial (MEDLINE's `[si]`), and the cited papers
         themselves (their notices), as it has them now."""
         from monitor.sources.pubmed.normalize import RejectedDocument, parse_articles
+        from monitor.sources.pubmed.reading import TERMS_PER_SEARCH
 
         trials = sorted({t for a in articles for t in a.trials})
         cited = {
             p for a in articles for p in (*a.pmids, *(q for qs in a.papers.values() for q in qs))
         }
-        listing = {t: (await self.client.search(f"{t}[si]")).pmids for t in trials}
+        # The trials' `[si]` terms ORed, a few hundred to a request; each paper found is then
+        # given to the trials its DataBankList names (what `[si]` matched).
+        found: set[str] = set()
+        for start in range(0, len(trials), TERMS_PER_SEARCH):
+            part = trials[start : start + TERMS_PER_SEARCH]
+            found |= set((await self.client.search(" OR ".join(f"{t}[si]" for t in part))).pmids)
         read: dict[str, Paper] = {}
-        wanted = sorted({p for ps in listing.values() for p in ps} | cited)
-        async for document in self.client.fetch(wanted):
+        async for document in self.client.fetch(sorted(found | cited)):
             try:
                 read.update((p.pmid, p) for p in parse_articles(document).papers)
             except RejectedDocument:
                 continue  # its papers are left out, as an unreadable registry record is
+        listing: dict[str, list[Paper]] = {t: [] for t in trials}
+        for pmid in sorted(found & set(read), key=int, reverse=True):  # newest first, as ESearch
+            for trial in read[pmid].nct_ids:
+                if trial in listing:
+                    listing[trial].append(read[pmid])
         return Evidence(
             papers={p: read[p] for p in cited if p in read},
-            trial_papers={t: [read[p] for p in pmids if p in read] for t, pmids in listing.items()},
+            trial_papers=listing,
         )
 
 

@@ -91,6 +91,49 @@ class Library:
             query = select(literature_hits.c.pmid).where(literature_hits.c.term == term)
             return set(conn.execute(query).scalars())
 
+    def hits_of(self, terms: Sequence[str]) -> dict[str, set[str]]:
+        """The papers each of these searches has found, in a few queries for many searches."""
+        found: dict[str, set[str]] = {t: set() for t in terms}
+        wanted = sorted(found)
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = select(literature_hits.c.term, literature_hits.c.pmid).where(
+                    literature_hits.c.term.in_(wanted[start : start + 500])
+                )
+                for term, pmid in conn.execute(query):
+                    found[term].add(pmid)
+        return found
+
+    def known_terms(self, terms: Sequence[str]) -> dict[str, Term]:
+        """The state of each of these searches that has run."""
+        wanted = sorted(set(terms))
+        found: dict[str, Term] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = select(literature_terms).where(
+                    literature_terms.c.term.in_(wanted[start : start + 500])
+                )
+                for row in conn.execute(query):
+                    found[row.term] = Term(row.term, row.baseline_at, row.last_run_at)
+        return found
+
+    def fetched(self, pmids: Iterable[str]) -> dict[str, datetime]:
+        """When each of these papers' records was last read in full."""
+        wanted = sorted(set(pmids))
+        found: dict[str, datetime] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = select(papers.c.pmid, papers.c.fetched_at).where(
+                    papers.c.pmid.in_(wanted[start : start + 500])
+                )
+                found.update((pmid, when) for pmid, when in conn.execute(query))
+        return found
+
+    def last_read(self) -> datetime | None:
+        """When PubMed was last read to the end: the newest run of any of its searches."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(literature_terms.c.last_run_at))).scalar()
+
     def papers(self, pmids: Iterable[str]) -> dict[str, Paper]:
         wanted = sorted(set(pmids))
         found: dict[str, Paper] = {}
@@ -156,9 +199,31 @@ class Library:
             self._keep(conn, paper, now)
             self._changes(conn, cycle_id, found, now)
 
+    def ran_all(self, terms: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Searches (term, name) that ran to the end together, ORed in one request: each one's
+        next window starts here; how PubMed read each alone is kept as it was."""
+        known = self.known_terms([t for t, _ in terms])
+        with self.engine.begin() as conn:
+            old = [t for t, _ in terms if t in known]
+            for start in range(0, len(old), 500):
+                conn.execute(
+                    update(literature_terms)
+                    .where(literature_terms.c.term.in_(old[start : start + 500]))
+                    .values(last_run_at=now)
+                )
+            new = [
+                {"term": t, "name": n, "baseline_at": now, "last_run_at": now}
+                for t, n in terms
+                if t not in known
+            ]
+            for start in range(0, len(new), 500):
+                conn.execute(insert(literature_terms), new[start : start + 500])
+
     def ran(self, term: str, name: str, translation: str | None, now: datetime) -> None:
         """A search ran to the end: its baseline is set, and the next window starts here."""
-        values: dict[str, Any] = {"name": name, "last_run_at": now, "translation": translation}
+        values: dict[str, Any] = {"name": name, "last_run_at": now}
+        if translation is not None:  # a search attributed from a chunk's answer has none
+            values["translation"] = translation
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(literature_terms).where(literature_terms.c.term == term).values(values)
