@@ -94,12 +94,13 @@ class PubmedClient:
         http: httpx.AsyncClient,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        stats: RequestStats | None = None,
     ) -> None:
         self._config = config
         self._http = http
         self._sleep = sleep
         self._pacer = Pacer(config.min_interval_seconds, sleep)
-        self.stats = RequestStats()
+        self.stats = stats or RequestStats()
 
     async def search(self, term: str, revised: tuple[date, date] | None = None) -> Found:
         """Every PMID PubMed finds for `term`, newest first; `revised`: only those whose record

@@ -33,7 +33,6 @@ from monitor.core.models import Change, ChangeKind, Paper, PaperRole
 from monitor.settings.config import Config
 from monitor.sources.pubmed.client import FETCH_BATCH, Found, PubmedClient, created_between
 from monitor.sources.pubmed.normalize import RejectedDocument, parse_articles
-from monitor.sources.pubmed.settings import PubmedConfig
 from monitor.sources.pubmed.tables import Library, Term
 
 log = logging.getLogger(__name__)
@@ -70,13 +69,10 @@ async def read_literature(reading: LiteratureReading) -> None:
     to a request, compared with the papers already known; the saved searches ORed under one
     create-date window, each run alone only on a day the window has news; the cited papers
     read in full only when new, revised (their Modification Date), or due for the rolling
-    re-read. Not at all when PubMed was read less than `pubmed.min_interval_hours` ago and
-    nothing new is cited (`check --literature-now` reads it at once)."""
+    re-read. (Whether to read PubMed at all this cycle is pace.py's.)"""
     config, library, now = reading.config, reading.library, reading.clock()
     terms = [f"{t}[si]" for t in config.cited_trials] + [s.term for s in config.watch.literature]
     known = library.known_terms(terms)
-    if _rested(reading, known, now):
-        return
     trials = [
         _Search(f"{t}[si]", t, f"{t}[si]", t, f"{t}[si]" not in known) for t in config.cited_trials
     ]
@@ -119,29 +115,6 @@ async def read_literature(reading: LiteratureReading) -> None:
 # Terms ORed in one POSTed ESearch: a cited trial's `NCT…[si]` or a cited paper's `…[uid]`,
 # about 17 characters each (a request of about 17 kB).
 TERMS_PER_SEARCH = 1000
-
-
-def _rested(reading: LiteratureReading, known: dict[str, Term], now: datetime) -> bool:
-    """Whether PubMed was read recently enough to be left alone this cycle: read less than
-    pubmed.min_interval_hours ago, with every search known and every cited paper read."""
-    config = reading.config
-    hours = config.need(PubmedConfig).min_interval_hours
-    last = reading.library.last_read()
-    if config.eager or last is None or now - last >= timedelta(hours=hours):
-        return False
-    searches = [f"{t}[si]" for t in config.cited_trials] + [s.term for s in config.watch.literature]
-    if any(t not in known for t in searches):
-        return False
-    if len(reading.library.fetched(config.cited_pmids)) < len(config.cited_pmids):
-        return False
-    ago = (now - last).total_seconds() / 3600
-    log.info(
-        "PubMed was read %.1f h ago: next after %g h (pubmed.min_interval_hours;"
-        " `trial-monitor check --literature-now` reads it now)",
-        ago,
-        hours,
-    )
-    return True
 
 
 async def _chunk(

@@ -9,7 +9,7 @@ read, the registry's news still goes out and the digest says PubMed could not be
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from monitor.settings.tomltable import Table
 from monitor.sources.base import Reader, Report, Source, Turn, Wanted
 from monitor.sources.http import RequestStats
 from monitor.sources.pubmed import words
+from monitor.sources.pubmed.pace import rested
 from monitor.sources.pubmed.settings import NCBI_API_KEY_ENV, PubmedConfig, read_pubmed
 from monitor.sources.pubmed.tables import NAME, Library
 
@@ -53,12 +54,8 @@ class Pubmed:
 
     @asynccontextmanager
     async def reader(self, config: Config) -> AsyncIterator[Reader]:
-        # Imported only with the literature side on: a no-op cycle without it starts quicker.
-        from monitor.sources.pubmed.client import PubmedClient, make_http_client
-
-        settings = config.need(PubmedConfig)
-        async with make_http_client(settings) as http:
-            yield PubmedReader(PubmedClient(settings, http))
+        async with AsyncExitStack() as stack:
+            yield PubmedReader(config.need(PubmedConfig), stack)
 
     async def check(self, config: Config, environ: Mapping[str, str]) -> Checked:
         from monitor.sources.pubmed.check import check_pubmed
@@ -95,20 +92,31 @@ class Pubmed:
 
 
 class PubmedReader:
-    """PubMed opened for one command: a cycle's reading, or `verify`'s."""
+    """PubMed opened for one command: a cycle's reading, or `verify`'s. Its client (and the
+    TLS context and modules it needs, a fifth of a no-op cycle's start-up) is made only when
+    PubMed is asked: a cycle within pubmed.min_interval_hours never makes it."""
 
-    def __init__(self, client: PubmedClient) -> None:
-        self.client = client
+    def __init__(self, settings: PubmedConfig, stack: AsyncExitStack) -> None:
+        self._settings, self._stack = settings, stack
+        self._client: PubmedClient | None = None
+        self.stats = RequestStats()
 
-    @property
-    def stats(self) -> RequestStats:
-        return self.client.stats
+    async def client(self) -> PubmedClient:
+        if self._client is None:
+            from monitor.sources.pubmed.client import PubmedClient, make_http_client
+
+            http = await self._stack.enter_async_context(make_http_client(self._settings))
+            self._client = PubmedClient(self._settings, http, stats=self.stats)
+        return self._client
 
     async def read(self, turn: Turn) -> None:
+        library = Library(turn.engine)
+        if rested(library, turn.config, turn.clock()):
+            return
         from monitor.sources.pubmed.reading import LiteratureReading, read_literature
 
-        library = Library(turn.engine)
-        reading = LiteratureReading(self.client, library, turn.config, turn.clock, turn.cycle_id)
+        client = await self.client()
+        reading = LiteratureReading(client, library, turn.config, turn.clock, turn.cycle_id)
         try:
             await read_literature(reading)
         finally:
@@ -128,12 +136,13 @@ class PubmedReader:
         }
         # The trials' `[si]` terms ORed, a few hundred to a request; each paper found is then
         # given to the trials its DataBankList names (what `[si]` matched).
+        client = await self.client()
         found: set[str] = set()
         for start in range(0, len(trials), TERMS_PER_SEARCH):
             part = trials[start : start + TERMS_PER_SEARCH]
-            found |= set((await self.client.search(" OR ".join(f"{t}[si]" for t in part))).pmids)
+            found |= set((await client.search(" OR ".join(f"{t}[si]" for t in part))).pmids)
         read: dict[str, Paper] = {}
-        async for document in self.client.fetch(sorted(found | cited)):
+        async for document in client.fetch(sorted(found | cited)):
             try:
                 read.update((p.pmid, p) for p in parse_articles(document).papers)
             except RejectedDocument:

@@ -713,15 +713,26 @@ class _Parser:
         return node
 
     def expression(self) -> _Node:
-        node = self.operand()
+        # A run of one associative operator (a client's thousand `NCT…[si]` ORed) is kept as a
+        # balanced tree, the same set as the left-to-right fold, but not a thousand levels deep
+        # for the evaluation's recursion; NOT, and a change of operator, fold left to right.
+        run_op: str | None = None
+        run: list[_Node] = [self.operand()]
         while self.pos < len(self.items) and self.items[self.pos] != ")":
-            op = self.items[self.pos]
-            if op in ("AND", "OR", "NOT"):
+            item = self.items[self.pos]
+            if item in ("AND", "OR", "NOT"):
                 self.pos += 1
-            node = _Op(
-                op if isinstance(op, str) and op in ("OR", "NOT") else "AND", node, self.operand()
-            )
-        return node
+            op = item if isinstance(item, str) and item in ("OR", "NOT") else "AND"
+            operand = self.operand()
+            if op == run_op:
+                run.append(operand)
+                continue
+            node = _balanced(run_op, run) if run_op else run[0]
+            if op == "NOT":
+                run_op, run = None, [_Op("NOT", node, operand)]
+            else:
+                run_op, run = op, [node, operand]
+        return _balanced(run_op, run) if run_op else run[0]
 
     def operand(self) -> _Node:
         if self.pos >= len(self.items):
@@ -739,6 +750,13 @@ class _Parser:
                 raise BadRequest("stand-in: write boolean operators in upper case")
             return item
         raise BadRequest(f"stand-in: unexpected {item!r} in the term")
+
+
+def _balanced(op: str, nodes: list[_Node]) -> _Node:
+    if len(nodes) == 1:
+        return nodes[0]
+    half = len(nodes) // 2
+    return _Op(op, _balanced(op, nodes[:half]), _balanced(op, nodes[half:]))
 
 
 def parse_term(term: str) -> _Node:

@@ -15,8 +15,7 @@ from conftest import World, body
 from pubmed_standin import FINAL_RESULTS, NEW_TRIAL, article, ldn_new_trial, mark_retracted
 from test_literature import RECORDS, ldn
 
-from monitor.sources.pubmed import reading
-from monitor.sources.pubmed.normalize import Parsed
+from monitor.sources.pubmed.normalize import Parsed, parse_articles
 from monitor.sources.pubmed.reading import TERMS_PER_SEARCH
 
 SI = "NCT04270877[si] OR NCT02806440[si]"  # in the order the article cites them
@@ -128,13 +127,13 @@ def test_a_new_paper_no_trial_of_its_search_claims_is_attributed_by_asking_each_
     world.baseline()
     assert world.pubmed is not None
     world.pubmed.put(RECORDS[FINAL_RESULTS])
-    real = reading.parse_articles
+    real = parse_articles
 
     def hidden(document: Any) -> Parsed:
         parsed = real(document)
         return replace(parsed, papers=tuple(replace(p, nct_ids=()) for p in parsed.papers))
 
-    monkeypatch.setattr(reading, "parse_articles", hidden)
+    monkeypatch.setattr("monitor.sources.pubmed.reading.parse_articles", hidden)
     start = len(world.pubmed.requests)
     assert world.check().code == 0
     requests = asked(world, start)

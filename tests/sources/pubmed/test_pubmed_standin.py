@@ -241,6 +241,19 @@ def test_boolean_queries_with_publication_types(client: httpx.Client) -> None:
     assert ids(client, "naltrexone[mh] AND review[pt]") == []
 
 
+def test_a_thousand_terms_ored_in_one_post_are_one_search(pm: StandinPubmed) -> None:
+    """A client ORs a thousand cited trials' `[si]` terms in one POSTed search (about 17 kB):
+    answered as the same set as each asked alone, not a recursion error."""
+    term = " OR ".join(
+        [f"NCT{n:08d}[si]" for n in range(1, 999)] + ["NCT04270877[si]", "NCT02806440[si]"]
+    )
+    with httpx.Client(base_url=pm.url, timeout=30) as http:
+        reply = http.post("/esearch.fcgi", data={"db": "pubmed", "retmode": "json", "term": term})
+    assert reply.status_code == 200, reply.text[:300]
+    found = set(reply.json()["esearchresult"]["idlist"])
+    assert found == {FINAL_RESULTS, FINAL_PROTOCOL, CROSSOVER_RESULTS}
+
+
 def test_operators_run_left_to_right_without_precedence(client: httpx.Client) -> None:
     # (review OR protocol) AND trials-journal words: only the protocol; with precedence it would add reviews.
     assert ids(client, "review[pt] OR clinical trial protocol[pt] AND randomise") == [
