@@ -1,7 +1,7 @@
 """What reading PubMed costs, beside its floor, for libraries of articles of three sizes.
 
-Each scenario is a config of many articles (each citing two trials and two papers) and saved
-literature searches, against the loopback stand-ins (the registry and PubMed, PubMed holding
+Each scenario is a config of many articles (the trials and papers shared out among them) and
+saved literature searches, against the loopback stand-ins (the registry and PubMed, PubMed holding
 every cited paper and one paper listing each tenth trial). `trial-monitor check` runs as its own
 process three times: the first cycle (empty database), an unchanged day (`check
 --literature-now`, as a cycle a day after the last would), and a cycle within
@@ -97,9 +97,10 @@ def write_config(folder: Path, s: Scenario, registry: str, pubmed: str, ids: lis
     if s.watch_list:
         listed = ", ".join(f'"{i}"' for i in ids)
         parts.append(f'[watch]\ntrials = [{listed}]\npmids = ["{pmids[0]}"]\n')
+    each, cites = s.trials // max(s.articles, 1), s.papers // max(s.articles, 1)
     for n in range(s.articles):
-        trials = ", ".join(f'"{i}"' for i in ids[2 * n : 2 * n + 2])
-        papers = ", ".join(f'"{p}"' for p in pmids[2 * n : 2 * n + 2])
+        trials = ", ".join(f'"{i}"' for i in ids[each * n : each * (n + 1)])
+        papers = ", ".join(f'"{p}"' for p in pmids[cites * n : cites * (n + 1)])
         parts.append(
             f'[[articles]]\ntitle = "Article {n}"\ntrials = [{trials}]\npmids = [{papers}]\n'
         )
