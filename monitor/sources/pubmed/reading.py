@@ -65,7 +65,7 @@ class _Search:
 
 
 async def read_literature(reading: LiteratureReading) -> None:
-    """One reading of PubMed, near its floor: the cited trials' `[si]` terms ORed, a few hundred
+    """One reading of PubMed, near its floor: the cited trials' `[si]` terms ORed, a thousand
     to a request, compared with the papers already known; the saved searches ORed under one
     create-date window, each run alone only on a day the window has news; the cited papers
     read in full only when new, revised (their Modification Date), or due for the rolling
