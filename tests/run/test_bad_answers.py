@@ -69,8 +69,13 @@ def test_a_pubmed_answer_it_cannot_read_is_asked_again_and_the_news_goes_out(
     assert world.pubmed is not None
     world.pubmed.put(*(RECORDS[pmid] for pmid in LATER))
     world.pubmed.fail_next_to(endpoint, fault)
+    start = len(world.pubmed.requests)
     run = world.check()
     assert run.code == 0, run
     assert "Traceback" not in run.out + run.err
     [digest] = world.messages
     assert "Results of this cited trial have been published" in body(digest)
+    # The same request, asked again at once: not lost, nor found again some other way.
+    asked = [(r.path, r.params.get("id"), r.params.get("term")) for r in world.pubmed.requests]
+    again = [n for n in range(start, len(asked) - 1) if asked[n] == asked[n + 1]]
+    assert again and asked[again[0]][0].endswith(endpoint), asked[start:]
