@@ -134,7 +134,7 @@ class PubmedReader:
         cited = {
             p for a in articles for p in (*a.pmids, *(q for qs in a.papers.values() for q in qs))
         }
-        # The trials' `[si]` terms ORed, a few hundred to a request; each paper found is then
+        # The trials' `[si]` terms ORed, a thousand to a request; each paper found is then
         # given to the trials its DataBankList names (what `[si]` matched).
         client = await self.client()
         found: set[str] = set()
