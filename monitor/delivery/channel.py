@@ -21,7 +21,8 @@ from typing import Protocol
 
 from monitor.core.articles import Article, Evidence
 from monitor.core.checkup import Checked
-from monitor.core.models import Digest, RenderedMessage
+from monitor.core.digest import Digest
+from monitor.core.models import RenderedMessage
 from monitor.core.routing import Router
 from monitor.core.standing import Finding, Standing
 from monitor.settings.config import Config

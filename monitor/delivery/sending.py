@@ -19,9 +19,10 @@ from sqlalchemy import Engine
 
 from monitor.core.articles import Article, Evidence
 from monitor.core.counted import counted
+from monitor.core.digest import Digest
 from monitor.core.errors import DeliveryError
 from monitor.core.importance import Ranking
-from monitor.core.models import Digest, PendingChange
+from monitor.core.models import PendingChange
 from monitor.core.standing import Finding, Standing, stand
 from monitor.delivery.channel import Channel, CheckLetter, DigestLetter
 from monitor.delivery.deliveries import Audience, Deliveries, Sending, SentDigest

@@ -11,17 +11,15 @@ from datetime import datetime
 
 from monitor.core.articles import Article, Evidence
 from monitor.core.claims import reported_as
+from monitor.core.digest import Digest, Ranked, TrialChanges
 from monitor.core.importance import Ranking, category, nearness
 from monitor.core.models import (
     Category,
     Change,
     ChangeKind,
-    Digest,
     Importance,
     PendingChange,
-    Ranked,
     Relation,
-    TrialChanges,
 )
 from monitor.editorial.words import claim_field
 

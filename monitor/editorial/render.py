@@ -18,14 +18,12 @@ from typing import TYPE_CHECKING
 
 from monitor.core.articles import Article, Evidence
 from monitor.core.counted import counted
+from monitor.core.digest import Digest, Ranked, TrialChanges
 from monitor.core.models import (
     ChangeKind,
-    Digest,
     Importance,
-    Ranked,
     Relation,
     RenderedMessage,
-    TrialChanges,
 )
 from monitor.core.standing import Finding, Standing, paper_role
 from monitor.editorial.digest import SECTION
