@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import ROOT, _size, measured, synthetic_studies
+from bench import ROOT, _size, config_head, measured, synthetic_studies
 from standin import StandinRegistry, set_piece
 
 GOAL_BYTES, GOAL_LINES = 1_000_000, 200
@@ -55,14 +55,8 @@ def write_config(folder: Path, registry: StandinRegistry, ids: list[str]) -> Pat
     )
     config = folder / "config.toml"
     config.write_text(
-        f"""
-[registry]
-base_url = "{registry.url}"
-min_interval_seconds = 0   # loopback: no pacing
-
-[database]
-url = "sqlite:///{folder / "monitor.db"}"
-
+        config_head(folder, registry)
+        + f"""
 [outbox]
 path = "{folder / "outbox"}"
 

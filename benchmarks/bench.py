@@ -66,18 +66,25 @@ def synthetic_studies(count: int) -> list[dict[str, object]]:
     return records
 
 
-def write_config(folder: Path, registry: StandinRegistry, ids: list[str]) -> Path:
-    trials = ",\n".join(f'  "{i}"' for i in ids)
-    config = folder / "config.toml"
-    config.write_text(
-        f"""
+def config_head(folder: Path, registry: StandinRegistry) -> str:
+    """The registry and database sections every benchmark's config starts with."""
+    return f"""
 [registry]
 base_url = "{registry.url}"
 min_interval_seconds = 0   # loopback: no pacing, so the figures show the monitor's own cost
 
 [database]
 url = "sqlite:///{folder / "monitor.db"}"
+"""
 
+
+def write_config(folder: Path, registry: StandinRegistry, ids: list[str]) -> Path:
+    """`ids` watched, and the LDN search (churn.py's search term too)."""
+    trials = ",\n".join(f'  "{i}"' for i in ids)
+    config = folder / "config.toml"
+    config.write_text(
+        config_head(folder, registry)
+        + f"""
 [watch]
 trials = [
 {trials}

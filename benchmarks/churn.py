@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "sources" / "ctgov")]
 sys.path.insert(0, str(ROOT))
 
-from bench import synthetic_studies  # noqa: E402
+from bench import synthetic_studies, write_config  # noqa: E402
 from standin import StandinRegistry, ldn_studies  # noqa: E402
 
 from monitor.sources.ctgov.client import RegistryClient, make_http_client  # noqa: E402
@@ -52,7 +52,7 @@ UPDATED_PER_REFRESH = 4_000
 TRACKED_SHARE = 4  # one in four updates changes a tracked field
 SILENTLY_LINKED_PER_REFRESH = 40
 REFRESHES = 10
-SEARCH = "low dose naltrexone"
+SEARCH = "low dose naltrexone"  # the term of the search bench.write_config configures
 FIRST_DAY = date(2026, 11, 2)  # a Monday
 FINAL, DANISH = "NCT04270877", "NCT02806440"
 
@@ -155,31 +155,6 @@ def run_check(config: Path, registry: StandinRegistry) -> tuple[int, int]:
         raise SystemExit(f"check failed: {done.stdout} {done.stderr[-2000:]}")
     asked = registry.requests[before:]
     return len(asked), sum(r.response_bytes for r in asked)
-
-
-def write_config(folder: Path, registry: StandinRegistry, ids: list[str]) -> Path:
-    trials = ",\n".join(f'  "{i}"' for i in ids)
-    config = folder / "config.toml"
-    config.write_text(
-        f"""
-[registry]
-base_url = "{registry.url}"
-min_interval_seconds = 0   # loopback: no pacing
-
-[database]
-url = "sqlite:///{folder / "monitor.db"}"
-
-[watch]
-trials = [
-{trials}
-]
-
-[[watch.searches]]
-name = "Low-dose naltrexone"
-term = "{SEARCH}"
-"""
-    )
-    return config
 
 
 def measure(size: int, seed: int) -> tuple[Tally, Tally]:
