@@ -93,8 +93,7 @@ def health(engine: Engine, config: Config, sources: Sequence[Source], now: datet
     last_ok, started = journal.last_ok_started(), journal.first_service_start()
     names, count = journal.unread_streak()
     if names and count >= config.alerts.after_consecutive_failures:
-        labels = {s.name: s.label for s in sources}
-        unread = " and ".join(labels.get(n, n) for n in names)
+        unread = _labels(names, sources)
         return Health(
             False,
             f"unhealthy: {unread} could not be read in the last {counted(count, 'cycle')};"
@@ -202,14 +201,18 @@ def _unread_section(engine: Engine, sources: Sequence[Source]) -> list[str]:
     names, count = Journal(engine).unread_streak()
     if not names:
         return []
-    labels = {s.name: s.label for s in sources}
-    unread = " and ".join(labels.get(n, n) for n in names)
     cycles_ = "the last cycle" if count == 1 else f"the last {count} cycles"
     return [
         "",
-        f"NOT READ: {unread}, in {cycles_} (why: the outcome above); what it holds is read"
-        " again next cycle",
+        f"NOT READ: {_labels(names, sources)}, in {cycles_} (why: the outcome above); what it"
+        " holds is read again next cycle",
     ]
+
+
+def _labels(names: Sequence[str], sources: Sequence[Source]) -> str:
+    """Sources by name ("pubmed"), as people name them: "PubMed and the toy register"."""
+    labels = {s.name: s.label for s in sources}
+    return " and ".join(labels.get(n, n) for n in names)
 
 
 def _unsent_section(engine: Engine) -> list[str]:

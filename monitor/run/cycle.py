@@ -131,10 +131,7 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
     unread_lines = tuple(f"{s.label} could not be read: {why}" for s, why in read.unread)
     error = "; ".join([*read.failed, *sent.failures]) or None
     figures = _figures(deps, tallies, stamp)
-    names = [s.name for s, _ in read.unread]
-    said = "; ".join([*read.failed, *unread_lines, *sent.failures]) or None
-    deps.journal.finish_cycle(cycle_id, deps.clock(), outcome, figures, said, names)
-    return CycleResult(
+    result = CycleResult(
         cycle_id,
         outcome,
         figures,
@@ -149,6 +146,9 @@ async def _run(deps: CycleDeps, cycle_id: int) -> CycleResult:
         sent.kept or checks.kept,
         unread_lines,
     )
+    names = [s.name for s, _ in read.unread]
+    deps.journal.finish_cycle(cycle_id, deps.clock(), outcome, figures, result.trouble, names)
+    return result
 
 
 async def _read_sources(deps: CycleDeps, cycle_id: int, first_look: set[str]) -> _Read:

@@ -36,6 +36,10 @@ MAX_RETRY_AFTER_SECONDS = 300.0
 _SCHEMES = ("http", "https")
 # urllib frames the body itself from the bytes it is given (and always sends Connection: close).
 _FRAMING_HEADERS = ("transfer-encoding", "connection", "keep-alive")
+# What a parser raises on a body it cannot read: not JSON or not UTF-8 (ValueError and its
+# UnicodeDecodeError), or nested deeper than it recurses. Each source's client turns these into
+# a Retry, named, never a bare except: a bad answer, asked for again, then one line.
+UNREADABLE = (ValueError, UnicodeDecodeError, RecursionError)
 
 
 def tls_context(cafile: str | None = None) -> ssl.SSLContext:

@@ -28,6 +28,7 @@ from monitor.core.errors import LimitError, RegistryError
 from monitor.sources.ctgov.normalize import TRACKED_FIELDS
 from monitor.sources.ctgov.settings import RegistryConfig, RegistryTransport
 from monitor.sources.http import (
+    UNREADABLE,
     Pacer,
     RequestStats,
     Retry,
@@ -293,7 +294,7 @@ class RegistryClient:
                 raise ValueError("not a JSON object")
             if check is not None:
                 check(body)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        except UNREADABLE as exc:
             # Whatever the parser cannot read is a bad answer, tried again: a body nested
             # deeper than it recurses ({"studies":[[[…]]]}) as much as a cut or garbled one.
             raise Retry(f"body is not the JSON expected ({type(exc).__name__}: {exc})") from None

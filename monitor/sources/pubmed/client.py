@@ -37,6 +37,7 @@ import httpx
 from monitor import __version__
 from monitor.core.errors import PubmedError
 from monitor.sources.http import (
+    UNREADABLE,
     Pacer,
     RequestStats,
     Retry,
@@ -232,7 +233,7 @@ class PubmedClient:
 def _json(content: bytes) -> dict[str, Any]:
     try:
         body = json.loads(content)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+    except UNREADABLE as exc:
         # Any body the parser cannot read is a bad answer, nested too deep for it included.
         raise Retry(f"body is not the JSON expected ({type(exc).__name__})") from None
     if not isinstance(body, dict):

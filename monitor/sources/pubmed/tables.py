@@ -61,13 +61,6 @@ class Library:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def term(self, term: str) -> Term | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(literature_terms).where(literature_terms.c.term == term)
-            ).first()
-        return None if row is None else Term(row.term, row.baseline_at, row.last_run_at)
-
     def terms(self) -> list[tuple[Term, str, int]]:
         """Every PubMed search that has run, with its name and how many papers it has found."""
         found = (
@@ -85,11 +78,6 @@ class Library:
                 (Term(r.term, r.baseline_at, r.last_run_at), r.name, r.papers or 0)
                 for r in conn.execute(query)
             ]
-
-    def hits(self, term: str) -> set[str]:
-        with self.engine.connect() as conn:
-            query = select(literature_hits.c.pmid).where(literature_hits.c.term == term)
-            return set(conn.execute(query).scalars())
 
     def hits_of(self, terms: Sequence[str]) -> dict[str, set[str]]:
         """The papers each of these searches has found, in a few queries for many searches."""
@@ -187,7 +175,7 @@ class Library:
 
     def seen(self, term: str, pmids: Sequence[str], now: datetime) -> None:
         """A search's first finds, remembered without their records: never news."""
-        known = self.hits(term)
+        known = self.hits_of([term])[term]
         rows = [{"term": term, "pmid": p, "first_seen_at": now} for p in pmids if p not in known]
         with self.engine.begin() as conn:
             for start in range(0, len(rows), 1000):
