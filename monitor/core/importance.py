@@ -27,6 +27,7 @@ from monitor.core.models import (
     NoticeKind,
     Relation,
     Snapshot,
+    notice_of,
 )
 
 # A status that means the trial stopped short: what an article citing it must reconsider.
@@ -143,13 +144,6 @@ def notice_importance(kind: NoticeKind) -> Importance:
             assert_never(kind)
 
 
-def _notice_kind(value: str | None) -> NoticeKind:
-    try:
-        return NoticeKind(value or "")
-    except ValueError:
-        return NoticeKind.RETRACTION  # "Retracted Publication" comes without its notice
-
-
 class Ranking:
     """Importance of each change (the rules, then the config's levels), and the sort key it
     implies."""
@@ -165,7 +159,7 @@ class Ranking:
             return Importance.LOW  # summarised apart, whatever the levels say
         if kind is Category.PAPER_NOTICE and kind not in self.overrides:
             # As the finding it raises says it (an erratum asks for a look, a retraction more).
-            return notice_importance(_notice_kind(change.after))
+            return notice_importance(notice_of(change.after))
         if kind is Category.RETRACTION and change.before == BACKGROUND_REFERENCE:
             # What the record cites for context, not the trial's own paper: worth a note.
             return Importance.LOW

@@ -142,6 +142,15 @@ class NoticeKind(StrEnum):
     RETRACTED_AND_REPUBLISHED = "RetractedandRepublishedIn"
 
 
+def notice_of(value: str | None) -> NoticeKind:
+    """A stored notice change's kind (`Change.after`): "Retracted Publication" comes without
+    its notice, and is a retraction."""
+    try:
+        return NoticeKind(value or "")
+    except ValueError:
+        return NoticeKind.RETRACTION
+
+
 @dataclass(frozen=True)
 class Notice:
     """One such notice: its PMID when PubMed gives one (old records have only the citation)."""

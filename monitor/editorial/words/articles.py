@@ -14,10 +14,10 @@ from monitor.core.models import (
     ChangeKind,
     PaperRole,
     Snapshot,
+    notice_of,
 )
 from monitor.editorial.words.changes import (
     change_role,
-    notice_of,
     notice_short,
     paper_label,
 )

@@ -15,6 +15,7 @@ from monitor.core.models import (
     NoticeKind,
     Paper,
     PaperRole,
+    notice_of,
 )
 from monitor.editorial.words.claims import claim_field, claim_sentence
 from monitor.editorial.words.values import date_words, enrollment_words, status_words
@@ -229,13 +230,6 @@ def notice_short(kind: NoticeKind) -> str:
             return "retracted and republished"
         case _:
             assert_never(kind)
-
-
-def notice_of(value: str | None) -> NoticeKind:
-    try:
-        return NoticeKind(value or "")
-    except ValueError:
-        return NoticeKind.RETRACTION  # only "Retracted Publication" comes without its notice
 
 
 def change_role(change: Change) -> PaperRole | None:

@@ -13,8 +13,9 @@ from monitor.core.models import (
     Importance,
     Relation,
     Snapshot,
+    notice_of,
 )
-from monitor.editorial.words.changes import notice_of, notice_short
+from monitor.editorial.words.changes import notice_short
 from monitor.editorial.words.claims import claim_words
 from monitor.editorial.words.values import (
     and_words,

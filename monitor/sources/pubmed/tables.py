@@ -10,7 +10,7 @@ next cycle, so none is lost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,11 +82,10 @@ class Library:
     def hits_of(self, terms: Sequence[str]) -> dict[str, set[str]]:
         """The papers each of these searches has found, in a few queries for many searches."""
         found: dict[str, set[str]] = {t: set() for t in terms}
-        wanted = sorted(found)
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
+            for part in _slices(terms):
                 query = select(literature_hits.c.term, literature_hits.c.pmid).where(
-                    literature_hits.c.term.in_(wanted[start : start + 500])
+                    literature_hits.c.term.in_(part)
                 )
                 for term, pmid in conn.execute(query):
                     found[term].add(pmid)
@@ -94,26 +93,20 @@ class Library:
 
     def known_terms(self, terms: Sequence[str]) -> dict[str, Term]:
         """The state of each of these searches that has run."""
-        wanted = sorted(set(terms))
         found: dict[str, Term] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                query = select(literature_terms).where(
-                    literature_terms.c.term.in_(wanted[start : start + 500])
-                )
+            for part in _slices(terms):
+                query = select(literature_terms).where(literature_terms.c.term.in_(part))
                 for row in conn.execute(query):
                     found[row.term] = Term(row.term, row.baseline_at, row.last_run_at)
         return found
 
     def fetched(self, pmids: Iterable[str]) -> dict[str, datetime]:
         """When each of these papers' records was last read in full."""
-        wanted = sorted(set(pmids))
         found: dict[str, datetime] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                query = select(papers.c.pmid, papers.c.fetched_at).where(
-                    papers.c.pmid.in_(wanted[start : start + 500])
-                )
+            for part in _slices(pmids):
+                query = select(papers.c.pmid, papers.c.fetched_at).where(papers.c.pmid.in_(part))
                 found.update((pmid, when) for pmid, when in conn.execute(query))
         return found
 
@@ -123,11 +116,10 @@ class Library:
             return conn.execute(select(func.max(literature_terms.c.last_run_at))).scalar()
 
     def papers(self, pmids: Iterable[str]) -> dict[str, Paper]:
-        wanted = sorted(set(pmids))
         found: dict[str, Paper] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                query = select(papers).where(papers.c.pmid.in_(wanted[start : start + 500]))
+            for part in _slices(pmids):
+                query = select(papers).where(papers.c.pmid.in_(part))
                 found.update((r["pmid"], paper_from_row(r)) for r in conn.execute(query).mappings())
         return found
 
@@ -231,3 +223,11 @@ class Library:
         self, conn: Connection, cycle_id: int, found: Sequence[Change], now: datetime
     ) -> None:
         write_changes(conn, cycle_id, NAME, [(change, None) for change in found], now)
+
+
+def _slices(values: Iterable[str], size: int = 500) -> Iterator[list[str]]:
+    """These values, once each, a few hundred at a time: a query's `IN (…)` stays bounded
+    however long the library's lists grow."""
+    wanted = sorted(set(values))
+    for start in range(0, len(wanted), size):
+        yield wanted[start : start + size]
