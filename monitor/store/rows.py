@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -78,3 +79,11 @@ def paper_from_row(row: RowMapping) -> Paper:
         ),
         status=row["status"],
     )
+
+
+def id_slices(values: Iterable[str], size: int = 500) -> Iterator[list[str]]:
+    """These values, once each, a few hundred at a time: a query's `IN (…)` stays bounded
+    however long the lists it is given grow."""
+    wanted = sorted(set(values))
+    for start in range(0, len(wanted), size):
+        yield wanted[start : start + size]

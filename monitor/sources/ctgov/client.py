@@ -132,11 +132,14 @@ class RegistryClient:
         async for page in self._pages(params):
             yield page
 
-    async def updated(self, since: date) -> AsyncGenerator[tuple[int | None, Page], None]:
-        """Every study in the registry last updated on or after `since`, with only its id and
-        update date; each page with the listing's total (given with the first page only)."""
+    async def updated(
+        self, since: date, until: date | None = None
+    ) -> AsyncGenerator[tuple[int | None, Page], None]:
+        """Every study in the registry last updated on or after `since` (and on or before
+        `until`), with only its id and update date; each page with the listing's total (given
+        with the first page only)."""
         params = {
-            **_updated_since(since),
+            **_updated_since(since, until),
             "format": "json",
             "fields": ",".join(LISTING_FIELDS),
             "pageSize": str(self._config.page_size),
@@ -148,6 +151,21 @@ class RegistryClient:
                 (total if isinstance(total, int) and not isinstance(total, bool) else None),
                 (body["studies"]),
             )
+
+    async def count_updated(self, since: date, until: date) -> int:
+        """How many studies the registry holds last updated from `since` to `until`: one small
+        request (countTotal with a page of one id, as ctrdata counts)."""
+        params = {
+            **_updated_since(since, until),
+            "format": "json",
+            "fields": "NCTId",
+            "pageSize": "1",
+            "countTotal": "true",
+        }
+        total = (await self._get_json("/studies", params, _check_page)).get("totalCount")
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            raise RegistryError("registry answered a count without a totalCount")
+        return total
 
     def batches(self, nct_ids: Sequence[str]) -> Iterator[list[str]]:
         """Split ids into filter.ids batches whose request URL stays under MAX_URL_BYTES."""
@@ -337,10 +355,11 @@ class RegistryClient:
         return url if len(url) <= 200 else url[:197] + "..."
 
 
-def _updated_since(since: date | None) -> dict[str, str]:
+def _updated_since(since: date | None, until: date | None = None) -> dict[str, str]:
     if since is None:
         return {}
-    return {"filter.advanced": f"AREA[LastUpdatePostDate]RANGE[{since.isoformat()},MAX]"}
+    last = until.isoformat() if until else "MAX"
+    return {"filter.advanced": f"AREA[LastUpdatePostDate]RANGE[{since.isoformat()},{last}]"}
 
 
 def _check_page(body: dict[str, Any]) -> None:

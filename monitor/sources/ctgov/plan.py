@@ -39,6 +39,10 @@ class Plan:
     mode: PlanMode
     since: date | None = None  # incremental: studies last updated on or after this day
     reason: str = ""
+    # Incremental: the day of the data the last good cycle read (`since` is it less the margin),
+    # and the day of the data this cycle reads, when the registry's timestamp says it.
+    read: date | None = None
+    today: date | None = None
 
 
 def plan_cycle(history: History, data_timestamp: str | None, polling: PollingConfig) -> Plan:
@@ -56,7 +60,11 @@ def plan_cycle(history: History, data_timestamp: str | None, polling: PollingCon
     read = _day(history.last_ok_data_timestamp) or history.last_ok_started.date()
     since = read - timedelta(days=polling.margin_days)
     return Plan(
-        PlanMode.INCREMENTAL, since=since, reason=f"studies updated since {since.isoformat()}"
+        PlanMode.INCREMENTAL,
+        since=since,
+        reason=f"studies updated since {since.isoformat()}",
+        read=read,
+        today=_day(data_timestamp),
     )
 
 

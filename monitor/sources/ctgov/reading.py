@@ -9,7 +9,10 @@ unverified trial to Unknown status) and a record that vanishes leaves no date at
   changed, when one request reads them all (for the LDN article it does);
 - the others (found by searches, or a long watch list) are read by date, and a rolling slice of
   them in full each cycle, so that each is read in full at least every `polling.reconcile_days`
-  without a weekly burst;
+  without a weekly burst (the changed ones, read in full anyway, are part of it);
+- by date means the id batches with a date filter, or, when it takes fewer requests, the
+  registry-wide listing of ids and update dates, whose days already read are counted rather than
+  listed again (listing.py);
 - a saved search runs without its date filter once every `polling.reconcile_days` too;
 - a search the registry refuses (400) fails alone, and the rest goes on.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import assert_never
@@ -28,6 +31,7 @@ from monitor.core.models import Change, Observation, Snapshot
 from monitor.settings.config import Config, SearchConfig
 from monitor.settings.schedule import cycles_within
 from monitor.sources.ctgov.client import LISTING_FIELDS, Page, QueryRefused, RegistryClient
+from monitor.sources.ctgov.listing import Listed
 from monitor.sources.ctgov.normalize import IncompleteRecord, RejectedRecord, normalize, study_id
 from monitor.sources.ctgov.plan import Plan, PlanMode
 from monitor.sources.ctgov.records import Recorded, SearchContext, Store, Unstorable
@@ -37,14 +41,6 @@ from monitor.sources.ctgov.settings import RegistryConfig
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-# The cost model that chooses between the id batches and the registry-wide listing: a request
-# costs at least this long (a round trip, or the pacing between requests if that is longer),
-# a byte this long. Assumed, not measured here: the registry cannot be reached from CI.
-REQUEST_SECONDS = 0.5
-BYTES_PER_SECOND = 2_000_000
-# What one study of the listing (its id and update date) costs, measured on the stand-in.
-LISTING_BYTES_PER_STUDY = 110
 
 
 @dataclass
@@ -199,13 +195,21 @@ async def _watched(reading: Reading, seen: set[str]) -> None:
             await _fetch_ids(reading, rest)
         case PlanMode.INCREMENTAL:
             assert plan.since is not None
-            always = _always_in_full(reading)
-            others = [i for i in rest if i not in always]
-            rolling = _rolling_slice(reading, others)
-            by_date = [i for i in others if i not in set(rolling)]
-            changed = await _changed_since(reading, by_date, plan.since)
+            always = [i for i in rest if i in _always_in_full(reading)]
+            others = [i for i in rest if i not in set(always)]
+            if sum(1 for _ in reading.registry.batches(others)) <= 2:
+                # Too few for the listing to pay (it takes two requests at the least): the id
+                # batches with the date filter, and the slice read in full as large as the
+                # batches it takes hold: each trial it adds is one the date filter need not ask.
+                rolling = _rolling_slice(reading, others, [], fill=len(always))
+                await _fetch_ids(reading, [i for i in others if i not in set(rolling)], plan.since)
+                changed = []
+            else:
+                changed = await _changed_since(reading, others, plan.since)
+                # The changed trials are read in full: they count toward this cycle's slice.
+                rolling = _rolling_slice(reading, others, changed)
             # One series of batches for all that is read in full: fewer, fuller requests.
-            await _fetch_ids(reading, [*(i for i in rest if i in always), *rolling, *changed])
+            await _fetch_ids(reading, [*always, *changed, *rolling])
         case PlanMode.UNCHANGED | PlanMode.STALE:
             pass
         case _:
@@ -220,15 +224,26 @@ def _always_in_full(reading: Reading) -> set[str]:
     return set(cited) if sum(1 for _ in reading.registry.batches(cited)) <= 1 else set()
 
 
-def _rolling_slice(reading: Reading, ids: list[str]) -> list[str]:
-    """The trials to read in full this cycle: the share that reads all of them within
-    `polling.reconcile_days` of scheduled cycles (those read in full longest ago), and any not
-    read in full for longer than that."""
+def _rolling_slice(
+    reading: Reading, ids: list[str], changed: list[str], *, fill: int | None = None
+) -> list[str]:
+    """The trials to read in full this cycle besides the `changed` ones: the share that reads
+    all of `ids` within `polling.reconcile_days` of scheduled cycles (those read in full longest
+    ago), less the changed trials that are read in full anyway, and any not read in full for
+    longer than that. `fill`: with that many read in full besides, as many more as the last
+    batch has room for (a request made anyway)."""
     if not ids:
         return []
     now, days = reading.clock(), reading.config.polling.reconcile_days
     cycles = max(1, cycles_within(reading.config.schedule, now, days))
-    return reading.store.stalest(ids, math.ceil(len(ids) / cycles), now - timedelta(days=days))
+    share = max(0, math.ceil(len(ids) / cycles) - len(changed))
+    if fill is not None:
+        # NCT ids are all as long: each batch holds as many as the first.
+        room = len(next(reading.registry.batches(ids)))
+        share = min(len(ids), math.ceil((share + fill) / room) * room - fill)
+    done = set(changed)
+    rest = [i for i in ids if i not in done]
+    return reading.store.stalest(rest, share, now - timedelta(days=days)) if rest else []
 
 
 async def _fetch_ids(reading: Reading, ids: list[str], since: date | None = None) -> None:
@@ -270,38 +285,70 @@ async def _changed_since(reading: Reading, ids: list[str], since: date) -> list[
     a date filter (read here; returns nothing more to read), or the registry-wide listing of
     every study updated since then, ids and update dates only (returns the watched ones that
     changed, to be read in full with the rest). The listing's first page says how long it is;
-    the batches win when reading the rest would cost more."""
-    registry = reading.registry
-    batches = sum(1 for _ in registry.batches(ids))
-    if batches <= 2:  # the listing takes two requests at the least: it cannot pay off
-        await _fetch_ids(reading, ids, since)
-        return []
-    watched, seen = set(ids), reading.store.last_updates()
-    changed: list[str] = []
-    pages = registry.updated(since)
+    the batches win when the rest of it would take more requests.
+
+    The listing starts after the day the last good cycle read when the days before it are kept
+    (listing.py): the margin days are then counted, not listed, and listed again only when the
+    count differs from what was kept (a study published late, or gone)."""
+    registry, plan = reading.registry, reading.plan
+    batches = list(registry.batches(ids))
+    kept = Listed(reading.store.engine)
+    read, today = plan.read, plan.today
+    exact = read is not None and today is not None and kept.covers(since, read)
+    start = read + timedelta(days=1) if exact and read is not None else since
+    found: dict[str, str | None] = {}
+    pages = registry.updated(start)
     async for total, page in pages:
-        if total is not None and not _listing_pays(reading, total, batches):
+        if total is not None and not _listing_pays(reading, total, page, batches, guard=exact):
             await pages.aclose()
-            log.info("%d studies updated since %s: %d id batches instead", total, since, batches)
+            log.info("%d studies updated since %s: %d id batches instead", total, start, batches)
             await _fetch_ids(reading, ids, since)
             return []
-        for study in page:
-            nct_id, updated = study_id(study), _updated(study)
-            # A trial whose update the monitor already read (the margin's days) is not read
-            # again; the rolling slice reads every trial in full in its turn anyway.
-            if nct_id in watched and (updated is None or updated != seen.get(nct_id)):
-                changed.append(nct_id)
+        found.update(_dates(page))
+    relisted = start
+    if exact and read is not None:
+        expected = kept.count(since, read, moved=found)
+        counted = await registry.count_updated(since, read)
+        if counted != expected:
+            log.info(
+                "%d studies updated from %s to %s where %d were listed: those days listed again",
+                counted,
+                since,
+                read,
+                expected,
+            )
+            async for _, page in registry.updated(since, read):
+                found.update(_dates(page))
+            relisted = since
+    dated = {i: day for i, day in found.items() if day is not None}
+    kept.keep(dated, complete=(since, today) if today else None, relisted=relisted)
+    seen = reading.store.last_updates()
+    # A trial whose update the monitor already read (the margin's days) is not read again; the
+    # rolling slice reads every trial in full in its turn anyway.
+    changed = [i for i in ids if i in found and (found[i] is None or found[i] != seen.get(i))]
     log.info("%d watched trials changed since %s", len(changed), since)
     return changed
 
 
-def _listing_pays(reading: Reading, total: int, batches: int) -> bool:
-    """Whether the rest of the listing and one batch of changed trials cost less than the id
-    batches (the listing's first page is already read)."""
-    per_request = max(REQUEST_SECONDS, reading.settings.min_interval_seconds)
-    pages = max(0, math.ceil(total / reading.settings.page_size) - 1)
-    listing = (pages + 1) * per_request + total * LISTING_BYTES_PER_STUDY / BYTES_PER_SECOND
-    return listing < batches * per_request
+def _listing_pays(
+    reading: Reading, total: int, page: Page, batches: list[list[str]], *, guard: bool
+) -> bool:
+    """Whether the listing takes fewer requests than the id batches, priced by what its first
+    page shows: its other pages, the count that guards the margin days, and the batches that
+    read in full the watched trials it shows changed (as many as the first page's share of
+    watched studies says)."""
+    watched = {i for batch in batches for i in batch}
+    share = sum(1 for study in page if study_id(study) in watched) / max(1, len(page))
+    pages = math.ceil(total / reading.settings.page_size) - 1
+    changed = math.ceil(share * total / max(1, len(batches[0])))
+    return pages + int(guard) + changed < len(batches)
+
+
+def _dates(page: Page) -> Iterator[tuple[str, str | None]]:
+    for study in page:
+        nct_id = study_id(study)
+        if nct_id:
+            yield nct_id, _updated(study)
 
 
 def _updated(study: object) -> str | None:

@@ -107,6 +107,26 @@ claim_states = Table(
     Column("judged_at", UTCDateTime, nullable=False),
 )
 
+# Revision 0015: what the registry-wide listing of updated studies showed over the last days
+# (every study, watched or not, with its update date), and the days it is complete for, so that
+# a cycle lists only the days it has not read and checks the margin days with a count
+# (listing.py).
+listed = Table(
+    "registry_listed",
+    metadata,
+    Column("nct_id", String(ID_LENGTH), primary_key=True),
+    Column("updated", String(10), nullable=False),
+    Index("ix_registry_listed_updated", "updated"),
+)
+
+listing_span = Table(
+    "registry_listing_span",
+    metadata,
+    Column("singleton", Integer, primary_key=True),
+    Column("first_day", String(10), nullable=False),
+    Column("last_day", String(10), nullable=False),
+)
+
 
 def snapshot_row(snapshot: Snapshot) -> dict[str, Any]:
     return {

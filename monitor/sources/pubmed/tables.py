@@ -10,7 +10,7 @@ next cycle, so none is lost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from monitor.core.models import Change, Paper
 from monitor.store.changes import write_changes
 from monitor.store.papers import link_papers
-from monitor.store.rows import paper_from_row, paper_row
+from monitor.store.rows import id_slices, paper_from_row, paper_row
 from monitor.store.schema import ID_LENGTH, UTCDateTime, metadata, papers
 
 NAME = "pubmed"  # this source's name: each change it stores says so (changes.source)
@@ -83,7 +83,7 @@ class Library:
         """The papers each of these searches has found, in a few queries for many searches."""
         found: dict[str, set[str]] = {t: set() for t in terms}
         with self.engine.connect() as conn:
-            for part in _slices(terms):
+            for part in id_slices(terms):
                 query = select(literature_hits.c.term, literature_hits.c.pmid).where(
                     literature_hits.c.term.in_(part)
                 )
@@ -95,7 +95,7 @@ class Library:
         """The state of each of these searches that has run."""
         found: dict[str, Term] = {}
         with self.engine.connect() as conn:
-            for part in _slices(terms):
+            for part in id_slices(terms):
                 query = select(literature_terms).where(literature_terms.c.term.in_(part))
                 for row in conn.execute(query):
                     found[row.term] = Term(row.term, row.baseline_at, row.last_run_at)
@@ -105,7 +105,7 @@ class Library:
         """When each of these papers' records was last read in full."""
         found: dict[str, datetime] = {}
         with self.engine.connect() as conn:
-            for part in _slices(pmids):
+            for part in id_slices(pmids):
                 query = select(papers.c.pmid, papers.c.fetched_at).where(papers.c.pmid.in_(part))
                 found.update((pmid, when) for pmid, when in conn.execute(query))
         return found
@@ -118,7 +118,7 @@ class Library:
     def papers(self, pmids: Iterable[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
         with self.engine.connect() as conn:
-            for part in _slices(pmids):
+            for part in id_slices(pmids):
                 query = select(papers).where(papers.c.pmid.in_(part))
                 found.update((r["pmid"], paper_from_row(r)) for r in conn.execute(query).mappings())
         return found
@@ -223,11 +223,3 @@ class Library:
         self, conn: Connection, cycle_id: int, found: Sequence[Change], now: datetime
     ) -> None:
         write_changes(conn, cycle_id, NAME, [(change, None) for change in found], now)
-
-
-def _slices(values: Iterable[str], size: int = 500) -> Iterator[list[str]]:
-    """These values, once each, a few hundred at a time: a query's `IN (…)` stays bounded
-    however long the library's lists grow."""
-    wanted = sorted(set(values))
-    for start in range(0, len(wanted), size):
-        yield wanted[start : start + size]

@@ -21,7 +21,8 @@ Deliberate simplifications, so a test never relies on them by accident:
   (lower-cased, hyphens and double quotes treated as spaces, a bare ``AND`` ignored) occurs as a
   substring of the lower-cased JSON text of its ``protocolSection``. ``OR``, ``NOT``, brackets
   and parentheses are refused with 400 rather than silently misread.
-* ``filter.advanced`` understands only ``AREA[LastUpdatePostDate]RANGE[YYYY-MM-DD,MAX]``.
+* ``filter.advanced`` understands only ``AREA[LastUpdatePostDate]RANGE[from,to]``, each bound a
+  ``YYYY-MM-DD`` day (inclusive, as Essie's RANGE is) or ``MIN``/``MAX``.
 * Results come in a fixed order that is not NCT ID order, as the real API's are not sorted by
   default; ``sort`` is validated loosely and otherwise ignored.
 * Parameters listed in the spec but not implemented here (``query.cond``, ``filter.geo``, ...)
@@ -87,7 +88,9 @@ def _words(text: str) -> frozenset[str]:
 
 
 NCT_ID_PATTERN = re.compile(r"^[Nn][Cc][Tt]0*[1-9]\d{0,7}$")
-SINCE_FILTER = re.compile(r"^AREA\[LastUpdatePostDate\]RANGE\[(\d{4}-\d{2}-\d{2}) *, *MAX\]$")
+UPDATED_FILTER = re.compile(
+    r"^AREA\[LastUpdatePostDate\]RANGE\[ *(MIN|\d{4}-\d{2}-\d{2}) *, *(MAX|\d{4}-\d{2}-\d{2}) *\]$"
+)
 FIELD_ITEM = re.compile(r"^[a-zA-Z][a-zA-Z0-9]*(\.[a-zA-Z][a-zA-Z0-9]*)*$")
 SORT_ITEM = re.compile(r"^(([a-zA-Z][a-zA-Z0-9\-. ]*)|(@relevance))(:(asc|desc))?$")
 STATUSES = _words(
@@ -307,7 +310,7 @@ class _Query:
     ids: frozenset[str] | None
     statuses: frozenset[str] | None
     words: tuple[str, ...]
-    updated_since: str | None
+    updated: tuple[str | None, str | None] | None  # (from, to), inclusive; None: unbounded
     fields: FieldTree | None
     page_size: int
     count_total: bool
@@ -324,9 +327,10 @@ class _Query:
                 return False
         if self.statuses is not None and status.get("overallStatus") not in self.statuses:
             return False
-        if self.updated_since is not None:
+        if self.updated is not None:
             updated = status.get("lastUpdatePostDateStruct", {}).get("date")
-            if updated is None or updated < self.updated_since:
+            low, high = self.updated
+            if updated is None or (low and updated < low) or (high and updated > high):
                 return False
         if not self.words:
             return True
@@ -374,14 +378,15 @@ def _parse_term(term: str) -> tuple[str, ...]:
     return tuple(word.lower() for word in words if word != "AND")
 
 
-def _parse_since(value: str) -> str:
-    match = SINCE_FILTER.match(value.strip())
+def _parse_updated(value: str) -> tuple[str | None, str | None]:
+    match = UPDATED_FILTER.match(value.strip())
     if match is None:
         raise BadRequest(
             "filter.advanced: the stand-in supports only "
-            f"AREA[LastUpdatePostDate]RANGE[YYYY-MM-DD,MAX], got {value!r}"
+            f"AREA[LastUpdatePostDate]RANGE[YYYY-MM-DD|MIN,YYYY-MM-DD|MAX], got {value!r}"
         )
-    return match.group(1)
+    low, high = match.group(1), match.group(2)
+    return (None if low == "MIN" else low, None if high == "MAX" else high)
 
 
 def _field_path(name: str) -> tuple[str, ...]:
@@ -453,7 +458,7 @@ def parse_studies_query(params: dict[str, str]) -> _Query:
         ids=_optional(params, "filter.ids", _parse_ids),
         statuses=_optional(params, "filter.overallStatus", _parse_statuses),
         words=_parse_term(params.get("query.term", "")),
-        updated_since=_optional(params, "filter.advanced", _parse_since),
+        updated=_optional(params, "filter.advanced", _parse_updated),
         fields=_optional(params, "fields", parse_fields),
         page_size=_parse_page_size(params.get("pageSize")),
         count_total=_parse_bool("countTotal", params.get("countTotal", "false")),

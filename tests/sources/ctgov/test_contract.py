@@ -8,7 +8,7 @@ import asyncio
 import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
@@ -172,6 +172,8 @@ CALLS: list[tuple[str, Call]] = [
     ("studies", lambda client: _drain(client.studies([FINAL, DANISH]))),
     ("studies", lambda client: _drain(client.studies([FINAL, DANISH], since=SINCE))),
     ("updated", lambda client: _drain(client.updated(SINCE))),
+    ("updated", lambda client: _drain(client.updated(SINCE, SINCE + timedelta(days=2)))),
+    ("count_updated", lambda client: client.count_updated(SINCE, SINCE + timedelta(days=2))),
     ("batches", lambda client: _every_batch(client, MANY_IDS)),
 ]
 

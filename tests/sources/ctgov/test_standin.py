@@ -198,6 +198,27 @@ def test_query_term_and_last_update_filter(registry: StandinRegistry, client: ht
     assert nct_ids(client.get("/studies", params=params).json()) == ["NCT04270877", "NCT09999999"]
 
 
+def test_a_last_update_range_has_two_inclusive_bounds(
+    registry: StandinRegistry, client: httpx.Client
+) -> None:
+    """Essie's RANGE takes a day or MIN/MAX at either end, both ends included (NOTES.md §3:
+    `AREA[MinimumAge]RANGE[MIN, 16 years]`; cyanheads builds date facets as RANGE[a,b])."""
+    for nct_id, day in (("NCT09999997", "2026-09-01"), ("NCT09999998", "2026-09-02")):
+        registry.put(study(nct_id, LastUpdatePostDate=day))
+
+    def ids(advanced: str) -> list[str]:
+        params = {"filter.advanced": advanced, "fields": "NCTId", "countTotal": "true"}
+        return sorted(nct_ids(client.get("/studies", params=params).json()))
+
+    assert ids("AREA[LastUpdatePostDate]RANGE[2026-09-01,2026-09-01]") == ["NCT09999997"]
+    assert ids("AREA[LastUpdatePostDate]RANGE[2026-09-01, 2026-09-02]") == [
+        "NCT09999997",
+        "NCT09999998",
+    ]
+    assert ids("AREA[LastUpdatePostDate]RANGE[2026-09-02,MAX]") == ["NCT09999998"]
+    assert "NCT09999998" not in ids("AREA[LastUpdatePostDate]RANGE[MIN,2026-09-01]")
+
+
 def test_unsupported_filters_and_formats_are_400(client: httpx.Client) -> None:
     for params in (
         {"filter.advanced": "AREA[StartDate]2022"},
