@@ -730,6 +730,56 @@ GUARDS = [
         ),
         ("tests/sources/ctgov/test_real_registry.py", "-k", "alias and sqlite"),
     ),
+    Guard(
+        "a study published late with a day already read is found (the margin days' count)",
+        (
+            (
+                "monitor/sources/ctgov/reading.py",
+                "        if counted != expected:",
+                "        if False:",
+            ),
+        ),
+        ("tests/sources/ctgov/test_incremental.py", "-k", "count_the_margin_days and sqlite"),
+    ),
+    Guard(
+        "a study updated again is not taken for one gone (the count leaves it out)",
+        (
+            (
+                "monitor/sources/ctgov/listing.py",
+                "            for part in id_slices(moved):",
+                "            for part in id_slices(()):",
+            ),
+        ),
+        ("tests/sources/ctgov/test_incremental.py", "-k", "count_the_margin_days and sqlite"),
+    ),
+    Guard(
+        "a middling watch list reads in full what its batch holds",
+        (
+            (
+                "monitor/sources/ctgov/reading.py",
+                "rolling = _rolling_slice(reading, others, [], fill=len(always))",
+                "rolling = _rolling_slice(reading, others, [])",
+            ),
+        ),
+        ("tests/sources/ctgov/test_incremental.py", "-k", "middling and sqlite"),
+    ),
+    Guard(
+        "no step of a cycle holds the evidence of every trial of a long watch list",
+        (
+            (
+                "monitor/delivery/sending.py",
+                "            Wanted(list(dict.fromkeys(trials)), list(",
+                "            Wanted(list(dict.fromkeys([*trials, *config.cited_trials])), list(",
+            ),
+            (
+                "monitor/delivery/sending.py",
+                "        letter = CheckLetter(_check_standing(out, article), out.clock(), data_timestamp)",
+                "        letter = CheckLetter(stand(article, out.evidence(Wanted(article.trials, "
+                "cited_papers(article)))), out.clock(), data_timestamp)",
+            ),
+        ),
+        ("tests/editorial/test_standing.py", "-k", "long_watch_list"),
+    ),
 ]
 
 

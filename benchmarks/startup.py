@@ -105,9 +105,10 @@ def main() -> None:
         }
         asked = {r.path for r in registry.requests[before[0] :]}
         pubmed_asked = len(pubmed.requests) - before[1]
-    print(f"{'':22}{'median':>9}{'min':>9}{'max':>9}   ({args.runs} runs each)")
+    width = max(map(len, figures)) + 2
+    print(f"{'':{width}}{'median':>9}{'min':>9}{'max':>9}   ({args.runs} runs each)")
     for name, times in figures.items():
-        print(f"{name:22}{statistics.median(times):8.3f}s{min(times):8.3f}s{max(times):8.3f}s")
+        print(f"{name:{width}}{statistics.median(times):8.3f}s{min(times):8.3f}s{max(times):8.3f}s")
     noop = statistics.median(figures["no-op check"])
     verdict = "met" if noop < TARGET_SECONDS else "NOT met"
     print(f"\nno-op check target: under {TARGET_SECONDS} s wall: {verdict}")

@@ -76,6 +76,12 @@ class Evidence:
     trial_papers: Mapping[str, Sequence[Paper]] = field(default_factory=dict)
     # Cited records a source sent in a form that could not be read (`verify` says so).
     unreadable: tuple[str, ...] = ()
+    # Of every article's trials, only what a digest's words need, when their records are not
+    # all at hand (a watch list of 100,000 is gathered a slice at a time: sending.py): what
+    # each article's trials study, by article key, and the record each cited id is listed
+    # under where the two differ.
+    studied: Mapping[str, Topics] | None = None
+    records: Mapping[str, str] = field(default_factory=dict)
 
     def merged(self, other: Evidence) -> Evidence:
         return replace(
@@ -109,13 +115,15 @@ class Evidence:
 
     def record_of(self, cited: str) -> str:
         snapshot = self.latest.get(cited)
-        return snapshot.nct_id if snapshot is not None else cited
+        return snapshot.nct_id if snapshot is not None else self.records.get(cited, cited)
 
     def article(self, key: str) -> Article | None:
         return next((a for a in self.articles if a.key == key), None)
 
-    def topics(self) -> dict[str, Topics]:
+    def topics(self) -> Mapping[str, Topics]:
         """What each article's trials study, by article key."""
+        if self.studied is not None:
+            return self.studied
         return {
             article.key: Topics.of(
                 s for t in article.trials if (s := self.latest.get(t)) is not None and s.found

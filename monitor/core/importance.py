@@ -207,6 +207,9 @@ class Topics:
             topic_words(i for s in studied for i in s.interventions),
         )
 
+    def __or__(self, other: Topics) -> Topics:
+        return Topics(self.conditions | other.conditions, self.interventions | other.interventions)
+
 
 @dataclass(frozen=True)
 class Nearness:

@@ -11,8 +11,8 @@ sent again exactly as it was (same changes, same Message-ID) before anything new
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -21,11 +21,12 @@ from monitor.core.articles import Article, Evidence
 from monitor.core.counted import counted
 from monitor.core.digest import Digest
 from monitor.core.errors import DeliveryError
-from monitor.core.importance import Ranking
+from monitor.core.importance import Ranking, Topics
 from monitor.core.models import PendingChange
-from monitor.core.standing import Finding, Standing, stand
+from monitor.core.standing import Finding, Standing, gathered, stand
 from monitor.delivery.channel import Channel, CheckLetter, DigestLetter
 from monitor.delivery.deliveries import Audience, Deliveries, Sending, SentDigest
+from monitor.editorial.checkview import TRIALS_SHOWN
 from monitor.editorial.digest import build_digest
 from monitor.editorial.words import where_words
 from monitor.settings.config import Config
@@ -108,11 +109,13 @@ def compose_digest(
     config = out.config
     trials = [p.change.nct_id for p in pending if p.change.nct_id]
     pmids = [p.change.pmid for p in pending if p.change.pmid]
-    evidence = out.evidence(
-        Wanted(
-            list(dict.fromkeys([*trials, *config.cited_trials])),
-            list(dict.fromkeys([*pmids, *config.cited_pmids])),
-        )
+    studied, records = _cited_words(out)
+    evidence = replace(
+        out.evidence(
+            Wanted(list(dict.fromkeys(trials)), list(dict.fromkeys([*pmids, *config.cited_pmids])))
+        ),
+        studied=studied,
+        records=records,
     )
     digest = build_digest(
         pending,
@@ -124,6 +127,23 @@ def compose_digest(
     )
     verdicts = _verdicts(out, pending, evidence)
     return DigestLetter(digest, evidence, _where(out, digest), unread, verdicts)
+
+
+def _cited_words(out: Outgoing) -> tuple[dict[str, Topics], dict[str, str]]:
+    """Of every article's trials, what a digest's words need beside the records of its own
+    changes (Evidence.studied, .records), read a slice at a time: a watch list of 100,000
+    trials is one article, and a digest of ten changes does not hold all their records."""
+    studied: dict[str, Topics] = {}
+    records: dict[str, str] = {}
+    for article in out.config.articles:
+        topics = Topics(frozenset(), frozenset())
+        trials = list(article.trials)
+        for start in range(0, len(trials), STAND_SLICE):
+            latest = out.evidence(Wanted(trials[start : start + STAND_SLICE])).latest
+            topics |= Topics.of(s for s in latest.values() if s.found)
+            records.update((cited, s.nct_id) for cited, s in latest.items() if s.nct_id != cited)
+        studied[article.key] = topics
+    return studied, records
 
 
 def _verdicts(
@@ -174,8 +194,7 @@ async def send_article_checks(
     Recorded as given only once every channel took it; until then each cycle tries again."""
     report = DeliveryReport()
     for article in (a for a in out.config.articles if a.key in keys):
-        evidence = out.evidence(Wanted(article.trials, cited_papers(article)))
-        letter = CheckLetter(stand(article, evidence), out.clock(), data_timestamp)
+        letter = CheckLetter(_check_standing(out, article), out.clock(), data_timestamp)
         failed = False
         for channel in out.channels:
             try:
@@ -205,6 +224,21 @@ def cited_papers(article: Article) -> list[str]:
 STAND_SLICE = 2000
 
 
+def _slices(out: Outgoing, article: Article) -> Iterator[Standing]:
+    """The article's standing, a slice of its trials at a time."""
+    papers = cited_papers(article)
+    trials = list(article.trials)
+    for start in range(0, max(len(trials), 1), STAND_SLICE):
+        part = trials[start : start + STAND_SLICE]
+        yield stand(article, out.evidence(Wanted(part, papers)), only=set(part))
+
+
+def _check_standing(out: Outgoing, article: Article) -> Standing:
+    """What an article check says, stood in slices: it shows TRIALS_SHOWN trials, so it keeps
+    those (and the ones with claims judged) and counts the rest."""
+    return gathered(article, _slices(out, article), TRIALS_SHOWN)
+
+
 def stand_articles(out: Outgoing, cycle_id: int) -> dict[str, list[Finding]]:
     """Each article's standing on what the sources stored, kept (store/findings.py): the
     findings new this cycle, by article id."""
@@ -213,12 +247,8 @@ def stand_articles(out: Outgoing, cycle_id: int) -> dict[str, list[Finding]]:
         return {}
     standing: list[Finding] = []
     for article in articles:
-        papers = cited_papers(article)
-        trials = list(article.trials)
-        for start in range(0, max(len(trials), 1), STAND_SLICE):
-            part = trials[start : start + STAND_SLICE]
-            evidence = out.evidence(Wanted(part, papers))
-            standing.extend(stand(article, evidence, only=set(part)).findings)
+        for part in _slices(out, article):
+            standing.extend(part.findings)
     new = Findings(out.engine).keep([a.id for a in articles], standing, out.clock(), cycle_id)
     found: dict[str, list[Finding]] = {}
     for finding in new:

@@ -94,7 +94,7 @@ def render_article_check(
         "more_findings": len(findings) - len(shown_findings),
         "agreements": agreements(standing),
         "trials": [_trial_view(t) for t in shown_trials],
-        "more_trials": len(trials) - len(shown_trials),
+        "more_trials": len(trials) - len(shown_trials) + standing.more,
         "unreadable": standing.unreadable,
         "generated_at": moment_words(generated_at),
         "data_timestamp": data_timestamp_words(data_timestamp),

@@ -24,7 +24,9 @@ from pubmed_standin import (
 from standin import Fault as RegistryFault
 from standin import add_reference, set_piece
 
+from monitor.core.articles import Evidence
 from monitor.delivery import sending
+from monitor.sources.base import Wanted
 
 LANCET = "Bruun KD, et al. Naltrexone 6 mg once daily versus placebo. Lancet Rheumatol. 2024."
 RETRACTED = "10066780"  # a real record PubMed holds retracted (retractobot's recording)
@@ -226,8 +228,17 @@ def test_a_long_watch_list_keeps_the_article_check_readable_and_says_where_the_r
 ) -> None:
     """300 cited trials, one in ten disagreeing: the check lists the first findings in full,
     counts the rest and the agreements, and `verify --all` lists every one. The cycle stands
-    the article in slices (of 7 here), and each finding is kept once."""
+    the article in slices (of 7 here), and each finding is kept once: no step of the first
+    cycle holds the evidence of every trial at once (a watch list of 100,000 is one article)."""
     monkeypatch.setattr(sending, "STAND_SLICE", 7)
+    asked: list[int] = []
+    evidence = sending.Outgoing.evidence
+
+    def counted(out: sending.Outgoing, wanted: Wanted) -> Evidence:
+        asked.append(len(wanted.trials))
+        return evidence(out, wanted)
+
+    monkeypatch.setattr(sending.Outgoing, "evidence", counted)
     cited = [f"NCT{40_000_000 + n:08d}" for n in range(300)]
     template = world.registry.studies[FINAL]
     for n, nct_id in enumerate(cited):
@@ -255,12 +266,21 @@ trials = [{", ".join(f'"{i}"' for i in cited)}]
     assert "And 15 more: `trial-monitor verify --all` lists every one." in flat(text)
     assert "And 290 more trials: `trial-monitor verify --all` lists every one." in flat(text)
     assert "Status agrees for all 300 trials" in flat(text)
+    assert asked and max(asked) == 7, asked
     everything = world.command("verify", "--all")
     assert everything.code == 1
     assert all(nct_id in everything.out for nct_id in cited)
     assert flat(everything.out).count("The registry contradicts what the article says") == 30
     kept = json.loads(world.command("findings", "--json").out)["articles"][0]["findings"]
     assert len(kept) == len({f["id"] for f in kept}) == 30
+    # A digest of one change is worded against every article trial's topics and records,
+    # gathered a slice at a time too.
+    asked.clear()
+    world.registry.update(cited[1], lambda r: set_piece(r, "OverallStatus", "TERMINATED"))
+    assert world.check().code == 0
+    [digest] = world.messages
+    assert cited[1] in body(digest)
+    assert asked and max(asked) == 7, asked
 
 
 def test_a_first_cycle_that_never_reached_the_registry_finds_nothing_wrong(world: World) -> None:
