@@ -33,7 +33,6 @@ from monitor.commands import (
     cite_command,
     doctor_command,
     fail,
-    findings_command,
     health_command,
     history_command,
     migrate_command,
@@ -42,12 +41,18 @@ from monitor.commands import (
     run_command,
     send_test_command,
     status_command,
-    verify_command,
 )
 from monitor.core.errors import ConfigError, MonitorError, first_line
 from monitor.house import House
 from monitor.operator.logs import setup_logging
 from monitor.settings.config import config_path
+from monitor.worklist import (
+    dismiss_command,
+    findings_command,
+    handle_command,
+    reopen_command,
+    verify_command,
+)
 
 log = logging.getLogger("monitor")
 
@@ -169,7 +174,26 @@ def _parser() -> argparse.ArgumentParser:
         "findings", findings_command, "list each article's open findings, with their ids"
     )
     findings.add_argument("--article", metavar="ID", help="only this article's (its id)")
+    findings.add_argument(
+        "--state",
+        choices=["open", "handled", "dismissed", "all"],
+        default="open",
+        help="the findings in this state (default: open)",
+    )
     findings.add_argument("--json", action="store_true", help="the same, as one JSON object")
+    by = "who did it (default: the login name)"
+    handle = add("handle", handle_command, "mark findings handled: never mailed again")
+    handle.add_argument("finding", metavar="FINDING", nargs="+", help="a finding's id")
+    handle.add_argument("--note", metavar="TEXT", help="what was done")
+    handle.add_argument("--by", metavar="NAME", help=by)
+    dismiss = add("dismiss", dismiss_command, "mark findings not relevant, saying why")
+    dismiss.add_argument("finding", metavar="FINDING", nargs="+", help="a finding's id")
+    dismiss.add_argument("--note", metavar="TEXT", required=True, help="why it is not relevant")
+    dismiss.add_argument("--by", metavar="NAME", help=by)
+    reopen = add("reopen", reopen_command, "open handled or dismissed findings again")
+    reopen.add_argument("finding", metavar="FINDING", nargs="+", help="a finding's id")
+    reopen.add_argument("--note", metavar="TEXT", help="why")
+    reopen.add_argument("--by", metavar="NAME", help=by)
     commands.add_parser(
         "doctor",
         help="check the config, database, registry, PubMed, mail server, outbox, schedule and ping",

@@ -23,14 +23,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
 from monitor.core.counted import counted
-from monitor.core.errors import ConfigError, MonitorError
+from monitor.core.errors import ConfigError
 from monitor.core.models import Outcome
-from monitor.core.standing import stand
 from monitor.delivery.deliveries import Deliveries
-from monitor.delivery.sending import Outgoing, cited_papers, compose_digest, deliver_pending
-from monitor.editorial.render import make_environment
+from monitor.delivery.sending import Outgoing, compose_digest, deliver_pending
 from monitor.house import House
-from monitor.operator.findings import ArticleFindings, findings_json, findings_text
 from monitor.operator.logs import redact
 from monitor.operator.reports import health, status_json, status_text
 from monitor.run.alerts import Alerts
@@ -39,13 +36,10 @@ from monitor.run.lock import cycle_lock
 from monitor.run.ping import ping
 from monitor.run.service import Service
 from monitor.run.summary import describe, digests, log_cycle
-from monitor.run.verify import Verdict, Verification, verification_text, verify
 from monitor.settings.config import Config, config_path
 from monitor.settings.schedule import make_trigger
-from monitor.sources.base import Wanted
 from monitor.store.db import ensure_schema, make_engine, migrate, open_existing, schema_revision
 from monitor.store.dberrors import database_error
-from monitor.store.findings import Findings
 from monitor.store.journal import Journal
 
 # The exit codes, a public interface (docs/operating.md, "Exit codes"): 3 is `verify`'s "could
@@ -75,7 +69,7 @@ Command = Callable[[App, argparse.Namespace], int]
 def check_command(app: App, args: argparse.Namespace) -> int:
     if getattr(args, "literature_now", False):
         app = replace(app, config=replace(app.config, eager=True))
-    with _database(app.config) as engine:
+    with open_database(app.config) as engine:
         result = asyncio.run(_one_cycle(app, engine))
     if result is None:
         print("check: skipped, another cycle is running against this database")
@@ -94,7 +88,7 @@ def check_command(app: App, args: argparse.Namespace) -> int:
 
 def run_command(app: App, _args: argparse.Namespace) -> int:
     schedule = app.config.schedule
-    with _database(app.config) as engine:
+    with open_database(app.config) as engine:
         Journal(engine).record_service_start(app.clock(), socket.gethostname(), os.getpid())
         service = Service(
             lambda: _one_cycle(app, engine),
@@ -123,7 +117,7 @@ def run_command(app: App, _args: argparse.Namespace) -> int:
 
 
 def migrate_command(app: App, _args: argparse.Namespace) -> int:
-    with _database(app.config, schema=False) as engine:
+    with open_database(app.config, schema=False) as engine:
         before, head = schema_revision(engine)
         migrate(engine)
     print(f"migrate: database schema at revision {head} (was {before or 'empty'})")
@@ -132,15 +126,15 @@ def migrate_command(app: App, _args: argparse.Namespace) -> int:
 
 def status_command(app: App, args: argparse.Namespace) -> int:
     config, sources = app.config, app.house.sources
-    with _database(config, existing=True) as engine:
+    with open_database(config, existing=True) as engine:
         shown = status_json if args.json else status_text
         print(shown(engine, config, sources))
     return EXIT_OK
 
 
 def preview_command(app: App, args: argparse.Namespace) -> int:
-    with _database(app.config, existing=True) as engine:
-        out = _outgoing(app, engine)
+    with open_database(app.config, existing=True) as engine:
+        out = outgoing(app, engine)
         pending = out.deliveries.pending(include_held=True)
         for hold in out.deliveries.holds():
             print(
@@ -197,7 +191,7 @@ def history_command(app: App, args: argparse.Namespace) -> int:
         kinds = " or ".join(s.history_example or "" for s in keepers)
         fail(f"history: {args.nct_id!r} is not {kinds}")
         return EXIT_USAGE
-    with _database(app.config, existing=True) as engine:
+    with open_database(app.config, existing=True) as engine:
         text = source.history(engine, subject, Deliveries(engine).sent())
         ran = Journal(engine).last_cycle_id() is not None
     if text is None and not ran:
@@ -210,58 +204,11 @@ def history_command(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def findings_command(app: App, args: argparse.Namespace) -> int:
-    config = app.config
-    articles = [a for a in config.articles if args.article in (None, a.id)]
-    if args.article is not None and not articles:
-        known = ", ".join(a.id for a in config.articles) or "none"
-        fail(f"findings: no article has the id {args.article!r} (the articles: {known})")
-        return EXIT_USAGE
-    with _database(config, existing=True) as engine:
-        if Journal(engine).last_cycle_id() is None and not args.json:
-            print("findings: no cycle has run yet, so no finding is stored")
-            return EXIT_OK
-        out = _outgoing(app, engine)
-        evidence = out.evidence(
-            Wanted(
-                list(dict.fromkeys(t for a in articles for t in a.trials)),
-                list(dict.fromkeys(p for a in articles for p in cited_papers(a))),
-            )
-        )
-        kept = Findings(engine)
-        listed = [ArticleFindings(stand(a, evidence), tuple(kept.open(a.id))) for a in articles]
-    print(findings_json(listed) if args.json else findings_text(listed))
-    return EXIT_OK
-
-
 def health_command(app: App, _args: argparse.Namespace) -> int:
-    with _database(app.config, existing=True) as engine:
+    with open_database(app.config, existing=True) as engine:
         verdict = health(engine, app.config, app.house.on(app.config), app.clock())
     print(f"health: {verdict.message}")
     return EXIT_OK if verdict.ok else EXIT_FAILED
-
-
-def verify_command(app: App, _args: argparse.Namespace) -> int:
-    config = app.config
-    if not config.articles:
-        print("verify: the config names no article ([[articles]], or watch.trials)")
-        return EXIT_OK
-
-    async def run() -> Verification:
-        async with app.house.readers(config) as readers:
-            return await verify(config.articles, readers)
-
-    everything = bool(getattr(_args, "all", False))
-
-    try:
-        verification = asyncio.run(run())
-    except MonitorError as exc:
-        fail(f"verify: could not check: {exc}")
-        return Verdict.UNCHECKED
-    env = make_environment()
-    prefix = config.digest.subject_prefix
-    print(verification_text(verification, prefix, env, app.clock(), everything=everything))
-    return verification.verdict
 
 
 def doctor_command(args: argparse.Namespace, house: House) -> int:
@@ -296,8 +243,8 @@ def cite_command(args: argparse.Namespace) -> int:
 
 
 def release_command(app: App, args: argparse.Namespace) -> int:
-    with _database(app.config) as engine:
-        out = _outgoing(app, engine)
+    with open_database(app.config) as engine:
+        out = outgoing(app, engine)
         released = out.deliveries.release_holds(app.clock(), discard=args.discard)
         if not released:
             print("release: nothing is held")
@@ -318,7 +265,9 @@ def release_command(app: App, args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _database(config: Config, *, schema: bool = True, existing: bool = False) -> Iterator[Engine]:
+def open_database(
+    config: Config, *, schema: bool = True, existing: bool = False
+) -> Iterator[Engine]:
     """The engine, with the schema made or brought up to date (or checked, when
     database.auto_migrate is off); its connections are closed when the command is done.
     `existing`: a read-only command's, which never makes a database (store/db.open_existing)."""
@@ -345,7 +294,7 @@ async def _one_cycle(app: App, engine: Engine) -> CycleResult | None:
             log.warning("another cycle is running against this database; this one is skipped")
             return None
         started = time.monotonic()
-        out = _outgoing(app, engine)
+        out = outgoing(app, engine)
         async with app.house.readers(app.config) as readers:
             result = await run_cycle(CycleDeps(**vars(out), readers=readers))
         await Alerts(out, result).send_all()
@@ -356,7 +305,7 @@ async def _one_cycle(app: App, engine: Engine) -> CycleResult | None:
     return result
 
 
-def _outgoing(app: App, engine: Engine) -> Outgoing:
+def outgoing(app: App, engine: Engine) -> Outgoing:
     journal = Journal(engine)
     house, config = app.house, app.config
     return Outgoing(

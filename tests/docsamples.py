@@ -17,6 +17,7 @@ import contextlib
 import email
 import email.policy
 import io
+import json
 import re
 import sys
 import tempfile
@@ -226,6 +227,12 @@ def generate() -> dict[str, str]:
         samples["digest.txt"] = as_read(digest)
         samples["digest.html"] = html_of(digest)
         samples["findings-next.txt"] = monitor("findings")
+        # An editor re-checks the first and marks it handled; the list shows it as such.
+        found = json.loads(monitor("findings", "--json"))["articles"][0]["findings"]
+        samples["handle.txt"] = monitor(
+            "handle", found[0]["id"], "--note", "The article now cites it", "--by", "A. Editor"
+        )
+        samples["findings-all.txt"] = monitor("findings", "--state", "all")
         return {name: _as_shipped(text, folder) for name, text in samples.items()}
 
 

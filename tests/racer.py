@@ -24,7 +24,7 @@ TRIALS = [
 EVERYONE = Router(("editor@example.org", "desk@example.org"))
 
 
-def claim(database_url: str) -> object:
+def claim(database_url: str, *_: str) -> object:
     """Claim every unsent change; returns [(recipient, change id)] of what this process got."""
     engine = make_engine(database_url)
     try:
@@ -37,7 +37,7 @@ def claim(database_url: str) -> object:
         engine.dispose()
 
 
-def record(database_url: str) -> object:
+def record(database_url: str, *_: str) -> object:
     """Observe every trial completed; returns how many changes this process recorded."""
     engine = make_engine(database_url)
     try:
@@ -49,11 +49,26 @@ def record(database_url: str) -> object:
         engine.dispose()
 
 
-WORK = {"claim": claim, "record": record}
+def command(database_url: str, *args: str) -> object:
+    """A `trial-monitor` command (its arguments name the config, which names the database);
+    returns its exit code and what it printed."""
+    import contextlib
+    import io
+
+    from monitor.cli import main
+
+    print("ready", flush=True)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return [code, out.getvalue(), err.getvalue()]
+
+
+WORK = {"claim": claim, "record": record, "command": command}
 
 if __name__ == "__main__":
     work, url = sys.argv[1], sys.argv[2]
-    print(json.dumps(WORK[work](url)), flush=True)
+    print(json.dumps(WORK[work](url, *sys.argv[3:])), flush=True)
     # Stay alive until told, as a sender does while it sends: a claim whose process has gone
     # would rightly be given back to the next claimant (deliveries.py).
     sys.stdin.read()

@@ -30,6 +30,15 @@ from monitor.core.models import Importance, Notice, NoticeKind, Paper, PaperRole
 WITHDRAWN = "WITHDRAWN"
 
 
+class FindingState(StrEnum):
+    """Where an editor has put a finding. Stored (findings.state); a new finding is open. A
+    handled or dismissed one is never mailed again; new evidence is a new finding."""
+
+    OPEN = "open"
+    HANDLED = "handled"  # re-checked, and the article put right (or found right)
+    DISMISSED = "dismissed"  # not relevant to the article: a note says why
+
+
 class FindingKind(StrEnum):
     """What a finding is, in the order a verdict says them. Stored (findings.kind)."""
 

@@ -13,8 +13,8 @@ judge the articles by.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING
 from monitor.core.articles import Article, Evidence
 from monitor.core.claims import Agreement
 from monitor.core.errors import SourceError
-from monitor.core.standing import Standing, stand
+from monitor.core.standing import Finding, Standing, stand
 from monitor.editorial.checkview import render_article_check
+from monitor.editorial.words import finding_words
+from monitor.operator.findings import state_line
 from monitor.sources.base import Reader, Source
+from monitor.store.findings import Kept
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -43,6 +46,20 @@ class Verification:
     standings: tuple[Standing, ...]
     unreadable: tuple[str, ...] = ()  # cited records the registry sent in a form not usable
     unread: tuple[str, ...] = ()  # "PubMed could not be read: …", a source not required
+    # Findings editors handled or dismissed: said as such, not counted (set_aside).
+    decided: tuple[tuple[Finding, Kept], ...] = ()
+
+    def set_aside(self, decided: Mapping[str, Kept]) -> Verification:
+        """The same, with the findings editors handled or dismissed (`decided`, by id) taken
+        out of each standing and listed apart."""
+        standings = tuple(
+            replace(s, findings=tuple(f for f in s.findings if f.id not in decided))
+            for s in self.standings
+        )
+        moved = tuple(
+            (f, decided[f.id]) for s in self.standings for f in s.findings if f.id in decided
+        )
+        return replace(self, standings=standings, decided=(*self.decided, *moved))
 
     @property
     def findings(self) -> int:
@@ -106,6 +123,19 @@ def verification_text(
     ]
     agreeing, untold = judged.count(Agreement.AGREES), judged.count(Agreement.UNKNOWN)
     things = verification.findings
+    if verification.decided:
+        parts.append(
+            "\n".join(
+                [
+                    "Handled or dismissed, not counted:",
+                    *(
+                        f"  {kept.id}  {finding_words(finding).sentence}"
+                        + (f"\n              {state_line(kept.last)}" if kept.last else "")
+                        for finding, kept in verification.decided
+                    ),
+                ]
+            )
+        )
     parts.extend(
         f"verify: {line}; what it would say is not checked (exit 3)" for line in verification.unread
     )
@@ -118,5 +148,6 @@ def verification_text(
             if things
             else "nothing to re-check"
         )
+        + (f" ({len(verification.decided)} handled or dismissed)" if verification.decided else "")
     )
     return "\n\n".join(parts)

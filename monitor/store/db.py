@@ -104,7 +104,7 @@ def _os_reason(exc: OSError) -> str:
 # importing Alembic, which costs more than the rest of a no-op cycle.
 REVISIONS = (
     *("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"),
-    *("0011", "0012", "0013", "0014", "0015"),
+    *("0011", "0012", "0013", "0014", "0015", "0016"),
 )
 HEAD = REVISIONS[-1]
 

@@ -1,19 +1,47 @@
 """Each article's findings as the store remembers them: when each was first seen and last seen,
-and when it stopped standing. A finding's id (core/standing.py) is a hash of what it is, so one
-seen again is the same row, never news twice; one no longer standing is resolved, and if it
-stands again later it is open again under its same id.
+when it stopped standing, and where an editor put it. A finding's id (core/standing.py) is a
+hash of what it is, so one seen again is the same row, never news twice; one no longer standing
+is resolved, and if it stands again later it stands again under its same id.
+
+Its state (open, handled, dismissed) is the editors': each change is one row of its history,
+made under the finding's row lock (`FOR UPDATE`; SQLite takes its write lock at BEGIN, db.py),
+so two editors changing it at once both have their change recorded, each from the state the
+other left.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
-from monitor.core.standing import Finding
-from monitor.store.schema import findings
+from monitor.core.standing import Finding, FindingState
+from monitor.store.rows import id_slices
+from monitor.store.schema import finding_states, findings
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """One change of a finding's state: who made it (`via` what), when, from what, and why."""
+
+    finding: str
+    state: FindingState
+    previous: FindingState
+    by: str
+    via: str
+    note: str | None
+    at: datetime
+
+
+class UnknownFindings(Exception):
+    """Ids no stored finding has; nothing was changed."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        super().__init__(", ".join(ids))
+        self.ids = tuple(ids)
 
 
 @dataclass(frozen=True)
@@ -29,6 +57,13 @@ class Kept:
     first_seen_at: datetime
     last_seen_at: datetime
     resolved_at: datetime | None
+    state: FindingState = FindingState.OPEN
+    history: tuple[StateChange, ...] = ()  # oldest first
+
+    @property
+    def last(self) -> StateChange | None:
+        """The change that put it where it is, if anyone changed it."""
+        return self.history[-1] if self.history else None
 
 
 class Findings:
@@ -65,19 +100,20 @@ class Findings:
                             "first_cycle_id": cycle_id,
                             "first_seen_at": now,
                             "last_seen_at": now,
+                            "state": FindingState.OPEN.value,
                         }
                         for f in new
                     ],
                 )
             again = [i for i in ids if i in stored]
-            for part in _parts(again):
+            for part in id_slices(again):
                 conn.execute(
                     update(findings)
                     .where(findings.c.id.in_(part))
                     .values(last_seen_at=now, resolved_at=None)
                 )
             gone = [i for i, row in stored.items() if i not in ids and row.resolved_at is None]
-            for part in _parts(gone):
+            for part in id_slices(gone):
                 conn.execute(
                     update(findings).where(findings.c.id.in_(part)).values(resolved_at=now)
                 )
@@ -88,29 +124,120 @@ class Findings:
         return [k for k in self.open(article) if k.first_seen_at >= moment]
 
     def open(self, article: str | None = None) -> list[Kept]:
-        """The findings that stand, an article's or every article's, oldest first."""
-        query = select(findings).where(findings.c.resolved_at.is_(None))
+        """The findings that stand and no editor has handled or dismissed, an article's or
+        every article's, oldest first."""
+        return self.listed(article, {FindingState.OPEN})
+
+    def listed(self, article: str | None, states: Collection[FindingState]) -> list[Kept]:
+        """An article's (or every article's) findings in these states, oldest first: the open
+        ones that stand, and the handled or dismissed ones whether they stand or not (what
+        an editor did stays to be seen)."""
+        wanted = [state.value for state in states]
+        standing = findings.c.resolved_at.is_(None) | (findings.c.state != FindingState.OPEN)
+        query = select(findings).where(findings.c.state.in_(wanted), standing)
         if article is not None:
             query = query.where(findings.c.article == article)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(findings.c.first_seen_at, findings.c.id))
-            return [
-                Kept(
-                    r.id,
-                    r.article,
-                    r.kind,
-                    r.subject,
-                    r.evidence,
-                    r.importance,
-                    r.first_seen_at,
-                    r.last_seen_at,
-                    r.resolved_at,
+            rows = list(conn.execute(query.order_by(findings.c.first_seen_at, findings.c.id)))
+            history = _history(conn, [r.id for r in rows])
+        return [_kept(r, history.get(r.id, ())) for r in rows]
+
+    def of(self, ids: Iterable[str]) -> dict[str, Kept]:
+        """These findings as stored, by id (those stored)."""
+        found: dict[str, Kept] = {}
+        with self.engine.connect() as conn:
+            for part in id_slices(ids):
+                rows = list(conn.execute(select(findings).where(findings.c.id.in_(part))))
+                history = _history(conn, [r.id for r in rows])
+                found.update((r.id, _kept(r, history.get(r.id, ()))) for r in rows)
+        return found
+
+    def set_state(
+        self,
+        ids: Sequence[str],
+        state: FindingState,
+        *,
+        by: str,
+        via: str,
+        note: str | None,
+        now: datetime,
+    ) -> list[StateChange]:
+        """Put these findings in `state`, each change recorded; returns the changes made (one
+        already there is left as it is). Raises UnknownFindings, changing nothing, when an id
+        is not a stored finding's."""
+        wanted = list(dict.fromkeys(ids))
+        made: list[StateChange] = []
+        with self.engine.begin() as conn:
+            current: dict[str, str] = {}
+            for part in id_slices(wanted):
+                # Locked until the end: a second editor's change waits, then starts from this
+                # one's state, and both are in the history.
+                rows = conn.execute(
+                    select(findings.c.id, findings.c.state)
+                    .where(findings.c.id.in_(part))
+                    .with_for_update()
                 )
-                for r in rows
-            ]
+                current.update((row.id, row.state) for row in rows)
+            unknown = [i for i in wanted if i not in current]
+            if unknown:
+                raise UnknownFindings(unknown)
+            for finding in wanted:
+                previous = FindingState(current[finding])
+                if previous is state:
+                    continue
+                change = StateChange(finding, state, previous, by, via, note, now)
+                conn.execute(
+                    update(findings).where(findings.c.id == finding).values(state=state.value)
+                )
+                conn.execute(
+                    insert(finding_states).values(
+                        finding_id=finding,
+                        state=state.value,
+                        previous=previous.value,
+                        by=by,
+                        via=via,
+                        note=note,
+                        at=now,
+                    )
+                )
+                made.append(change)
+        return made
 
 
-def _parts(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
-    """An article citing 10,000 trials may hold as many findings: a statement names at most
-    `size` of them, well under any database's limit of bound parameters."""
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
+def _history(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[StateChange, ...]]:
+    found: dict[str, list[StateChange]] = {}
+    for part in id_slices(ids):
+        query = (
+            select(finding_states)
+            .where(finding_states.c.finding_id.in_(part))
+            .order_by(finding_states.c.id)
+        )
+        for row in conn.execute(query):
+            found.setdefault(row.finding_id, []).append(
+                StateChange(
+                    row.finding_id,
+                    FindingState(row.state),
+                    FindingState(row.previous),
+                    row.by,
+                    row.via,
+                    row.note,
+                    row.at,
+                )
+            )
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _kept(row: Any, history: tuple[StateChange, ...]) -> Kept:
+    return Kept(
+        row.id,
+        row.article,
+        row.kind,
+        row.subject,
+        row.evidence,
+        row.importance,
+        row.first_seen_at,
+        row.last_seen_at,
+        row.resolved_at,
+        FindingState(row.state),
+        history,
+    )

@@ -160,7 +160,25 @@ findings = Table(
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("last_seen_at", UTCDateTime, nullable=False),
     Column("resolved_at", UTCDateTime),
+    # Revision 0016: where an editor put it (a standing.FindingState); its history is below.
+    Column("state", String(16), nullable=False, server_default="open"),
     Index("ix_findings_article", "article"),
+)
+
+# Revision 0016: every change of a finding's state: who (as given, or the login name), through
+# what (`via`: a command, later a page or a chat link), when, from what, with what note.
+finding_states = Table(
+    "finding_states",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("finding_id", String(16), ForeignKey("findings.id"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("previous", String(16), nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("via", String(16), nullable=False),
+    Column("note", Text),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_finding_states_finding", "finding_id", "id"),
 )
 
 # Revision 0013: every paper known to name a trial, whoever found it (the registry's references,

@@ -21,7 +21,7 @@ from monitor.store.db import make_engine, migrate, schema_revision
 from monitor.store.journal import Journal
 from monitor.store.schema import changes, cycles, deliveries, services
 
-HEAD = "0015"  # the newest revision
+HEAD = "0016"  # the newest revision
 
 
 def terminate_final(world: World) -> None:

@@ -11,23 +11,16 @@ together and the conditional UPDATE alone would have to decide.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import sqlite3
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import readback
+from contenders import race
 from racer import EVERYONE, NOW, TRIALS
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, insert, select
 
 from monitor.core.models import ChangeKind, Observation, Snapshot
 from monitor.core.routing import Route, Router
@@ -42,9 +35,6 @@ from monitor.store.db import make_engine, migrate
 from monitor.store.journal import Journal
 from monitor.store.schema import changes
 
-ROOT = Path(__file__).resolve().parents[2]
-RACER = Path(__file__).resolve().parents[1] / "racer.py"
-CONTENDERS = 5
 SENT = SentDigest("subject", "<id@example.org>", "server")
 
 
@@ -61,72 +51,6 @@ def engine(database_url: str) -> Iterator[Engine]:
 def observe(engine: Engine, found: list[Snapshot]) -> None:
     cycle = Journal(engine).start_cycle(NOW)
     Store(engine).record(cycle, [Observation(s, raw=None) for s in found], NOW)
-
-
-def race(work: str, engine: Engine, locked: str) -> list[object]:
-    """Run `work` (racer.py) in CONTENDERS processes that all read before any can write."""
-    url = engine.url.render_as_string(hide_password=False)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(RACER.parent)])}
-    with _held(engine, locked) as wait_for_contenders:
-        processes = [
-            subprocess.Popen(
-                [sys.executable, str(RACER), work, url],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-            for _ in range(CONTENDERS)
-        ]
-        for process in processes:
-            assert process.stdout is not None
-            assert process.stdout.readline().strip() == "ready", process.communicate()
-        wait_for_contenders(CONTENDERS)
-    results = []
-    for process in processes:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line, process.communicate()
-        results.append(json.loads(line))
-    for process in processes:
-        _, err = process.communicate(input="", timeout=60)
-        assert process.returncode == 0, err
-    return results
-
-
-@contextlib.contextmanager
-def _held(engine: Engine, table: str) -> Iterator[Callable[[int], None]]:
-    """Hold `table`'s rows locked; yields a wait for that many contenders to be stuck on it."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            conn.execute(text(f"SELECT * FROM {table} FOR UPDATE"))
-            yield lambda count: _until_waiting(engine, count)
-            conn.commit()
-        return
-    # SQLite locks the whole file for writing; a plain connection, so that the monitor's own
-    # way of beginning (BEGIN IMMEDIATE, db.py) plays no part in the hold.
-    holder = sqlite3.connect(str(engine.url.database), isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")
-        yield lambda count: time.sleep(1.0)  # each has read, or waits at its BEGIN
-        holder.execute("COMMIT")
-    finally:
-        holder.close()
-
-
-def _until_waiting(engine: Engine, count: int) -> None:
-    """Until `count` PostgreSQL sessions wait for a lock (the tests run one at a time)."""
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-    )
-    deadline = time.monotonic() + 60
-    with engine.connect() as watcher:
-        while watcher.execute(waiting).scalar_one() < count:
-            assert time.monotonic() < deadline, "the contenders never reached the lock"
-            time.sleep(0.05)
-            watcher.rollback()
 
 
 def test_the_same_change_seen_by_many_processes_is_recorded_once(engine: Engine) -> None:
