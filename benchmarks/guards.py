@@ -780,6 +780,39 @@ GUARDS = [
         ),
         ("tests/editorial/test_standing.py", "-k", "long_watch_list"),
     ),
+    Guard(
+        "editors changing one finding at once lose no change (PostgreSQL: the row lock)",
+        (
+            (
+                "monitor/store/findings.py",
+                "                    .with_for_update()\n",
+                "",
+            ),
+        ),
+        ("tests/store/test_worklist_race.py", "-k", "postgresql"),
+    ),
+    Guard(
+        "a handled or dismissed finding is never mailed again",
+        (
+            (
+                "monitor/store/findings.py",
+                "        query = select(findings).where(findings.c.state.in_(wanted), standing)",
+                "        query = select(findings).where(standing)",
+            ),
+        ),
+        ("tests/editorial/test_worklist.py", "-k", "kept and sqlite"),
+    ),
+    Guard(
+        "a finding still open after a week is said again at most weekly",
+        (
+            (
+                "monitor/store/findings.py",
+                "            findings.c.article.not_in(reminded),\n",
+                "",
+            ),
+        ),
+        ("tests/editorial/test_worklist.py", "-k", "week and sqlite"),
+    ),
 ]
 
 

@@ -40,6 +40,9 @@ class DigestLetter:
     # Each article the changes concern, with what is newly wrong with it: the digest opens
     # with these verdicts.
     verdicts: tuple[tuple[Standing, tuple[Finding, ...]], ...] = ()
+    # Each article its readers follow with high findings still open after a week: said again,
+    # briefly, after the news (never as news), at most weekly.
+    reminders: tuple[tuple[Standing, tuple[Finding, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ sent again exactly as it was (same changes, same Message-ID) before anything new
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -31,7 +31,7 @@ from monitor.editorial.digest import build_digest
 from monitor.editorial.words import where_words
 from monitor.settings.config import Config
 from monitor.sources.base import Source, Wanted
-from monitor.store.findings import Findings
+from monitor.store.findings import Findings, Kept
 from monitor.store.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -84,9 +84,13 @@ async def deliver_pending(
     could not read ("PubMed"), named in the digest so its readers know what it may miss."""
     sendings = out.deliveries.claim(out.audiences, out.clock(), cycle_id)
     report = DeliveryReport()
+    # The findings to say again after the news: chosen once, so that every digest of this
+    # cycle carries its readers' share, and the articles marked once one of them has gone.
+    due = Findings(out.engine).due(out.clock() - REMIND_AFTER) if sendings else {}
+    reminded: set[str] = set()
     for index, sending in enumerate(sendings):
         try:
-            await _send(out, data_timestamp, sending, report, unread)
+            reminded |= await _send(out, data_timestamp, sending, report, unread, due)
         except DeliveryError as exc:
             report.failures.append(f"{exc}; its changes are kept and sent next cycle")
             log.error("%s", exc)
@@ -95,6 +99,8 @@ async def deliver_pending(
             for unsent in sendings[index + 1 :]:
                 out.deliveries.release(unsent.delivery_id, out.clock(), "not sent: interrupted")
             raise
+    if reminded:
+        Findings(out.engine).reminded(reminded, out.clock())
     return report
 
 
@@ -103,9 +109,10 @@ def compose_digest(
     pending: Sequence[PendingChange],
     data_timestamp: str | None,
     unread: str | None = None,
+    reminders: Sequence[tuple[Standing, tuple[Finding, ...]]] = (),
 ) -> DigestLetter:
     """The digest of these changes, with what they are worded against, as sent (and as
-    `preview` shows it)."""
+    `preview` shows it); `reminders`, findings still open to say again after the news."""
     config = out.config
     trials = [p.change.nct_id for p in pending if p.change.nct_id]
     pmids = [p.change.pmid for p in pending if p.change.pmid]
@@ -126,7 +133,7 @@ def compose_digest(
         evidence,
     )
     verdicts = _verdicts(out, pending, evidence)
-    return DigestLetter(digest, evidence, _where(out, digest), unread, verdicts)
+    return DigestLetter(digest, evidence, _where(out, digest), unread, verdicts, tuple(reminders))
 
 
 def _cited_words(out: Outgoing) -> tuple[dict[str, Topics], dict[str, str]]:
@@ -168,6 +175,25 @@ def _verdicts(
         new = tuple(f for f in standing.findings if f.id in ids)
         if new:
             found.append((standing, new))
+    return tuple(found)
+
+
+def _reminders(
+    out: Outgoing, due: Mapping[str, Sequence[Kept]], channel: Channel, targets: Sequence[str]
+) -> tuple[tuple[Standing, tuple[Finding, ...]], ...]:
+    """Of the findings due to be said again (Findings.due), those of the articles these targets
+    follow (each article's desk, or everything), worded against the evidence now."""
+    found = []
+    for article in out.config.articles:
+        kept = due.get(article.id)
+        if not kept or not set(channel.desk(article)) & set(targets):
+            continue
+        about = {k.subject for k in kept} & set(article.trials)
+        evidence = out.evidence(Wanted(list(about), cited_papers(article)))
+        ids = {k.id for k in kept}
+        still = tuple(f for f in stand(article, evidence, only=about).findings if f.id in ids)
+        if still:
+            found.append((Standing(article, still, ()), still))
     return tuple(found)
 
 
@@ -219,6 +245,10 @@ def cited_papers(article: Article) -> list[str]:
     return list(dict.fromkeys([*article.pmids, *(p for ps in article.papers.values() for p in ps)]))
 
 
+# A finding still open this long after it was first seen is said again after a digest's news,
+# at most once in this time per article, and only in a digest that goes anyway.
+REMIND_AFTER = timedelta(days=7)
+
 # How many of an article's trials are stood at once: a watch list of 100,000 in one
 # `watch.trials` is one article, and its evidence is read and let go a slice at a time.
 STAND_SLICE = 2000
@@ -262,12 +292,15 @@ async def _send(
     sending: Sending,
     report: DeliveryReport,
     unread: str | None,
-) -> None:
+    due: Mapping[str, Sequence[Kept]],
+) -> set[str]:
+    """Send one digest; returns the articles whose still-open findings it said again."""
     try:
         channel = out.channel(sending.channel)
         if channel is None:  # claimed only for the channels configured: see Deliveries.claim
             raise DeliveryError(f"no channel {sending.channel!r} is configured")
-        letter = compose_digest(out, sending.pending, data_timestamp, unread)
+        reminders = _reminders(out, due, channel, sending.recipients)
+        letter = compose_digest(out, sending.pending, data_timestamp, unread, reminders)
         accepted = await channel.send(letter, sending.recipients)
     except BaseException as exc:
         # Whatever stopped the send, the changes stay unsent and go out next time.
@@ -292,3 +325,4 @@ async def _send(
             report.failures.append(
                 f"the mail server refused {refusal} for now; their copy goes out next cycle"
             )
+    return {standing.article.id for standing, _ in reminders}

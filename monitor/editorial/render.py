@@ -34,6 +34,7 @@ from monitor.editorial.words import (
     article_note,
     change_words,
     data_timestamp_words,
+    finding_words,
     headline,
     importance_name,
     index_words,
@@ -106,6 +107,15 @@ class Section:
     def summarised(self) -> bool:
         """Off topic: one line per trial, not the full entries."""
         return self.relation is Relation.OFF_TOPIC
+
+
+@dataclass(frozen=True)
+class ReminderView:
+    """One article's high findings still open after a week, said again after the news."""
+
+    article: str  # “Title”
+    url: str | None
+    findings: tuple[tuple[str, str, str | None], ...]  # (id, sentence, link) each
 
 
 @dataclass(frozen=True)
@@ -193,10 +203,12 @@ def render_digest(
     where: str = "",
     unread: str | None = None,
     verdicts: Sequence[tuple[Standing, Sequence[Finding]]] = (),
+    reminders: Sequence[tuple[Standing, Sequence[Finding]]] = (),
 ) -> RenderedMessage:
     """The digest in words; `where` its changes were found ("on ClinicalTrials.gov"),
     `unread` the sources this cycle could not read, `verdicts` what is newly wrong with each
-    article the changes concern: said first, and named in the subject."""
+    article the changes concern: said first, and named in the subject; `reminders` what is
+    still open after a week: said last, briefly, never as news."""
     evidence = evidence or Evidence()
     articles = len(evidence.articles)
     views = [(t.relation, _trial_view(t, evidence)) for t in digest.trials]
@@ -240,6 +252,14 @@ def render_digest(
         "verdicts": [
             VerdictView(article_name(s.article.title), s.article.url, verdict(s, found))
             for s, found in verdicts
+        ],
+        "reminders": [
+            ReminderView(
+                article_name(s.article.title),
+                s.article.url,
+                tuple((f.id, finding_words(f).sentence, finding_words(f).link) for f in found),
+            )
+            for s, found in reminders
         ],
         "verdict_short": (
             sentence(

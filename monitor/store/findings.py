@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from monitor.core.models import Importance
 from monitor.core.standing import Finding, FindingState
 from monitor.store.rows import id_slices
-from monitor.store.schema import finding_states, findings
+from monitor.store.schema import finding_states, findings, reminders
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,30 @@ class Findings:
             rows = list(conn.execute(query.order_by(findings.c.first_seen_at, findings.c.id)))
             history = _history(conn, [r.id for r in rows])
         return [_kept(r, history.get(r.id, ())) for r in rows]
+
+    def due(self, before: datetime) -> dict[str, list[Kept]]:
+        """The open high findings first seen before `before`, by article, of the articles whose
+        still-open findings no digest has said again since then."""
+        reminded = select(reminders.c.article).where(reminders.c.reminded_at >= before)
+        query = select(findings).where(
+            findings.c.state == FindingState.OPEN.value,
+            findings.c.resolved_at.is_(None),
+            findings.c.importance == Importance.HIGH.value,
+            findings.c.first_seen_at < before,
+            findings.c.article.not_in(reminded),
+        )
+        found: dict[str, list[Kept]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query.order_by(findings.c.first_seen_at, findings.c.id)):
+                found.setdefault(row.article, []).append(_kept(row, ()))
+        return found
+
+    def reminded(self, articles: Collection[str], now: datetime) -> None:
+        """A digest said these articles' still-open findings again."""
+        with self.engine.begin() as conn:
+            for part in id_slices(articles):
+                conn.execute(delete(reminders).where(reminders.c.article.in_(part)))
+                conn.execute(insert(reminders), [{"article": a, "reminded_at": now} for a in part])
 
     def of(self, ids: Iterable[str]) -> dict[str, Kept]:
         """These findings as stored, by id (those stored)."""

@@ -181,6 +181,15 @@ finding_states = Table(
     Index("ix_finding_states_finding", "finding_id", "id"),
 )
 
+# Revision 0016: when each article's still-open findings were last said again in a digest (at
+# most once a week), by article id.
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("article", String(100), primary_key=True),
+    Column("reminded_at", UTCDateTime, nullable=False),
+)
+
 # Revision 0013: every paper known to name a trial, whoever found it (the registry's references,
 # PubMed's `[si]`): a paper that names a trial is news once, whichever source sees it first.
 paper_links = Table(

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import getpass
 import json
+from datetime import timedelta
 from typing import Any
 
-from conftest import LDN_ARTICLE, World, body
+from conftest import DANISH, FINAL, LDN_ARTICLE, World, body
 from pubmed_standin import StandinPubmed, ldn_world
+from sqlalchemy import Table, select, update
+from standin import set_piece
+
+from monitor.store.schema import findings, reminders
 
 RESULTS_UNCITED = "have published results it does not cite"
 
@@ -123,3 +128,48 @@ def test_a_new_title_keeps_the_findings_and_their_states(world: World) -> None:
     listed = world.command("findings", "--state", "all").out
     assert listed.startswith("“LDN, revised” (ldn): 2 findings (1 open, 1 handled)"), listed
     assert [f["id"] for f in stored(world)] == [second]
+
+
+def _a_week_ago(world: World, table: Table, column: str, days: int = 8) -> None:
+    """Move a stored moment back: a week passes for the store, not for the test."""
+    key = next(iter(table.primary_key.columns))
+    with world.engine() as engine, engine.begin() as conn:
+        for row in conn.execute(select(key, table.c[column])).all():
+            moved = {column: row[1] - timedelta(days=days)}
+            conn.execute(update(table).where(key == row[0]).values(moved))
+
+
+def test_high_findings_still_open_after_a_week_are_said_again_after_the_news_weekly(
+    world: World,
+) -> None:
+    ldn(world)
+    assert world.check().code == 0
+    first, second = (f["id"] for f in stored(world))
+    _a_week_ago(world, findings, "first_seen_at")
+    # No news: no message; a reminder is never a message of its own.
+    assert world.check().code == 0
+    assert world.messages == []
+
+    world.registry.update(FINAL, lambda r: set_piece(r, "EnrollmentCount", 101))
+    assert world.check().code == 0
+    [digest] = world.messages
+    news, reminder = body(digest).split("== STILL OPEN AFTER A WEEK (not news: a reminder) ==")
+    assert "Enrollment" in news and first not in news
+    assert f"[{first}]" in reminder and f"[{second}]" in reminder
+    assert "has published results: the article does not cite it" in reminder
+    assert "still open" not in digest["Subject"].lower() and "results" not in digest["Subject"]
+    html = digest.get_body(("html",))
+    assert html is not None and "Still open after a week" in html.get_content()
+
+    # The next digest within the week says nothing again.
+    world.registry.update(DANISH, lambda r: set_piece(r, "EnrollmentCount", 59))
+    assert world.check().code == 0
+    assert "STILL OPEN" not in body(world.messages[-1])
+
+    # A week after the last reminder, only what is still open is said again.
+    assert world.command("handle", first, "--by", "Alice").code == 0
+    _a_week_ago(world, reminders, "reminded_at")
+    world.registry.update(FINAL, lambda r: set_piece(r, "EnrollmentCount", 102))
+    assert world.check().code == 0
+    last = body(world.messages[-1]).split("== STILL OPEN AFTER A WEEK")[1]
+    assert f"[{second}]" in last and f"[{first}]" not in last

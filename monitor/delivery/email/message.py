@@ -96,6 +96,7 @@ def render_letter(letter: Letter, digest: DigestConfig, env: Environment) -> Ren
                 where=letter.where,
                 unread=letter.unread,
                 verdicts=letter.verdicts,
+                reminders=letter.reminders,
             )
         case CheckLetter():
             return render_article_check(

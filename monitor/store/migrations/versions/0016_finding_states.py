@@ -1,6 +1,7 @@
 """Findings an editor can mark handled or dismissed, and reopen: each finding's state (open until
 someone changes it) and the history of every change, who made it, through what, when and with
-what note. Existing findings are open.
+what note. Existing findings are open. And when each article's still-open findings were last
+said again in a digest.
 
 Revision ID: 0016
 Revises: 0015
@@ -35,9 +36,15 @@ def upgrade() -> None:
         sa.Column("at", UTCDateTime, nullable=False),
     )
     op.create_index("ix_finding_states_finding", "finding_states", ["finding_id", "id"])
+    op.create_table(
+        "reminders",
+        sa.Column("article", sa.String(100), primary_key=True),
+        sa.Column("reminded_at", UTCDateTime, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("reminders")
     op.drop_index("ix_finding_states_finding", "finding_states")
     op.drop_table("finding_states")
     with op.batch_alter_table("findings") as batch:
