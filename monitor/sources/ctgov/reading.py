@@ -195,14 +195,16 @@ async def _watched(reading: Reading, seen: set[str]) -> None:
             await _fetch_ids(reading, rest)
         case PlanMode.INCREMENTAL:
             assert plan.since is not None
-            always = [i for i in rest if i in _always_in_full(reading)]
-            others = [i for i in rest if i not in set(always)]
+            cited = _always_in_full(reading)
+            always = [i for i in rest if i in cited]
+            others = [i for i in rest if i not in cited]
             if sum(1 for _ in reading.registry.batches(others)) <= 2:
                 # Too few for the listing to pay (it takes two requests at the least): the id
                 # batches with the date filter, and the slice read in full as large as the
                 # batches it takes hold: each trial it adds is one the date filter need not ask.
                 rolling = _rolling_slice(reading, others, [], fill=len(always))
-                await _fetch_ids(reading, [i for i in others if i not in set(rolling)], plan.since)
+                in_full = set(rolling)
+                await _fetch_ids(reading, [i for i in others if i not in in_full], plan.since)
                 changed = []
             else:
                 changed = await _changed_since(reading, others, plan.since)
@@ -301,7 +303,9 @@ async def _changed_since(reading: Reading, ids: list[str], since: date) -> list[
     async for total, page in pages:
         if total is not None and not _listing_pays(reading, total, page, batches, guard=exact):
             await pages.aclose()
-            log.info("%d studies updated since %s: %d id batches instead", total, start, batches)
+            log.info(
+                "%d studies updated since %s: %d id batches instead", total, start, len(batches)
+            )
             await _fetch_ids(reading, ids, since)
             return []
         found.update(_dates(page))
