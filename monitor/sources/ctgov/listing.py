@@ -23,6 +23,8 @@ from monitor.store.rows import id_slices
 
 
 class Listed:
+    """The listing's days as kept in the store (registry_listed, registry_listing_span)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 

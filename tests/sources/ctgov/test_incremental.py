@@ -107,14 +107,22 @@ def test_a_paper_linked_without_a_new_date_is_found_in_the_next_cycle(
     assert (linked.kind, linked.after) == (ChangeKind.PUBLICATION, "38258677")
 
 
-def test_a_large_watch_list_reads_the_registry_wide_listing(pair: tuple[World, World]) -> None:
+def watch_many(pair: tuple[World, World], count: int) -> list[str]:
+    """`count` unrelated trials, last updated long ago, watched by both worlds beside the
+    cited two; the incremental one scheduled five times a week (a fifth a cycle in full)."""
     registry = pair[0].registry
-    many = [f"NCT{n:08d}" for n in range(20_000_001, 20_002_001)]  # four id batches
+    many = [f"NCT{n:08d}" for n in range(20_000_001, 20_000_001 + count)]
     for nct_id in many:
         registry.put(study(nct_id, template=UNRELATED, LastUpdatePostDate="2025-01-10"))
     for world in pair:
         world.trials = [FINAL, DANISH, *many]
-    pair[0].extra = '\n[schedule]\ncron = "30 10 * * 1-5"\ntimezone = "UTC"\n'  # 5 a week
+    pair[0].extra = '\n[schedule]\ncron = "30 10 * * 1-5"\ntimezone = "UTC"\n'
+    return many
+
+
+def test_a_large_watch_list_reads_the_registry_wide_listing(pair: tuple[World, World]) -> None:
+    registry = pair[0].registry
+    many = watch_many(pair, 2000)  # four id batches
     both_check(pair)
     for nct_id in many[::300]:
         registry.update(nct_id, lambda r: set_piece(r, "OverallStatus", "SUSPENDED"))
@@ -143,12 +151,7 @@ def test_a_middling_watch_list_reads_in_full_as_many_as_its_batch_holds(
     to what its one batch holds, and the date filter asks for the rest in one batch instead
     of two: four requests, /version and the search included."""
     registry = pair[0].registry
-    many = [f"NCT{n:08d}" for n in range(20_000_001, 20_000_701)]
-    for nct_id in many:
-        registry.put(study(nct_id, template=UNRELATED, LastUpdatePostDate="2025-01-10"))
-    for world in pair:
-        world.trials = [FINAL, DANISH, *many]
-    pair[0].extra = '\n[schedule]\ncron = "30 10 * * 1-5"\ntimezone = "UTC"\n'
+    many = watch_many(pair, 700)
     both_check(pair)
     registry.update(many[-1], lambda r: set_piece(r, "OverallStatus", "SUSPENDED"))
     start = len(registry.requests)
@@ -176,12 +179,7 @@ def test_later_cycles_list_only_the_days_not_read_and_count_the_margin_days(
     registry publishes late, with a day already read, makes the count differ, and those days
     are listed again: the late change is found all the same."""
     registry = pair[0].registry
-    many = [f"NCT{n:08d}" for n in range(20_000_001, 20_002_001)]  # four id batches
-    for nct_id in many:
-        registry.put(study(nct_id, template=UNRELATED, LastUpdatePostDate="2025-01-10"))
-    for world in pair:
-        world.trials = [FINAL, DANISH, *many]
-    pair[0].extra = '\n[schedule]\ncron = "30 10 * * 1-5"\ntimezone = "UTC"\n'
+    many = watch_many(pair, 2000)  # four id batches
 
     def day(when: date, *changes: tuple[str, bool]) -> list[dict[str, str]]:
         """A refresh on `when` publishing these changes (id, dated yesterday), then a cycle
