@@ -20,7 +20,7 @@ class ArticleFindings:
     kept: tuple[Kept, ...]  # its findings as stored (in the states asked for), oldest first
 
     def worded(self) -> list[tuple[Kept, Finding | None]]:
-        """Each open finding with the words of the standing, when it still stands: in the
+        """Each finding with the words of the standing, when it still stands: in the
         standing's order (the article check's), then any it no longer words, oldest first."""
         now = {f.id: f for f in self.standing.findings}
         order = {f.id: n for n, f in enumerate(self.standing.findings)}
@@ -54,7 +54,7 @@ def _count(entry: ArticleFindings, state: str) -> str:
 
 
 def state_line(change: StateChange) -> str:
-    """ "handled by alice, 8 Dec 2026 10:00 UTC: “the abstract now says it”"."""
+    """ "handled by alice, 2026-12-08 10:00 UTC: “the abstract now says it”"."""
     note = f": “{change.note}”" if change.note else ""
     return f"{change.state.value} by {change.by}, {short_moment(change.at)} UTC{note}"
 
