@@ -159,7 +159,7 @@ def stand(article: Article, evidence: Evidence, only: Collection[str] | None = N
     )
     findings = [f for t in trials for f in _trial_findings(article, t)]
     findings += _paper_findings(article, evidence)
-    findings.sort(key=lambda f: (_LEVEL[f.importance], _ORDER[f.kind]))
+    findings = _most_important_first(findings)
     unreadable = tuple(t for t in article.trials if t in evidence.unreadable)
     return Standing(article, tuple(dict.fromkeys(findings)), trials, unreadable)
 
@@ -181,8 +181,13 @@ def gathered(article: Article, parts: Iterable[Standing], keep: int) -> Standing
                 trials.append(trial)
             else:
                 more += 1
-    ordered = sorted(findings, key=lambda f: (_LEVEL[f.importance], _ORDER[f.kind]))
+    ordered = _most_important_first(findings)
     return Standing(article, tuple(ordered), tuple(trials), tuple(unreadable), more)
+
+
+def _most_important_first(findings: Iterable[Finding]) -> list[Finding]:
+    """The order a verdict says findings in: by importance, then by kind."""
+    return sorted(findings, key=lambda f: (_LEVEL[f.importance], _ORDER[f.kind]))
 
 
 def trial_papers(

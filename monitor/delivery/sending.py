@@ -144,9 +144,8 @@ def _cited_words(out: Outgoing) -> tuple[dict[str, Topics], dict[str, str]]:
     records: dict[str, str] = {}
     for article in out.config.articles:
         topics = Topics(frozenset(), frozenset())
-        trials = list(article.trials)
-        for start in range(0, len(trials), STAND_SLICE):
-            latest = out.evidence(Wanted(trials[start : start + STAND_SLICE])).latest
+        for part in _trial_slices(article):
+            latest = out.evidence(Wanted(part)).latest
             topics |= Topics.of(s for s in latest.values() if s.found)
             records.update((cited, s.nct_id) for cited, s in latest.items() if s.nct_id != cited)
         studied[article.key] = topics
@@ -254,12 +253,17 @@ REMIND_AFTER = timedelta(days=7)
 STAND_SLICE = 2000
 
 
-def _slices(out: Outgoing, article: Article) -> Iterator[Standing]:
-    """The article's standing, a slice of its trials at a time."""
-    papers = cited_papers(article)
+def _trial_slices(article: Article) -> list[list[str]]:
+    """The article's trials, STAND_SLICE at a time."""
     trials = list(article.trials)
-    for start in range(0, max(len(trials), 1), STAND_SLICE):
-        part = trials[start : start + STAND_SLICE]
+    return [trials[start : start + STAND_SLICE] for start in range(0, len(trials), STAND_SLICE)]
+
+
+def _slices(out: Outgoing, article: Article) -> Iterator[Standing]:
+    """The article's standing, a slice of its trials at a time (an article citing papers
+    alone is stood once, for its papers' findings)."""
+    papers = cited_papers(article)
+    for part in _trial_slices(article) or [[]]:
         yield stand(article, out.evidence(Wanted(part, papers)), only=set(part))
 
 

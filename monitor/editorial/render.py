@@ -257,7 +257,7 @@ def render_digest(
             ReminderView(
                 article_name(s.article.title),
                 s.article.url,
-                tuple((f.id, finding_words(f).sentence, finding_words(f).link) for f in found),
+                tuple((f.id, w.sentence, w.link) for f in found for w in [finding_words(f)]),
             )
             for s, found in reminders
         ],
